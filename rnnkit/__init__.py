@@ -1,0 +1,3 @@
+"""rnnkit: recurrent neural networks for sequence data."""
+
+__version__ = "0.1.0"
