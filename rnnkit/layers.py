@@ -8,7 +8,13 @@ gate order and call convention, so they are drop-in replacements:
 
 with, in addition, ``lengths=`` in forward (variable-length batches, no sorting or packing) and
 options torch lacks (peepholes, CIFG, layer norm, softsign, GRU's reset-before form, forget-bias,
-orthogonal and chrono initialisation, the choice of BPTT engine).
+orthogonal and chrono initialisation, recurrent dropout and zoneout, the choice of BPTT engine).
+
+Regularisation inside the recurrence, for every cell, in the fast engine (rnnkit.engine.masks):
+    recurrent_dropout=p  variational dropout of h_{t−1} in the recurrent products, one mask per
+                         sequence (Gal & Ghahramani 2016); off at evaluation
+    zoneout=p            each unit of each state keeps its previous value with probability p at
+                         each step (Krueger et al. 2016); at evaluation s_t = p s_{t−1} + (1 − p) s̃_t
 
 Shapes (letters as in rnnkit.cells.base; L layers, D = 2 if bidirectional else 1):
     input   (T, N, I), or (N, T, I) with batch_first, or (T, I) unbatched
@@ -27,7 +33,7 @@ from rnnkit.cells.base import ACTIVATIONS, Cell, check_choice
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
-from rnnkit.engine import ENGINES
+from rnnkit.engine import ENGINES, ScanMasks
 from rnnkit.init import SCHEMES, chrono_bias, init_parameter
 
 
@@ -81,13 +87,17 @@ class RecurrentLayer(nn.Module):
         bidirectional: bool = False,
         init: str = "uniform",
         engine: str = "fast",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ):
         super().__init__()
         self.input_size = _positive_int("input_size", input_size)
         self.hidden_size = cell.hidden_size
         self.num_layers = _positive_int("num_layers", num_layers)
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a probability in [0, 1); got {dropout!r}")
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+                raise ValueError(f"{name} must be a probability in [0, 1); got {p!r}")
+        self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
         check_choice("engine", engine, tuple(ENGINES))
         check_choice("init", init, SCHEMES)
         if getattr(self, "chrono_init", None) is not None and not bias:
@@ -134,6 +144,7 @@ class RecurrentLayer(nn.Module):
             x = x.transpose(0, 1)
         T, N = x.shape[0], x.shape[1]
         mask = None if lengths is None else lengths_mask(lengths, T, N, x.device)
+        n_state = len(self.cell.state_names)
         if hx is None:
             zeros = x.new_zeros(self.num_layers * self.num_directions, N, self.hidden_size)
             hx = tuple(zeros for _ in self.cell.state_names)
@@ -146,7 +157,8 @@ class RecurrentLayer(nn.Module):
                 p = self.layer_params(index)
                 x_dir = reverse_in_length(x, mask) if direction else x
                 xp = self.cell.input_projection(x_dir, p)
-                out, final = scan(self.cell, xp, tuple(s[index] for s in hx), self.cell.recurrent_params(p), mask)
+                masks = self._scan_masks(mask, T, N, n_state, xp)
+                out, final = scan(self.cell, xp, tuple(s[index] for s in hx), self.cell.recurrent_params(p), masks)
                 outputs.append(reverse_in_length(out, mask) if direction else out)
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if self.num_directions == 2 else outputs[0]
@@ -158,6 +170,18 @@ class RecurrentLayer(nn.Module):
         if unbatched:
             x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
         return x, (state if len(state) > 1 else state[0])
+
+    def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor) -> ScanMasks:
+        """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks)."""
+        H, h_mask, zoneout = self.hidden_size, None, None
+        if self.recurrent_dropout and self.training:
+            keep = 1 - self.recurrent_dropout
+            h_mask = like.new_empty(N, H).bernoulli_(keep) / keep
+        if self.zoneout and self.training:
+            zoneout = tuple(like.new_empty(T, N, H).bernoulli_(1 - self.zoneout).bool() for _ in range(n_state))
+        elif self.zoneout:
+            zoneout = (like.new_full((T, 1, 1), 1 - self.zoneout),) * n_state
+        return ScanMasks(valid, zoneout, h_mask)
 
     def _check_input(self, input, hx):
         """Validate shapes; return (input as (T, N, I) or (N, T, I), hx as a tuple or None, unbatched)."""
@@ -190,7 +214,8 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False),
+                              ("recurrent_dropout", 0.0), ("zoneout", 0.0)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s + f", cell={self.cell}, init={self.init!r}, engine={self.engine!r}"
@@ -224,11 +249,13 @@ class RNN(RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, init="uniform", engine="fast", **unknown):  # fmt: skip
+                 dropout=0.0, bidirectional=False, *, init="uniform", engine="fast", recurrent_dropout=0.0,
+                 zoneout=0.0, **unknown):  # fmt: skip
         _reject(unknown, "RNN")
         check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         cell = RNNCell(_positive_int("hidden_size", hidden_size), nonlinearity)
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine)
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
 
     @classmethod
     def from_torch(cls, module: nn.RNN, **options) -> RNN:
@@ -254,11 +281,13 @@ class LSTM(RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, *, forget_bias=1.0, peephole=False, cifg=False, layer_norm=False,
-                 activation="tanh", init="uniform", chrono_init=None, engine="fast", **unknown):  # fmt: skip
+                 activation="tanh", init="uniform", chrono_init=None, engine="fast", recurrent_dropout=0.0,
+                 zoneout=0.0, **unknown):  # fmt: skip
         _reject(unknown, "LSTM")
         cell = LSTMCell(_positive_int("hidden_size", hidden_size), bool(peephole), bool(cifg), bool(layer_norm), activation)
         self.forget_bias, self.chrono_init = forget_bias, chrono_init
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine)
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
 
     def reset_parameters(self) -> None:
         """Initialise with the scheme, then the forget gate: chrono biases if chrono_init, else forget_bias."""
@@ -296,11 +325,12 @@ class GRU(RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, *, reset_after=True, init="uniform", chrono_init=None, engine="fast",
-                 **unknown):  # fmt: skip
+                 recurrent_dropout=0.0, zoneout=0.0, **unknown):  # fmt: skip
         _reject(unknown, "GRU")
         cell = GRUCell(_positive_int("hidden_size", hidden_size), bool(reset_after), bool(bias))
         self.chrono_init = chrono_init
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine)
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
 
     def reset_parameters(self) -> None:
         """Initialise with the scheme; with chrono_init, the update gate z (which keeps h_{t−1}) gets chrono biases."""

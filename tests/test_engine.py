@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import CELL_VARIANTS
-from rnnkit.engine import fast_scan, reference_scan
+from rnnkit.engine import ScanMasks, fast_scan, reference_scan
 
 T, N, I = 5, 3, 4
 LENGTHS = torch.tensor([5, 2, 0])
@@ -21,12 +21,29 @@ def mask_of(lengths):
     return (torch.arange(T)[:, None] < lengths[None, :]).unsqueeze(-1)
 
 
-@pytest.mark.parametrize("ragged", [False, True], ids=["full", "ragged"])
+def masks_for(kind, cell, dtype):
+    """Scan masks: none, ragged lengths, or lengths + zoneout draws + a recurrent-dropout mask."""
+    if kind == "full":
+        return ScanMasks()
+    if kind == "ragged":
+        return ScanMasks(valid=mask_of(LENGTHS))
+    H = cell.hidden_size
+    zoneout = tuple(torch.rand(T, N, H) > 0.3 for _ in cell.state_names)
+    if kind == "eval-zoneout":  # the expectation: a constant fraction, as floats
+        zoneout = tuple(torch.full((T, 1, 1), 0.7, dtype=dtype) for _ in cell.state_names)
+    h_mask = (torch.rand(N, H) > 0.4).to(dtype) / 0.6
+    return ScanMasks(valid=mask_of(LENGTHS), zoneout=zoneout, h_mask=h_mask)
+
+
+MASK_KINDS = ["full", "ragged", "regularised", "eval-zoneout"]
+
+
+@pytest.mark.parametrize("kind", ["full", "ragged", "regularised"])
 @pytest.mark.parametrize("name", list(CELL_VARIANTS))
-def test_fast_scan_gradcheck_float64(name, ragged):
+def test_fast_scan_gradcheck_float64(name, kind):
     cell = CELL_VARIANTS[name]
     p, x, state0 = inputs(cell, torch.float64)
-    mask = mask_of(LENGTHS) if ragged else None
+    mask = masks_for(kind, cell, torch.float64)
     names, k = list(p), len(state0)
 
     def f(x, *rest):
@@ -38,11 +55,12 @@ def test_fast_scan_gradcheck_float64(name, ragged):
     assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-7, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", MASK_KINDS)
 @pytest.mark.parametrize("name", list(CELL_VARIANTS))
-def test_fast_equals_reference_float32(name):
+def test_fast_equals_reference_float32(name, kind):
     cell = CELL_VARIANTS[name]
     p, x, state0 = inputs(cell, torch.float32)
-    mask = mask_of(LENGTHS)
+    mask = masks_for(kind, cell, torch.float32)
     results = []
     for scan in (fast_scan, reference_scan):
         leaves = [t.clone().requires_grad_() for t in (x, *state0, *p.values())]
@@ -60,7 +78,7 @@ def test_state_is_frozen_and_output_zero_after_the_end():
     cell = CELL_VARIANTS["lstm"]
     p, x, state0 = inputs(cell, torch.float64)
     xp = cell.input_projection(x, p)
-    out, (h, c) = fast_scan(cell, xp, state0, cell.recurrent_params(p), mask_of(LENGTHS))
+    out, (h, c) = fast_scan(cell, xp, state0, cell.recurrent_params(p), ScanMasks(valid=mask_of(LENGTHS)))
     assert torch.all(out[2:, 1] == 0) and torch.all(out[:, 2] == 0)
     short, (h_short, c_short) = fast_scan(cell, xp[:2, 1:2], tuple(s[1:2] for s in state0), cell.recurrent_params(p))
     torch.testing.assert_close(out[:2, 1:2], short)

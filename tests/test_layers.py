@@ -56,6 +56,40 @@ def test_fast_layer_equals_reference_layer(name):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["rnn-relu", "lstm-peephole", "gru-reset-before"])
+def test_recurrent_dropout_and_zoneout_fast_equals_reference(name):
+    options = dict(input_size=3, hidden_size=4, num_layers=2, recurrent_dropout=0.3, zoneout=0.2)
+    fast, ref = make(name, **options), make(name, **options, engine="reference")
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(6, 2, 3)
+    for training in (True, False):
+        results = []
+        for layer in (fast, ref):
+            layer.train(training)
+            torch.manual_seed(7)  # the same mask draws for both engines
+            out, _ = layer(x, lengths=[6, 3])
+            results.append((out, *torch.autograd.grad(out.square().sum(), list(layer.parameters()))))
+        for a, b in zip(*results):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_recurrent_dropout_is_off_and_zoneout_is_an_expectation_at_evaluation():
+    plain = rnnkit.GRU(3, 4).eval()
+    dropped = rnnkit.GRU(3, 4, recurrent_dropout=0.5).eval()
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(dropped(x)[0], plain(x)[0])
+    dropped.train()
+    assert not torch.allclose(dropped(x)[0], plain(x)[0])
+    zoned = rnnkit.RNN(3, 4, zoneout=0.25).eval()
+    out, _ = zoned(x)
+    h = torch.zeros(2, 4)
+    for t in range(5):  # h_t = p h_{t−1} + (1 − p) tanh(W x_t + U h_{t−1} + b)
+        new = torch.tanh(x[t] @ zoned.weight_ih_l0.T + h @ zoned.weight_hh_l0.T + zoned.bias_ih_l0 + zoned.bias_hh_l0)
+        h = 0.25 * h + 0.75 * new
+        torch.testing.assert_close(out[t], h)
+
+
 TORCH_MODULES = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}
 
 
@@ -153,6 +187,8 @@ def test_orthogonal_recurrent_weights_per_gate():
         (lambda: rnnkit.RNN(3, 4, nonlinearity="gelu"), None, "nonlinearity"),
         (lambda: rnnkit.GRU(3, 0), None, "hidden_size"),
         (lambda: rnnkit.GRU(3, 4, dropout=1.5), None, "dropout"),
+        (lambda: rnnkit.LSTM(3, 4, recurrent_dropout=-0.1), None, "recurrent_dropout"),
+        (lambda: rnnkit.RNN(3, 4, zoneout=1.0), None, "zoneout"),
         (lambda: rnnkit.GRU(3, 4, engine="turbo"), None, "engine"),
         (lambda: rnnkit.GRU(3, 4, init="he"), None, "init"),
         (lambda: rnnkit.LSTM(3, 4, chrono_init=2), None, "chrono_init"),

@@ -72,6 +72,11 @@ def layer_norm_backward(dn: torch.Tensor, n: torch.Tensor, rstd: torch.Tensor) -
     return rstd * (dn - dn.mean(-1, keepdim=True) - n * (dn * n).mean(-1, keepdim=True))
 
 
+def recurrent_input(h: torch.Tensor, h_mask: torch.Tensor | None) -> torch.Tensor:
+    """h ∘ m, what enters the recurrent products under variational recurrent dropout (m = None: h)."""
+    return h if h_mask is None else h * h_mask
+
+
 class Cell:
     """The contract of a cell family (see the module docstring).
 
@@ -100,8 +105,12 @@ class Cell:
         """The tensors the time loop uses, in ``recurrent_names`` order."""
         return tuple(p[name] for name in self.recurrent_names)
 
-    def reference_step(self, xp_t, prev, rp):
-        """One step under autograd: (xp_t (N, G), prev state tuple) -> new state tuple."""
+    def reference_step(self, xp_t, prev, rp, h_mask=None):
+        """One step under autograd: (xp_t (N, G), prev state tuple) -> new state tuple.
+
+        ``h_mask`` (N, H) is the recurrent-dropout mask on h_{t−1} in the recurrent products; the fast
+        steps find it as ``saved.get("h_mask")``.
+        """
         raise NotImplementedError
 
     def new_saved(self, T: int, xp: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -116,13 +125,15 @@ class Cell:
         """Buffers the backward loop fills: at least ``dxp`` (T, N, G)."""
         return {"dxp": torch.empty_like(xp)}
 
-    def backward_step(self, t, dcur, prev, cur, rp, saved, grads):
+    def backward_step(self, t, dnew, prev, rp, saved, grads):
         """One step of the hand-derived backward.
 
         Args:
-            dcur: ∂L/∂(state at t+1), one tensor per state; already masked by the engine.
-            prev, cur: the states at t and t+1.
-        Writes ∂L/∂xp_t into ``grads["dxp"][t]`` and returns ∂L/∂(state at t) through this step.
+            dnew: ∂L/∂(the new state this step computed), one tensor per state. The engine's state
+                buffers may hold a blend of new and previous state (lengths, zoneout), so what the
+                step computed is read from ``saved``, never from the state after the step.
+            prev: the states the step started from.
+        Writes ∂L/∂xp_t into ``grads["dxp"][t]`` and returns ∂L/∂prev through this step.
         """
         raise NotImplementedError
 

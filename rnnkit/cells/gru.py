@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rnnkit.cells.base import Cell
+from rnnkit.cells.base import Cell, recurrent_input
 
 
 @dataclass(frozen=True)
@@ -60,17 +60,17 @@ class GRUCell(Cell):
         return tuple(rp[name] for name in self.recurrent_names)
 
     # ---- reference: the equations under autograd ---------------------------------------------
-    def reference_step(self, xp_t, prev, rp):
+    def reference_step(self, xp_t, prev, rp, h_mask=None):
         (h,), H = prev, self.hidden_size
-        U = rp[0]
+        U, h_in = rp[0], recurrent_input(h, h_mask)  # h_in: h as the recurrent products see it
         x_r, x_z, x_n = xp_t.split(H, dim=-1)
-        h_r, h_z = (h @ U[: 2 * H].T).split(H, dim=-1)
+        h_r, h_z = (h_in @ U[: 2 * H].T).split(H, dim=-1)
         r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
         if self.reset_after:
-            h_n = h @ U[2 * H :].T + (rp[1] if len(rp) > 1 else 0)
+            h_n = h_in @ U[2 * H :].T + (rp[1] if len(rp) > 1 else 0)
             n = torch.tanh(x_n + r * h_n)
         else:
-            n = torch.tanh(x_n + (r * h) @ U[2 * H :].T)
+            n = torch.tanh(x_n + (r * h_in) @ U[2 * H :].T)
         return ((1 - z) * n + z * h,)
 
     # ---- fast engine: forward step, saving what backward needs -------------------------------
@@ -83,9 +83,9 @@ class GRUCell(Cell):
         (h,), H = prev, self.hidden_size
         U, a, rec = rp[0], saved["gates"][t], saved["rec"][t]
         r, z, n = a.split(H, dim=-1)
-        x_n = xp_t[:, 2 * H :]
+        x_n, h_in = xp_t[:, 2 * H :], recurrent_input(h, saved.get("h_mask"))
         if self.reset_after:
-            hp = h @ U.T  # (N, 3H)
+            hp = h_in @ U.T  # (N, 3H)
             torch.add(xp_t[:, : 2 * H], hp[:, : 2 * H], out=a[:, : 2 * H])
             a[:, : 2 * H].sigmoid_()
             rec.copy_(hp[:, 2 * H :])  # U_n h + b_hn
@@ -93,9 +93,9 @@ class GRUCell(Cell):
                 rec.add_(rp[1])
             torch.addcmul(x_n, r, rec, out=n)
         else:
-            torch.addmm(xp_t[:, : 2 * H], h, U[: 2 * H].T, out=a[:, : 2 * H])
+            torch.addmm(xp_t[:, : 2 * H], h_in, U[: 2 * H].T, out=a[:, : 2 * H])
             a[:, : 2 * H].sigmoid_()
-            torch.mul(r, h, out=rec)
+            torch.mul(r, h_in, out=rec)
             torch.addmm(x_n, rec, U[2 * H :].T, out=n)
         n.tanh_()
         torch.addcmul(n, z, h - n, out=out[0])  # h_t = n + z ∘ (h_{t−1} − n)
@@ -107,27 +107,28 @@ class GRUCell(Cell):
             grads["dh_n"] = xp.new_empty(T, xp.shape[1], self.hidden_size)  # ∂L/∂(U_n h + b_hn)
         return grads
 
-    def backward_step(self, t, dcur, prev, cur, rp, saved, grads):
-        (dh,), (h,), H = dcur, prev, self.hidden_size
+    def backward_step(self, t, dnew, prev, rp, saved, grads):
+        (dh,), (h,), H = dnew, prev, self.hidden_size
         U, rec = rp[0], saved["rec"][t]
         r, z, n = saved["gates"][t].split(H, dim=-1)
         d_r, d_z, d_n = grads["dxp"][t].split(H, dim=-1)
         torch.mul(dh * (h - n), z * (1 - z), out=d_z)
         torch.mul(dh * (1 - z), 1 - n * n, out=d_n)
-        dh_prev = dh * z
+        h_mask = saved.get("h_mask")
         if self.reset_after:
             torch.mul(d_n * rec, r * (1 - r), out=d_r)
             dh_n = torch.mul(d_n, r, out=grads["dh_n"][t])
-            dh_prev += torch.cat([d_r, d_z, dh_n], dim=-1) @ U
+            dh_in = torch.cat([d_r, d_z, dh_n], dim=-1) @ U
         else:
             d_rh = d_n @ U[2 * H :]
-            torch.mul(d_rh * h, r * (1 - r), out=d_r)
-            dh_prev += d_rh * r + grads["dxp"][t][:, : 2 * H] @ U[: 2 * H]
-        return (dh_prev,)
+            torch.mul(d_rh * recurrent_input(h, h_mask), r * (1 - r), out=d_r)
+            dh_in = d_rh * r + grads["dxp"][t][:, : 2 * H] @ U[: 2 * H]
+        return (dh * z + recurrent_input(dh_in, h_mask),)
 
     def recurrent_grads(self, states, saved, grads, rp):
         H = self.hidden_size
-        dxp, h_prev = grads["dxp"].reshape(-1, 3 * H), states[0][:-1].reshape(-1, H)
+        dxp = grads["dxp"].reshape(-1, 3 * H)
+        h_prev = recurrent_input(states[0][:-1], saved.get("h_mask")).reshape(-1, H)
         if self.reset_after:
             dh_n = grads["dh_n"].reshape(-1, H)
             dU = torch.cat([dxp[:, : 2 * H], dh_n], dim=-1).T @ h_prev

@@ -30,6 +30,7 @@ from rnnkit.cells.base import (
     check_choice,
     layer_norm,
     layer_norm_backward,
+    recurrent_input,
 )
 
 
@@ -96,10 +97,10 @@ class LSTMCell(Cell):
         return dict(zip(names, rp["weight_peephole"].split(self.hidden_size)))
 
     # ---- reference: the equations under autograd ---------------------------------------------
-    def reference_step(self, xp_t, prev, rp):
+    def reference_step(self, xp_t, prev, rp, h_mask=None):
         h, c = prev
         rp = dict(zip(self.recurrent_names, rp))
-        hp = h @ rp["weight_hh"].T
+        hp = recurrent_input(h, h_mask) @ rp["weight_hh"].T
         if self.layer_norm:
             hp = F.layer_norm(hp, (self.gate_size,), rp["ln_hh_weight"], None, LN_EPS)
         pre, peep = self._blocks(xp_t + hp), self._peepholes(rp)
@@ -117,6 +118,8 @@ class LSTMCell(Cell):
     def new_saved(self, T, xp):
         N, H, G = xp.shape[1], self.hidden_size, self.gate_size
         saved = {"gates": torch.empty_like(xp), "act_c": xp.new_empty(T, N, H)}
+        if self.peephole:
+            saved["c_new"] = xp.new_empty(T, N, H)  # c̃_t, which the output gate's peephole reads
         if self.layer_norm:
             saved.update(
                 hh_norm=torch.empty_like(xp), hh_rstd=xp.new_empty(T, N, 1),
@@ -128,6 +131,7 @@ class LSTMCell(Cell):
         (h, c), (h_out, c_out) = prev, out
         rp = dict(zip(self.recurrent_names, rp))
         act = saved["gates"][t]  # (N, G): pre-activations first, activated in place below
+        h = recurrent_input(h, saved.get("h_mask"))
         if self.layer_norm:
             hh_norm, rstd = layer_norm(h @ rp["weight_hh"].T)
             saved["hh_norm"][t], saved["hh_rstd"][t] = hh_norm, rstd
@@ -146,6 +150,7 @@ class LSTMCell(Cell):
         f = 1 - a["i"] if self.cifg else a["f"]
         torch.addcmul(f * c, a["i"], a["g"], out=c_out)  # c_t = f c_{t−1} + i g
         if peep:
+            saved["c_new"][t] = c_out
             a["o"].addcmul_(peep["o"], c_out)
         a["o"].sigmoid_()
         c_read = c_out
@@ -164,8 +169,8 @@ class LSTMCell(Cell):
             grads.update(dhp=torch.empty_like(xp), dc_read=xp.new_empty(T, xp.shape[1], self.hidden_size))
         return grads
 
-    def backward_step(self, t, dcur, prev, cur, rp, saved, grads):
-        (dh, dc), c_prev = dcur, prev[1]
+    def backward_step(self, t, dnew, prev, rp, saved, grads):
+        (dh, dc), c_prev = dnew, prev[1]
         rp = dict(zip(self.recurrent_names, rp))
         a, peep, act_c = self._blocks(saved["gates"][t]), self._peepholes(rp), saved["act_c"][t]
         d = self._blocks(grads["dxp"][t])  # ∂L/∂(gate pre-activations), written block by block
@@ -195,19 +200,20 @@ class LSTMCell(Cell):
         if self.layer_norm:
             dhp = layer_norm_backward(dhp * rp["ln_hh_weight"], saved["hh_norm"][t], saved["hh_rstd"][t])
             grads["dhp"][t] = dhp
-        return dhp @ rp["weight_hh"], dc_prev
+        return recurrent_input(dhp @ rp["weight_hh"], saved.get("h_mask")), dc_prev
 
     def recurrent_grads(self, states, saved, grads, rp):
         H, G = self.hidden_size, self.gate_size
         dxp, (h_all, c_all) = grads["dxp"], states
         dhp = grads["dhp"] if self.layer_norm else dxp
-        out = {"weight_hh": dhp.reshape(-1, G).T @ h_all[:-1].reshape(-1, H)}  # Σ_t dhp_tᵀ h_{t−1}
+        h_prev = recurrent_input(h_all[:-1], saved.get("h_mask"))
+        out = {"weight_hh": dhp.reshape(-1, G).T @ h_prev.reshape(-1, H)}  # Σ_t dhp_tᵀ h_{t−1}
         if self.peephole:
             d = self._blocks(dxp)
             p = [(d["i"] * c_all[:-1]).sum((0, 1))]
             if not self.cifg:
                 p.append((d["f"] * c_all[:-1]).sum((0, 1)))
-            p.append((d["o"] * c_all[1:]).sum((0, 1)))
+            p.append((d["o"] * saved["c_new"]).sum((0, 1)))
             out["weight_peephole"] = torch.cat(p)
         if self.layer_norm:
             out["ln_hh_weight"] = (dxp * saved["hh_norm"]).sum((0, 1))

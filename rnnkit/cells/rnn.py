@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rnnkit.cells.base import ACTIVATIONS, Cell, activate, activation_grad, check_choice
+from rnnkit.cells.base import ACTIVATIONS, Cell, activate, activation_grad, check_choice, recurrent_input
 
 
 @dataclass(frozen=True)
@@ -38,18 +38,24 @@ class RNNCell(Cell):
         b = p["bias_ih"] + p["bias_hh"] if "bias_ih" in p else None
         return F.linear(x, p["weight_ih"], b)
 
-    def reference_step(self, xp_t, prev, rp):
+    def reference_step(self, xp_t, prev, rp, h_mask=None):
         (h,), (U,) = prev, rp
-        return (activate(self.nonlinearity, xp_t + h @ U.T),)
+        return (activate(self.nonlinearity, xp_t + recurrent_input(h, h_mask) @ U.T),)
+
+    def new_saved(self, T, xp):
+        return {"h": torch.empty_like(xp)}  # h̃_t = φ(pre_t)
 
     def forward_step(self, t, xp_t, prev, out, rp, saved):
-        torch.addmm(xp_t, prev[0], rp[0].T, out=out[0])  # pre = xp_t + h U^T
-        out[0].copy_(activate(self.nonlinearity, out[0]))
+        h = saved["h"][t]
+        torch.addmm(xp_t, recurrent_input(prev[0], saved.get("h_mask")), rp[0].T, out=h)  # xp_t + h Uᵀ
+        h.copy_(activate(self.nonlinearity, h))
+        out[0].copy_(h)
 
-    def backward_step(self, t, dcur, prev, cur, rp, saved, grads):
-        dpre = torch.mul(dcur[0], activation_grad(self.nonlinearity, cur[0]), out=grads["dxp"][t])
-        return (dpre @ rp[0],)
+    def backward_step(self, t, dnew, prev, rp, saved, grads):
+        dpre = torch.mul(dnew[0], activation_grad(self.nonlinearity, saved["h"][t]), out=grads["dxp"][t])
+        return (recurrent_input(dpre @ rp[0], saved.get("h_mask")),)
 
     def recurrent_grads(self, states, saved, grads, rp):
         H = self.hidden_size
-        return (grads["dxp"].reshape(-1, H).T @ states[0][:-1].reshape(-1, H),)  # dU = Σ_t dpre_tᵀ h_{t−1}
+        h_prev = recurrent_input(states[0][:-1], saved.get("h_mask"))
+        return (grads["dxp"].reshape(-1, H).T @ h_prev.reshape(-1, H),)  # dU = Σ_t dpre_tᵀ h_{t−1}
