@@ -25,6 +25,8 @@ Shapes (letters as in rnnkit.cells.base; L layers, D = 2 if bidirectional else 1
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,6 +118,8 @@ class RecurrentLayer(nn.Module):
                     names[base] = base + suffix
                 self._param_names.append(names)
         self.reset_parameters()
+        if engine == "reference":  # no silent slow paths
+            warnings.warn(f"{type(self).__name__}: {self.engine_info()['reason']}", stacklevel=3)
 
     def reset_parameters(self) -> None:
         """Re-initialise every parameter with the layer's scheme (see rnnkit.init)."""
@@ -170,6 +174,30 @@ class RecurrentLayer(nn.Module):
         if unbatched:
             x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
         return x, (state if len(state) > 1 else state[0])
+
+    def step(self, input, hx=None):
+        """One time step, for streaming: input (N, I) or unbatched (I,), state as in forward.
+
+        Returns (output (N, H), state); feeding each step's state to the next equals one forward over
+        the whole sequence. ``hx=None`` starts from zeros (this is how a stream is reset).
+        """
+        if self.bidirectional:
+            raise ValueError("step() runs forward in time; a bidirectional layer needs the whole sequence")
+        if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
+            shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
+            raise ValueError(f"step() takes one time step, (N, I) or unbatched (I,); got {shape}")
+        time_dim = 1 if self.batch_first and input.dim() == 2 else 0
+        output, state = self(input.unsqueeze(time_dim), hx)
+        return output.squeeze(time_dim), state
+
+    def engine_info(self) -> dict[str, str]:
+        """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
+        device = str(next(self.parameters()).device)
+        if self.engine == "reference":
+            reason = "reference engine: autograd over the step equations, several times slower; chosen by engine='reference'"
+        else:
+            reason = "fast engine: hand-derived BPTT, time loop of per-step torch ops"
+        return {"engine": self.engine, "device": device, "reason": reason}
 
     def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor) -> ScanMasks:
         """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks)."""

@@ -137,6 +137,31 @@ def test_unbatched_input_and_state():
     torch.testing.assert_close(h, h_b.squeeze(1))
 
 
+@pytest.mark.parametrize("kind, batch_first", [("LSTM", False), ("GRU", True), ("RNN", False)])
+def test_step_by_step_equals_whole_sequence(kind, batch_first):
+    layer = getattr(rnnkit, kind)(3, 5, num_layers=2, batch_first=batch_first)
+    x = torch.randn(4, 6, 3) if batch_first else torch.randn(6, 4, 3)
+    out, final = layer(x)
+    state, steps = None, []
+    for t in range(6):
+        y, state = layer.step(x[:, t] if batch_first else x[t], state)
+        steps.append(y)
+    torch.testing.assert_close(torch.stack(steps, dim=1 if batch_first else 0), out)
+    for a, b in zip(state if kind == "LSTM" else (state,), final if kind == "LSTM" else (final,)):
+        torch.testing.assert_close(a, b)
+    y, _ = layer.step(x[0, 0])  # unbatched (I,)
+    assert y.shape == (5,)
+    with pytest.raises(ValueError, match="bidirectional"):
+        rnnkit.GRU(3, 5, bidirectional=True).step(x[0])
+
+
+def test_engine_info_names_the_path_and_reference_warns():
+    assert rnnkit.LSTM(3, 4).engine_info()["engine"] == "fast"
+    with pytest.warns(UserWarning, match="reference engine"):
+        layer = rnnkit.GRU(3, 4, engine="reference")
+    assert "chosen by engine='reference'" in layer.engine_info()["reason"]
+
+
 def test_dropout_only_between_layers_and_only_in_training():
     layer = rnnkit.LSTM(3, 8, num_layers=2, dropout=0.5)
     x = torch.randn(6, 2, 3)
