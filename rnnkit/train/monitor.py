@@ -105,7 +105,8 @@ def plot_losses(jsonl: Path, png: Path) -> None:
     ax.set_xlabel("update step")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
