@@ -108,7 +108,8 @@ class Trainer:
             names = []
             if self.cfg.eval_every and self.step - self.last_eval >= self.cfg.eval_every and self._validate():
                 names.append("best")
-            if self.cfg.ckpt_every and self.step - self.last_save >= self.cfg.ckpt_every:
+            due = self.cfg.ckpt_every and self.step - self.last_save >= self.cfg.ckpt_every
+            if due and self.bad_steps == 0:  # `last` must be a good point to roll back to
                 names.append("last")
             if names:
                 self._save(tuple(names))
