@@ -16,6 +16,11 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+@app.callback()
+def _commands() -> None:
+    """rnnkit: recurrent neural networks for sequence data."""
+
+
 @app.command()
 def version() -> None:
     """Print rnnkit's version."""
