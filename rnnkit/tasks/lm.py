@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit import GRU, LSTM, RNN
 from rnnkit.data.text import CharVocab, StreamBatches, load_tinyshakespeare, nanogpt_split
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.task import Batch
 
 # The one place the recurrent layer classes come from.
-RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+RNN_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
