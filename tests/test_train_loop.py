@@ -132,3 +132,16 @@ def test_cli_reports_bad_input_in_one_line(args, message):
     assert result.exit_code == 2
     assert result.output.startswith(message) and result.output.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def test_tensorboard_scalars_only_when_asked_and_available(tmp_path):
+    torch.manual_seed(0)
+    cfg = config(tmp_path, tensorboard=True, max_epochs=1)
+    try:
+        import tensorboard  # noqa: F401  (an optional dependency: rnnkit[tensorboard])
+    except ImportError:
+        with pytest.raises(ValueError, match=r"--tensorboard needs the tensorboard package"):
+            Trainer(EchoTask(Echo()), cfg)
+    else:
+        Trainer(EchoTask(Echo()), cfg).fit()
+        assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

@@ -72,8 +72,7 @@ class Trainer:
         if self.monitor:
             self.monitor.start_step = self.step
         try:
-            if not self.cfg.resume:
-                self._save(("last",))  # a good checkpoint to roll back to, from the first update on
+            self._save(("last",))  # a good checkpoint to roll back to, from the first update on
             while not self._done():
                 self._run_epoch()
             # The final weights are always validated and saved as `last` (and `best` if they are).
