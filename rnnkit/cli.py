@@ -31,11 +31,12 @@ def version() -> None:
 
 @app.command()
 def demo(seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
-         run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go.")) -> None:
+         run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go."),
+         threads: int = typer.Option(0, help="torch threads; 0 = all cores (use 1 on a busy machine).")) -> None:
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
     from rnnkit.tasks.lm import DEMO_ARGS
 
-    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir],
+    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads)],
               prime="ROMEO:", sample_chars=300)
 
 
