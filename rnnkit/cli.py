@@ -34,10 +34,10 @@ def demo(seconds: float = typer.Option(120.0, help="Training time budget in seco
          run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go."),
          threads: int = typer.Option(0, help="torch threads; 0 = all cores (use 1 on a busy machine).")) -> None:
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
-    from rnnkit.tasks.lm import DEMO_ARGS
+    from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 
     _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads)],
-              prime="ROMEO:", sample_chars=300)
+              prime="ROMEO:", sample_chars=300, context=DEMO_CONTEXT)
 
 
 @lm_app.command("train", context_settings=EXTRA)
@@ -54,10 +54,10 @@ def lm_train(ctx: typer.Context,
 
         argv = ["lm", "train", *(["--config", config] if config else []), *ctx.args]
         raise typer.Exit(launch(nproc, argv))
-    _train_lm(config, ctx.args, prime="", sample_chars=0)
+    _train_lm(config, ctx.args, prime="", sample_chars=0, context="")
 
 
-def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int) -> None:
+def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int, context: str) -> None:
     import torch
 
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig, sample
@@ -88,8 +88,8 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
                f"predicted chars of the nanoGPT val split, as {lm.eval_batch_size} contiguous streams), "
                f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
     if sample_chars:
-        typer.echo(f"\n--- sample (temperature 0.8, seed 0) ---\n{prime}"
-                   + sample(task.model, task.vocab, prime, sample_chars, temperature=0.8, seed=0))
+        typer.echo(f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"
+                   + sample(task.model, task.vocab, prime, sample_chars, temperature=0.8, seed=0, context=context))
 
 
 @lm_app.command("sample")

@@ -58,6 +58,7 @@ def test_sample_is_reproducible_and_rejects_unknown_prime_characters():
     assert len(a) == 50 and set(a) <= set(vocab.chars)
     assert a == sample(model, vocab, "to ", 50, temperature=0.9, seed=3)
     assert a != sample(model, vocab, "to ", 50, temperature=0.9, seed=4)
+    assert sample(model, vocab, "be", 20, seed=1, context="to ") == sample(model, vocab, "to be", 20, seed=1)
     with pytest.raises(ValueError, match="'R' is not in the vocabulary"):
         sample(model, vocab, "ROMEO:", 10)
     with pytest.raises(ValueError, match="temperature must be > 0"):
