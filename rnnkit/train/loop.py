@@ -87,6 +87,10 @@ class Trainer:
             summary = {"kind": "summary", "step": self.step, "epoch": self.epoch, "best_val": self.best,
                        "test": test, "seconds": round(self._elapsed(), 1)}
             self._log(summary)
+            if self.monitor:  # rank 0: report.html, with the task's samples if it has any
+                from rnnkit.diagnostics.report import write_report  # (imports the trainer's modules)
+
+                write_report(self.run_dir, getattr(self.task, "report_samples", dict)())
             return summary
         finally:
             if self.monitor:
