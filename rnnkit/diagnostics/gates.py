@@ -21,6 +21,7 @@ from torch import nn
 import rnnkit
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.diagnostics.gradient_flow import one_thread
 from rnnkit.diagnostics.html import esc, figure_uri, page, pyplot, table, write_atomic
 from rnnkit.engine.fast import forward_loop
 from rnnkit.layers import RecurrentLayer
@@ -193,7 +194,8 @@ def gates_page(path: str | Path, text: str, max_units: int = 48) -> str:
     """The HTML page of ``gates --checkpoint path --text text``."""
     model, vocab = load_model(path)
     model.eval()
-    layer, traces = text_trace(model, vocab, text)
+    with one_thread():
+        layer, traces = text_trace(model, vocab, text)
     kind = type(layer.cell)
     keys = SHOWN.get(kind, ("h",))
     state = "c" if "c" in traces[0] else "h"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 import rnnkit
+from rnnkit.diagnostics.html import pyplot
 
 THRESHOLD = 1e-3  # the "vanished" level, relative to ‖∂L/∂h_T‖
 CELLS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
@@ -73,11 +75,24 @@ def gradient_norms(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.
     return torch.stack([h.grad.pow(2).sum((0, 2)).sqrt() for h in hs])  # (T, N)
 
 
+@contextmanager
+def one_thread():
+    """Run torch on one thread inside the block: step-by-step work on small tensors is fastest so,
+    and several threads on a busy machine can be ~50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def measure(layer: nn.Module, x: torch.Tensor, seed: int = 0) -> list[float]:
     """Ratios ‖∂L/∂h_{T−k}‖ / ‖∂L/∂h_T‖ for k = 0 .. T−1, the norms averaged over the N rows of x (T, N, I)."""
     layer = layer.eval()  # no dropout between layers
     w = torch.randn(x.shape[1], layer.hidden_size, generator=torch.Generator().manual_seed(seed))
-    mean = gradient_norms(layer, x, w / w.norm(dim=1, keepdim=True)).mean(1).flip(0)  # index = lag k
+    with one_thread():
+        mean = gradient_norms(layer, x, w / w.norm(dim=1, keepdim=True)).mean(1).flip(0)  # index = lag k
     return (mean / mean[0]).tolist()
 
 
@@ -136,12 +151,7 @@ def write_csv(curves: list[Curve], path: str | Path) -> None:
 
 def plot(curves: list[Curve], path: str | Path) -> None:
     """The ratios against the lag on a log scale, with the THRESHOLD line and each curve's vanishing lag."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7.5, 4.5))
     floor = 1e-30  # zeros (fully vanished, underflow) drawn at the bottom of the log axis
     for c in curves:
         lag = c.vanish_lag
@@ -157,7 +167,7 @@ def plot(curves: list[Curve], path: str | Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def summary_lines(curves: list[Curve]) -> list[str]:
