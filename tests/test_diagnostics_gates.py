@@ -67,8 +67,9 @@ def test_text_features_and_the_unit_that_tracks_line_position():
 
 
 def test_coloured_text_escapes_html_and_spans_every_character():
-    html = coloured_text("<a>\n", np.array([0.0, 1.0, 0.5, 0.2]), 0.0, 1.0)
+    html = coloured_text("<a>\n", np.array([0.0, 1.0, 0.5, 0.2]))
     assert "&lt;" in html and "<a>" not in html and html.count("<span") == 4 and "↵" in html
+    assert "rgb(255, 255, 255)" in html and "rgb(0, 0, 255)" in html and "rgb(255, 0, 0)" in html
 
 
 def test_gates_page_of_a_trained_char_lm(tiny_lm_run, tmp_path):

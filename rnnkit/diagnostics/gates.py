@@ -154,16 +154,18 @@ def interpretable_units(traces: list[dict[str, np.ndarray]], text: str, state: s
     return sorted(found, key=lambda u: -abs(u["r"]))
 
 
-def coloured_text(text: str, values: np.ndarray, low: float, high: float) -> str:
-    """``text`` as spans whose background goes blue (low) → white → red (high)."""
-    spans = []
+def coloured_text(text: str, values: np.ndarray) -> str:
+    """``text`` as spans whose background goes blue (the lowest value) → white → red (the highest);
+    the range is written under the text, each value in its character's tooltip."""
+    spans, low, high = [], float(values.min()), float(values.max())
     mid, half = (low + high) / 2, max((high - low) / 2, 1e-12)
     for ch, v in zip(text, values):
         s = float(np.clip((v - mid) / half, -1, 1))
         rgb = (255, int(255 * (1 - s)), int(255 * (1 - s))) if s > 0 else (int(255 * (1 + s)),) * 2 + (255,)
         shown = "↵\n" if ch == "\n" else esc(ch)
         spans.append(f'<span style="background:rgb{rgb}" title="{v:.3f}">{shown}</span>')
-    return '<div class="text">' + "".join(spans) + "</div>"
+    return (f'<div class="text">{"".join(spans)}</div><p class="muted">blue = {low:.3g}, white = '
+            f"{(low + high) / 2:.3g}, red = {high:.3g}</p>")
 
 
 def heatmaps(tr: dict[str, np.ndarray], keys: tuple[str, ...], text: str, units: np.ndarray):
@@ -190,8 +192,8 @@ def heatmaps(tr: dict[str, np.ndarray], keys: tuple[str, ...], text: str, units:
     return fig
 
 
-def gates_page(path: str | Path, text: str, max_units: int = 48) -> str:
-    """The HTML page of ``gates --checkpoint path --text text``."""
+def gates_page(path: str | Path, text: str, max_units: int = 48) -> tuple[str, list[dict]]:
+    """The HTML page of ``gates --checkpoint path --text text``, and the interpretable units found."""
     model, vocab = load_model(path)
     model.eval()
     with one_thread():
@@ -208,21 +210,19 @@ def gates_page(path: str | Path, text: str, max_units: int = 48) -> str:
     found = interpretable_units(traces, text, state)
     parts.append(f"<h2>Most interpretable units ({GATE_TITLES[state]})</h2><p class='muted'>For each text "
                  "property, the unit whose state correlates most with it (Pearson r over the characters); "
-                 "red = high, blue = low, hover a character for the value.</p>")
+                 "hover a character for the value.</p>")
     for u in found:
         values = traces[u["layer"]][state][:, u["unit"]]
-        limit = float(np.abs(values).max())
         parts.append(f"<h3>{esc(u['feature'])}: layer {u['layer']}, unit {u['unit']} (r = {u['r']:+.2f})</h3>"
-                     + coloured_text(text, values, -limit, limit))
+                     + coloured_text(text, values))
     parts.append(f"<h2>Heat-maps, top layer ({len(units)} of {layer.hidden_size} units with the largest "
                  f"variance of {GATE_TITLES[state]})</h2>")
     parts.append(f'<img alt="gate heat-maps" src="{figure_uri(heatmaps(top, keys, text, units))}">')
     gates = [k for k in keys if k not in ("c", "h")]
     if gates:
-        parts.append("<h2>Mean gate activation per character, top layer</h2><p class='muted'>blue = 0, "
-                     "red = 1.</p>")
+        parts.append("<h2>Mean gate activation per character, top layer</h2>")
         for key in gates:
-            parts.append(f"<h3>{GATE_TITLES[key]}</h3>" + coloured_text(text, top[key].mean(1), 0.0, 1.0))
+            parts.append(f"<h3>{GATE_TITLES[key]}</h3>" + coloured_text(text, top[key].mean(1)))
     return page("rnnkit: gates at work", "\n".join(parts)), found
 
 
