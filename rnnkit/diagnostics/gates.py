@@ -113,7 +113,7 @@ def text_trace(model: nn.Module, vocab, text: str) -> tuple[RecurrentLayer, list
 
 def text_features(text: str) -> dict[str, np.ndarray]:
     """Per-character properties a unit might track: (T,) float arrays."""
-    line_pos, quote, paren, caps_line = [], [], [], []
+    line_pos, quote, paren = [], [], []
     pos, in_quote, depth = 0, False, 0
     lines = text.split("\n")
     upper = [line.strip().isupper() for line in lines for _ in range(len(line) + 1)]
@@ -164,16 +164,16 @@ def coloured_text(text: str, values: np.ndarray) -> str:
         rgb = (255, int(255 * (1 - s)), int(255 * (1 - s))) if s > 0 else (int(255 * (1 + s)),) * 2 + (255,)
         shown = "↵\n" if ch == "\n" else esc(ch)
         spans.append(f'<span style="background:rgb{rgb}" title="{v:.3f}">{shown}</span>')
-    return (f'<div class="text">{"".join(spans)}</div><p class="muted">blue = {low:.3g}, white = '
-            f"{(low + high) / 2:.3g}, red = {high:.3g}</p>")
+    return (f'<div class="text">{"".join(spans)}</div><p class="muted">blue = {low:.3g}, white = {mid:.3g}, '
+            f"red = {high:.3g}</p>")
 
 
 def heatmaps(tr: dict[str, np.ndarray], keys: tuple[str, ...], text: str, units: np.ndarray):
     """One panel per key: units (rows) × characters (columns), the characters as column labels."""
     plt = pyplot()
     T = len(text)
-    fig, axes = plt.subplots(len(keys), 1, figsize=(min(24, 3 + 0.12 * T), 1.2 + 0.05 * len(units) * len(keys) + 1.2 * len(keys)),
-                             squeeze=False)
+    height = 1.2 + len(keys) * (1.2 + 0.05 * len(units))
+    fig, axes = plt.subplots(len(keys), 1, figsize=(min(24, 3 + 0.12 * T), height), squeeze=False)
     step = max(1, T // 150)
     labels = ["↵" if c == "\n" else ("␣" if c == " " else c) for c in text]
     for ax, key in zip(axes[:, 0], keys):

@@ -10,13 +10,13 @@ is diag(1 − h²) U, whose repeated product shrinks geometrically; the LSTM's a
 c_t = f ∘ c_{t−1} + i ∘ g multiplies by the forget gate f instead, and the GRU's h_t = (1 − z) ∘ n
 + z ∘ h_{t−1} by the update gate z, so their gradients persist over longer lags.
 
-The layer is run one step at a time (``layer(x_t, state)``), keeping every h_t with
-``retain_grad()``; the norms are averaged over a batch of random input sequences, each with its
-own projection (row n's gradient depends on row n only). ∂L/∂h_t is the
-gradient reaching h_t through everything after t (for an LSTM, through the gates into c_{t+1} as
-well as through U h_t).
+The layer is run one step at a time (``layer(x_t, state)``) in float64 (so that ratios down to
+~1e-300 do not underflow), keeping every h_t with ``retain_grad()``; the norms are averaged over a
+batch of random input sequences, each with its own projection (row n's gradient depends on row n
+only). ∂L/∂h_t is the gradient reaching h_t through everything after t (for an LSTM, through the
+gates into c_{t+1} as well as through U h_t).
 
-Shapes: T time steps, N batch, I input features, H hidden units, L layers.
+Shapes: T time steps, N batch, I input features, H hidden units.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def gradient_norms(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.
     """‖∂L/∂h_t,n‖ for t = 1 .. T and each row n (shape (T, N)), L = Σ_n w_nᵀ h_T,n of the top layer.
 
     x: (T, N, I) inputs; w: (N, H) the loss projections. h_t is the whole stack's hidden state
-    (L, N, H), the norm taken over layers and units. Works for rnnkit's and torch.nn's RNN/LSTM/GRU.
+    (layers, N, H), the norm taken over layers and units. Works for rnnkit's and torch.nn's RNN/LSTM/GRU.
     """
     hs, state = [], None
     for t in range(x.shape[0]):
         _, state = layer(_step_input(x[t], layer), state)
-        h = state[0] if isinstance(state, tuple) else state  # (L, N, H)
+        h = state[0] if isinstance(state, tuple) else state  # (layers, N, H)
         h.retain_grad()
         hs.append(h)
     (hs[-1][-1] * w).sum().backward()
@@ -88,11 +88,14 @@ def one_thread():
 
 
 def measure(layer: nn.Module, x: torch.Tensor, seed: int = 0) -> list[float]:
-    """Ratios ‖∂L/∂h_{T−k}‖ / ‖∂L/∂h_T‖ for k = 0 .. T−1, the norms averaged over the N rows of x (T, N, I)."""
-    layer = layer.eval()  # no dropout between layers
-    w = torch.randn(x.shape[1], layer.hidden_size, generator=torch.Generator().manual_seed(seed))
+    """Ratios ‖∂L/∂h_{T−k}‖ / ‖∂L/∂h_T‖ for k = 0 .. T−1, norms averaged over the N rows of x (T, N, I).
+
+    Computed on a float64 copy of ``layer`` in evaluation mode (no dropout between layers).
+    """
+    layer = copy.deepcopy(layer).double().eval()
+    w = torch.randn(x.shape[1], layer.hidden_size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     with one_thread():
-        mean = gradient_norms(layer, x, w / w.norm(dim=1, keepdim=True)).mean(1).flip(0)  # index = lag k
+        mean = gradient_norms(layer, x.double(), w / w.norm(dim=1, keepdim=True)).mean(1).flip(0)  # index = lag k
     return (mean / mean[0]).tolist()
 
 
@@ -159,12 +162,12 @@ def plot(curves: list[Curve], path: str | Path) -> None:
         ax.semilogy(range(len(c.ratios)), [max(r, floor) for r in c.ratios], label=label)
     ax.axhline(THRESHOLD, color="grey", linestyle="--", linewidth=1)
     low = min((r for c in curves for r in c.ratios if r > 0), default=THRESHOLD)
-    ax.set_ylim(max(low, 1e-20) / 3, max(max(c.ratios) for c in curves) * 3)
+    ax.set_ylim(max(low, 1e-24) / 3, max(max(c.ratios) for c in curves) * 3)
     ax.set_xlabel("lag T − t (steps back from the loss)")
     ax.set_ylabel("‖∂L/∂h_t‖ / ‖∂L/∂h_T‖")
     ax.set_title("Gradient flow through time")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     pyplot().close(fig)
