@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from rnnkit.diagnostics import gradient_flow as gf
-from rnnkit.diagnostics.gates import write_gates
+from rnnkit.diagnostics.gates import load_model, recurrent_layer, write_gates
 from rnnkit.tasks.lm import DEMO_ARGS, LanguageModelTask, LMConfig
 from rnnkit.train import Trainer, TrainConfig, build_configs
 
@@ -43,7 +43,7 @@ def train_lm(run_dir: Path, seconds: float) -> dict:
     return Trainer(LanguageModelTask(cfgs["lm"]), cfgs["train"]).fit()
 
 
-def section(curves: list[gf.Curve], summary: dict, found: list[dict], seconds: float) -> str:
+def section(curves: list[gf.Curve], summary: dict, found: list[dict], seconds: float, layer: str) -> str:
     lags = (10, 25, 50, 100, 199)
     head = "| curve | lag where the ratio falls below 1e-3 | " + " | ".join(f"ratio at lag {k}" for k in lags) + " |"
     rows = [head, "|" + "---|" * (2 + len(lags))]
@@ -55,11 +55,11 @@ def section(curves: list[gf.Curve], summary: dict, found: list[dict], seconds: f
 
 Ratio ‖∂L/∂h_(T−k)‖ / ‖∂L/∂h_T‖ against the lag k for L = Σ_n w_nᵀ h_T,n (random unit w_n), T = {LENGTH},
 mean over 64 random input sequences. Fresh layers: I = 32, H = 64, torch's uniform init (rnnkit's
-default), LSTM forget-gate bias as stated. Checkpoint: a char-level LSTM (E = 64, H = 256, 1 layer,
-torch.nn.LSTM inside rnnkit's char LM) trained on tiny Shakespeare for {seconds:.0f} s with rnnkit's
-trainer: {summary['step']} updates, validation loss {summary['best_val']:.4f} nats/char; "re-initialised" is
-the same layer after `reset_parameters()` (torch's init, forget bias 0), fed the same trained
-embeddings of random characters. Computed in float64.
+default), LSTM forget-gate bias as stated. Checkpoint: rnnkit's char LM (embedding 64, then
+`{layer}`) trained on tiny Shakespeare for {seconds:.0f} s with rnnkit's trainer:
+{summary['step']} updates, validation loss {summary['best_val']:.4f} nats/char; "re-initialised" is the same
+layer after `reset_parameters()` (its class's own initialisation), fed the same trained embeddings
+of random characters. Computed in float64.
 
 With forget bias 5 (f ≈ σ(5) ≈ 0.993) the cell state grows large along the sequence, so tanh(c_T)
 saturates and the ratio drops at once to ~1e-2, then stays there or rises towards the start of the
@@ -99,9 +99,11 @@ def main() -> None:
         shutil.copy(run / "report.html", RESULTS / "report.html")
         curves += gf.checkpoint_curves(run, LENGTH)
         found = write_gates(run, PASSAGE, RESULTS / "gates.html")
+        rnn = recurrent_layer(load_model(run)[0])
+        layer = f"{type(rnn).__module__}.{type(rnn).__name__}({rnn.extra_repr()})"
     gf.write_csv(curves, RESULTS / "gradient_flow.csv")
     gf.plot(curves, RESULTS / "gradient_flow.png")
-    write_section(section(curves, summary, found, args.train_seconds))
+    write_section(section(curves, summary, found, args.train_seconds, layer))
     print("\n".join(gf.summary_lines(curves)))
 
 
