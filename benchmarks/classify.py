@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
         ham, spam = 0, 1  # labels sorted: ham, spam
         caught = 100 * m["recall"][spam]
         blocked = 100 * m["confusion"][ham][spam] / sum(m["confusion"][ham])
-        rows.append(f"| rnnkit bi-{cell.upper()} + attention pooling ({epochs} epoch{"s" if epochs > 1 else ""}, {seconds:.0f} s) | "
+        rows.append(f"| rnnkit bi-{cell.upper()} + attention pooling ({epochs} epoch{'s' if epochs > 1 else ''}, {seconds:.0f} s) | "
                     f"{caught:.2f} | {blocked:.2f} | {100 * m['accuracy']:.2f} | {m['mcc']:.3f} |")
     published = [f"| {name} | {sc:.2f} | {bh:.2f} | {acc:.2f} | {'–' if mcc is None else f'{mcc:.3f}'} |"
                  for name, sc, bh, acc, mcc in PUBLISHED]
