@@ -1,7 +1,7 @@
 """Gradient flow and gates, measured: writes benchmarks/results/diagnostics/ and the
 `diagnostics` section of BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/diagnostics.py [--train-seconds 150]
+    .venv/bin/python benchmarks/diagnostics.py [--train-seconds 150] [--quick]
 
 1. ‖∂L/∂h_t‖ / ‖∂L/∂h_T‖ against the lag for fresh RNN, LSTM (forget bias 1 and 5) and GRU layers
    (I = 32, H = 64, T = 200, 64 Gaussian input sequences), L = Σ_n w_nᵀ h_T,n;
@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
+from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.diagnostics import gradient_flow as gf
 from rnnkit.diagnostics.gates import load_model, recurrent_layer, write_gates
@@ -72,25 +73,22 @@ Most interpretable cell-state units of the trained model over a {len(PASSAGE)}-c
 {units}
 
 Artefacts in benchmarks/results/diagnostics/: gradient_flow.png, gradient_flow.csv, gates.html,
-report.html (the training run's own report). Machine: {platform.machine()}, {torch.get_num_threads()} torch
-threads, torch {torch.__version__}.
+report.html (the training run's own report).
 """
 
 
-def write_section(text: str, name: str = "diagnostics") -> None:
-    """Replace (or append) the section between <!-- BEGIN name --> and <!-- END name --> in BENCHMARKS.md."""
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"<!-- BEGIN {name} -->\n{text.strip()}\n<!-- END {name} -->"
-    pattern = re.compile(rf"<!-- BEGIN {name} -->.*?<!-- END {name} -->", re.S)
-    doc = pattern.sub(lambda _: block, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + block + "\n"
-    path.write_text(doc, encoding="utf-8")
-
-
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-seconds", type=float, default=150.0)
-    args = parser.parse_args()
+    parser.add_argument("--train-seconds", type=float, default=150.0, help="training time of the char LM")
+    parser.add_argument("--quick", action="store_true", help="train the char LM for 20 s only")
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    if args.quick:
+        args.train_seconds = 20.0
     RESULTS.mkdir(parents=True, exist_ok=True)
     curves = gf.init_curves(["rnn", "lstm", "gru"], LENGTH) + gf.init_curves(["lstm"], LENGTH, forget_bias=5.0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,9 +101,9 @@ def main() -> None:
         layer = f"{type(rnn).__module__}.{type(rnn).__name__}({rnn.extra_repr()})"
     gf.write_csv(curves, RESULTS / "gradient_flow.csv")
     gf.plot(curves, RESULTS / "gradient_flow.png")
-    write_section(section(curves, summary, found, args.train_seconds, layer))
+    write_section("diagnostics", section(curves, summary, found, args.train_seconds, layer) + stamp(started, argv, "diagnostics.py"))
     print("\n".join(gf.summary_lines(curves)))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

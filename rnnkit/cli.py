@@ -9,6 +9,8 @@ app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", n
 lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 app.add_typer(diagnose_app, name="diagnose")
+classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
+app.add_typer(classify_app, name="classify")
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -111,6 +113,110 @@ def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory
         typer.echo(prime + sample(model, vocab, prime, length, temperature, top_k, seed))
     except (ValueError, CheckpointError) as err:
         fail(str(err))
+
+
+def _fit(tables: dict, config: str | None, args: list[str], make_task):
+    """Build the configs, the task and the trainer, and train; bad input ends in one error line."""
+    import torch
+
+    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged
+
+    try:
+        cfgs = build_configs({"train": TrainConfig, **tables}, config, args)
+        torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
+        task = make_task(cfgs)
+        trainer = Trainer(task, cfgs["train"])
+        summary = trainer.fit()
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    except TrainingDiverged as err:
+        fail(str(err), code=1)
+    return cfgs, task, trainer, summary
+
+
+def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f}")
+    for column in ("class", "precision", "recall", "F1", *(f"→ {name}" for name in labels)):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for i, name in enumerate(labels):
+        table.add_row(name, f"{metrics['precision'][i]:.4f}", f"{metrics['recall'][i]:.4f}",
+                      f"{metrics['f1'][i]:.4f}", *map(str, metrics["confusion"][i]))
+    Console().print(table)
+
+
+@classify_app.command("train", context_settings=EXTRA)
+def classify_train(ctx: typer.Context,
+                   config: str = typer.Option(None, help="A TOML file with [train] and [classify] tables."),
+                   nproc: int = typer.Option(1, help="Data-parallel processes on this machine.")) -> None:
+    """Train a text classifier (default data: the bundled SMS Spam Collection); any [train]/[classify]
+    setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
+    The test split is evaluated once, at the end."""
+    if nproc > 1:
+        from rnnkit.train.distributed import launch
+
+        raise typer.Exit(launch(nproc, ["classify", "train", *(["--config", config] if config else []), *ctx.args]))
+    from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
+
+    cfgs, task, trainer, summary = _fit({"classify": ClassifyConfig}, config, ctx.args,
+                                        lambda c: ClassificationTask(c["classify"]))
+    if trainer.rank == 0:
+        texts, labels = task.data["test"]
+        metrics = evaluate_texts(task.model, task.vocab, task.labels, task.cfg, texts, labels)
+        _print_classification(metrics, task.labels, f"test split ({len(texts)} texts), best weights")
+        typer.echo(f"run in {cfgs['train'].run_dir}")
+
+
+@classify_app.command("eval")
+def classify_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+                  data: str = typer.Option("", help="Labelled file to score in full; default: the training "
+                                                    "data's held-out test split.")) -> None:
+    """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
+    import dataclasses
+
+    from rnnkit.data.labelled import read_labelled
+    from rnnkit.tasks.classify import evaluate_texts, load_classifier, split_texts
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        model, vocab, labels, cfg = load_classifier(checkpoint)
+        if data:
+            texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
+        else:
+            texts, truth = split_texts(dataclasses.replace(cfg))["test"]
+        metrics = evaluate_texts(model, vocab, labels, cfg, texts, truth)
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    _print_classification(metrics, labels, f"{data or 'test split'} ({len(texts)} texts)")
+
+
+@classify_app.command("predict")
+def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to classify."),
+                     checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+                     file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
+    """The label and class probabilities of each text, one line each (tab-separated)."""
+    from pathlib import Path
+
+    from rnnkit.tasks.classify import load_classifier, predict
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        model, vocab, labels, cfg = load_classifier(checkpoint)
+        items = list(texts or [])
+        if file:
+            items += Path(file).read_text(encoding="utf-8").splitlines()
+        if not items:
+            raise ValueError("give texts as arguments or --file")
+        probs = predict(model, vocab, cfg, items)
+    except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
+        fail(str(err))
+    for text, p in zip(items, probs):
+        best = int(p.argmax())
+        typer.echo("\t".join([labels[best], *(f"{name}={q:.4f}" for name, q in zip(labels, p.tolist())), text]))
 
 
 def main() -> None:
