@@ -23,6 +23,7 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.diagnostics.gradient_flow import one_thread
 from rnnkit.diagnostics.html import esc, figure_uri, page, pyplot, table, write_atomic
+from rnnkit.engine import NO_MASKS
 from rnnkit.engine.fast import forward_loop
 from rnnkit.layers import RecurrentLayer
 from rnnkit.train import checkpoint
@@ -81,7 +82,7 @@ def trace(layer: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
             p = layer.layer_params(depth * D + direction)
             x_dir = x.flip(0) if direction else x
             state0 = tuple(x.new_zeros(x.shape[1], H) for _ in cell.state_names)
-            states, saved = forward_loop(cell, cell.input_projection(x_dir, p), state0, cell.recurrent_params(p), None)
+            states, saved = forward_loop(cell, cell.input_projection(x_dir, p), state0, cell.recurrent_params(p), NO_MASKS)
             tr = {name: s[1:] for name, s in zip(cell.state_names, states)}
             if isinstance(cell, LSTMCell):
                 tr.update(zip(cell.gates, saved["gates"].split(H, dim=-1)))
