@@ -66,7 +66,9 @@ class Series:
         if np.issubdtype(self.times.dtype, np.datetime64):
             import pandas as pd
 
-            freq = pd.infer_freq(pd.DatetimeIndex(self.times[-min(len(self), 12):]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas 3 announces a change of infer_freq's return type
+                freq = pd.infer_freq(pd.DatetimeIndex(self.times[-min(len(self), 12):]))
             if freq:
                 return pd.date_range(self.times[-1], periods=steps + 1, freq=freq)[1:].to_numpy()
         step = np.median(np.diff(self.times))
@@ -302,3 +304,11 @@ def windows(z: np.ndarray, ends: np.ndarray, lookback: int, horizon: int) -> tup
     x = np.stack([z[s:s + lookback] for s in starts])
     y = np.stack([[z[s + j + 1:s + j + 1 + horizon, 0] for j in range(lookback)] for s in starts])
     return x, y
+
+
+def anchor_index(t: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    """(len(t), H) indices of the seasonal naive forecast of t + h made at time t (h = 1..H):
+    t + h - m·ceil(h/m), always <= t; where that falls before the series start, t itself."""
+    h = np.arange(1, horizon + 1)
+    idx = t[:, None] + h - m * np.ceil(h / m).astype(int)
+    return np.where(idx >= 0, idx, t[:, None])

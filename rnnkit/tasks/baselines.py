@@ -6,9 +6,15 @@ Each baseline maps a history y_1..y_n (everything before the forecast origin) to
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
+
+# statsmodels' state-space fits make thousands of tiny LAPACK calls (a Lyapunov solve per likelihood
+# evaluation); threaded BLAS made them ~15x slower on a busy 2-core machine. Takes effect when SciPy's
+# BLAS is loaded after this import (statsmodels is imported lazily below); a user's setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 # ------------------------------------------------------------------------------------------------

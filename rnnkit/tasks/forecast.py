@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, chronological_split, fill_missing,
-                                load_example, read_csv, windows)
+from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, anchor_index,
+                                chronological_split, fill_missing, load_example, read_csv, windows)
 from rnnkit.tasks import baselines
 from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
 from rnnkit.train import checkpoint
@@ -54,6 +54,7 @@ class ForecastConfig:
     dropout: float = 0.0  # between recurrent layers
     head: str = "mse"  # mse (identity output) | gaussian (mean, log sd) | quantile (pinball loss)
     strategy: str = "direct"  # direct: H outputs at once | recursive: 1 output, rolled out H times
+    anchor: str = "seasonal"  # the network predicts the offset from: none | last (naive) | seasonal (naive)
     level: float = 0.9  # central coverage of the prediction intervals
     batch_size: int = 32
 
@@ -62,6 +63,7 @@ class ForecastConfig:
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
         check_choice("head", self.head, tuple(HEADS))
         check_choice("strategy", self.strategy, ("direct", "recursive"))
+        check_choice("anchor", self.anchor, ("none", "last", "seasonal"))
         for name in ("horizon", "lookback", "hidden_size", "num_layers", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -95,6 +97,13 @@ class Prepared:
     z: np.ndarray  # (N, F) scaled
     scaler: Scaler
     season: int
+    anchor_m: int  # the anchor's period: m (seasonal), 1 (last), 0 (none)
+    steps: int  # S: outputs per forecast of the network
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """(N, F + S): z, then the S anchors of each step (see `anchors`), the network's inputs."""
+        return np.column_stack([self.z, anchors(self.z[:, 0], np.arange(len(self.z)), self.steps, self.anchor_m)])
 
     @property
     def y(self) -> np.ndarray:
@@ -116,13 +125,24 @@ def prepare(cfg: ForecastConfig, scaler: Scaler | None = None) -> Prepared:
     split = chronological_split(n, val, test, cfg.lookback + cfg.horizon)
     x = fill_missing(series.features, split, cfg.max_missing, series.target)
     scaler = scaler or Scaler.fit(x[:split.train_end], cfg.scaler)
-    return Prepared(series, split, x, scaler.transform(x), scaler, cfg.season or series.season)
+    m = cfg.season or series.season
+    anchor_m = {"none": 0, "last": 1, "seasonal": m}[cfg.anchor]
+    return Prepared(series, split, x, scaler.transform(x), scaler, m, anchor_m, cfg.steps)
+
+
+def anchors(y: np.ndarray, t: np.ndarray, steps: int, m: int) -> np.ndarray:
+    """(len(t), S) forecasts of y[t+1..t+S] that the network's outputs are offsets from: the seasonal
+    naive forecast with period m (m = 1: the last value y[t]; m = 0: zeros). Only y[<= t] is read."""
+    if m == 0:
+        return np.zeros((len(t), steps))
+    return y[anchor_index(t, steps, m)]
 
 
 # ------------------------------------------------------------------------------------------------
 class Forecaster(nn.Module):
-    """Recurrent layers read a window of L steps; at every step a linear head gives the next S
-    values of the scaled target, K numbers each:
+    """Recurrent layers read a window of L steps of F features; at every step a linear head gives
+    the next S values of the scaled target, K numbers each, as offsets from the S anchors that
+    follow the features in the input (the seasonal naive forecast by default; zeros for none):
 
     - mse: the value (identity output), loss (ŷ - y)²;
     - gaussian: mean μ and log σ, loss the negative log-likelihood log σ + (y - μ)² / 2σ² (+ const);
@@ -133,16 +153,23 @@ class Forecaster(nn.Module):
     def __init__(self, n_features: int, cfg: ForecastConfig):
         super().__init__()
         self.head_kind, self.steps, self.k = cfg.head, cfg.steps, HEADS[cfg.head]
+        self.n_features = n_features
         self.rnn = make_rnn(cfg.cell, n_features, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, self.steps * self.k)
+        nn.init.zeros_(self.head.weight)  # training starts from the anchor forecast (and sd 1)
+        nn.init.zeros_(self.head.bias)
         alpha = (1 - cfg.level) / 2
         self.register_buffer("quantiles", torch.tensor([alpha, 0.5, 1 - alpha]), persistent=False)
         self.z = math.sqrt(2) * torch.erfinv(torch.tensor(cfg.level)).item()  # normal quantile of the level
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, state=None):
-        """(outputs (B, T, S, K), mean loss over the finite targets of y (B, T, S) or None, state)."""
-        out, state = self.rnn(x, state)  # (B, T, D)
+        """(outputs (B, T, S, K), mean loss over the finite targets of y (B, T, S) or None, state)
+        for inputs x (B, T, F + S): features, then anchors."""
+        out, state = self.rnn(x[..., :self.n_features], state)  # (B, T, D)
         p = self.head(out).unflatten(-1, (self.steps, self.k))  # (B, T, S, K)
+        anchor = x[..., self.n_features:]  # (B, T, S): added to the values (not to log sd)
+        p = p + (anchor.unsqueeze(-1) if self.head_kind != "gaussian" else
+                 torch.stack([anchor, torch.zeros_like(anchor)], -1))
         return p, None if y is None else self.loss(p, y), state
 
     def loss(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -194,7 +221,7 @@ class ForecastTask:
     def _tensors(self, ends: np.ndarray, last_only: bool):
         if len(ends) == 0:
             return None
-        x, y = windows(self.data.z, ends, self.cfg.lookback, self.cfg.steps)
+        x, y = windows(self.data.inputs, ends, self.cfg.lookback, self.cfg.steps)
         if last_only:
             y[:, :-1] = np.nan
         return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
@@ -226,20 +253,30 @@ def forecast(model: Forecaster, data: Prepared, origins: np.ndarray, horizon: in
     feeds each one-step point forecast back as the next input; its covariates are read from the
     data, so they must be known up to e + H - 1.
     """
+    if 1 < model.steps < horizon:
+        raise ValueError(f"the model forecasts {model.steps} steps directly; {horizon} asked")
     model.eval()
-    z = torch.tensor(data.z, dtype=torch.float32)
-    x = torch.stack([z[e - lookback:e] for e in origins])  # (W, L, F)
+    inputs = torch.tensor(data.inputs, dtype=torch.float32)  # (N, F + S)
+    x = torch.stack([inputs[e - lookback:e] for e in origins])  # (W, L, F + S)
     p, _, state = model(x)
     if model.steps > 1 or horizon == 1:
         p = p[:, -1, :horizon]  # (W, H, K)
     else:
-        if z.shape[1] > 1 and max(origins) + horizon - 1 > len(z):
+        n, F = len(inputs), model.n_features
+        if F > 1 and max(origins) + horizon - 1 > n:
             raise SeriesError("the recursive strategy needs the covariates' future values; they end at "
-                              f"{len(z)} points (use --strategy direct to forecast past the data)")
+                              f"{n} points (use --strategy direct to forecast past the data)")
+        # buf: the scaled target, forecasts written past each origin as they are made
+        buf = np.tile(np.r_[data.z[:, 0], np.zeros(horizon)], (len(origins), 1))  # (W, N + H)
         outs = [p[:, -1, 0]]  # (W, K) per step
         for h in range(1, horizon):
-            step = z[[e + h - 1 for e in origins]].clone() if z.shape[1] > 1 else torch.zeros(len(origins), 1)
-            step[:, 0] = model.point(outs[-1])
+            t = np.asarray(origins) + h - 1  # the time of the new input step
+            buf[np.arange(len(origins)), t] = model.point(outs[-1]).numpy()
+            step = torch.zeros(len(origins), F + 1)
+            step[:, 1:F] = inputs[t, 1:F]
+            step[:, 0] = torch.tensor(buf[np.arange(len(origins)), t])
+            if data.anchor_m:
+                step[:, F] = torch.tensor(buf[np.arange(len(origins)), anchor_index(t, 1, data.anchor_m)[:, 0]])
             q, _, state = model(step[:, None], None, state)
             outs.append(q[:, -1, 0])
         p = torch.stack(outs, 1)  # (W, H, K)
@@ -443,7 +480,8 @@ def _finish(plt, fig, ax, path, title, data, xs, labels) -> None:
 
 # `rnnkit forecast train` defaults: small series, so many short epochs with early stopping.
 TRAIN_DEFAULTS = {"max_epochs": "200", "patience": "20", "lr": "0.003", "log_every": "50", "ckpt_every": "0",
-                  "run_dir": "runs/forecast", "clip_norm": "1"}
+                  "run_dir": "runs/forecast", "clip_norm": "1",
+                  "threads": "1"}  # small models: one thread is fastest, more only contend
 
 
 def train_args(config: str | None, args: list[str]) -> list[str]:
