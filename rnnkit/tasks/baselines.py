@@ -50,9 +50,9 @@ def seasonal_naive(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
     return history[len(history) + h - m * np.ceil(h / m).astype(int) - 1].astype(float)
 
 
-def _seasonal(m: int, n: int) -> bool:
-    """Whether the statistical models get a seasonal part: 1 < m <= 24 and two full seasons."""
-    return 1 < m <= 24 and n >= 2 * m
+def _seasonal(m: int, n: int, longest: int = 24) -> bool:
+    """Whether a statistical model gets a seasonal part: 1 < m <= longest and two full seasons."""
+    return 1 < m <= longest and n >= 2 * m
 
 
 def arima_orders(history: np.ndarray, m: int) -> tuple[int, int]:
@@ -122,12 +122,12 @@ def integrate(w: np.ndarray, history: np.ndarray, d: int, D: int, m: int) -> np.
 
 def ets(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
     """Holt-Winters exponential smoothing (statsmodels): additive damped trend, additive season when
-    1 < m <= 24, parameters by least squares."""
+    1 < m <= 52 (weekly data included), parameters by least squares."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    model = ExponentialSmoothing(history, trend="add", damped_trend=True,
-                                 seasonal="add" if _seasonal(m, len(history)) else None,
-                                 seasonal_periods=m if _seasonal(m, len(history)) else None)
+    seasonal = _seasonal(m, len(history), longest=52)
+    model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add" if seasonal else None,
+                                 seasonal_periods=m if seasonal else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(model.fit().forecast(horizon), dtype=float)

@@ -213,17 +213,18 @@ class ForecastTask:
         self.cfg, self.seed = cfg, seed
         self.data = prepare(cfg)
         L, S, sp = cfg.lookback, cfg.steps, self.data.split
-        self.train_x, self.train_y = self._tensors(np.arange(L, sp.train_end - S + 1), last_only=False)
-        self.eval_sets = {part: self._tensors(np.arange(max(lo, L), hi - S + 1), last_only=True)
+        self.train_x, self.train_y = self._tensors(np.arange(L, sp.train_end - S + 1), 0)
+        self.eval_sets = {part: self._tensors(np.arange(max(lo, L), hi - S + 1), 1)
                           for part in ("val", "test") for lo, hi in [sp.bounds(part)]}
         self.model = Forecaster(self.data.z.shape[1], cfg)
 
-    def _tensors(self, ends: np.ndarray, last_only: bool):
+    def _tensors(self, ends: np.ndarray, scored: int):
+        """(x, y) windows ending at `ends`; targets of all but the last `scored` steps (0: all) are NaN."""
         if len(ends) == 0:
             return None
         x, y = windows(self.data.inputs, ends, self.cfg.lookback, self.cfg.steps)
-        if last_only:
-            y[:, :-1] = np.nan
+        if scored:
+            y[:, :-scored] = np.nan
         return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
     def train_batches(self, epoch: int, rank: int, world: int):
@@ -296,8 +297,8 @@ def calibrate(model: Forecaster, data: Prepared, cfg: ForecastConfig) -> dict:
 
     - `interval_halfwidth`: the `level` quantile of |y - ŷ| over every H-step forecast from every
       validation origin (split-conformal intervals, used when the head gives none);
-    - `residual_median` and `residual_sd` = 1.4826 · MAD of the one-step-ahead residuals, the
-      robust scale that anomaly thresholds are multiples of.
+    - `residual_median` and `residual_sd` = 1.4826 · MAD of the one-step-ahead residuals (their
+      standard deviation if the MAD is 0), the robust scale that anomaly thresholds are multiples of.
     """
     H, L = cfg.horizon, cfg.lookback
     orig = origins_of(data, "val", H, L, 1)
@@ -306,8 +307,9 @@ def calibrate(model: Forecaster, data: Prepared, cfg: ForecastConfig) -> dict:
     one = origins_of(data, "val", 1, L, 1)
     r = data.y[one] - forecast(model, data, one, 1, L)[0][:, 0]
     med = float(np.median(r))
+    sd = 1.4826 * np.median(np.abs(r - med)) or np.std(r)
     return {"interval_halfwidth": float(np.quantile(np.abs(truth - point), cfg.level)),
-            "residual_median": med, "residual_sd": float(1.4826 * np.median(np.abs(r - med))),
+            "residual_median": med, "residual_sd": float(sd),
             "val_origins": len(orig), "val_points": len(one)}
 
 
