@@ -142,10 +142,14 @@ def _load_run(run: str, csv: str, time_col: str, target_col: str):
 
 @forecast_app.command("train", context_settings=EXTRA)
 def forecast_train(ctx: typer.Context,
-                   config: str = typer.Option(None, help="A TOML file with [train] and [forecast] tables.")) -> None:
+                   config: str = typer.Option(None, help="A TOML file with a train and a forecast table.")) -> None:
     """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
-    compare with naive, seasonal naive, ARIMA and ETS on the test part. Any [train]/[forecast] setting
-    is a flag: --horizon 12 --lookback 36 --covariates A,B --head quantile --cell gru ..."""
+    compare with naive, seasonal naive, ARIMA and ETS on the test part.
+
+    Every setting of the trainer and of rnnkit.tasks.forecast.ForecastConfig is a flag: --covariates A,B
+    --horizon 12 --lookback 36 --season 12 --val-size --test-size --max-missing 0.2 --scaler minmax
+    --cell gru --hidden-size 64 --head mse|gaussian|quantile --strategy direct|recursive
+    --anchor seasonal|last|none --level 0.9, and --lr, --max-epochs, --patience, --run-dir, ..."""
     import torch
 
     from rnnkit.tasks import forecast as fc
