@@ -32,12 +32,13 @@ def version() -> None:
 
 @app.command()
 def demo(seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
-         run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go.")) -> None:
+         run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go."),
+         threads: int = typer.Option(0, help="torch threads; 0 = all cores (use 1 on a busy machine).")) -> None:
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
-    from rnnkit.tasks.lm import DEMO_ARGS
+    from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 
-    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir],
-              prime="ROMEO:", sample_chars=300)
+    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads)],
+              prime="ROMEO:", sample_chars=300, context=DEMO_CONTEXT)
 
 
 @lm_app.command("train", context_settings=EXTRA)
@@ -45,16 +46,19 @@ def lm_train(ctx: typer.Context,
              config: str = typer.Option(None, help="A TOML file with [train] and [lm] tables."),
              nproc: int = typer.Option(1, help="Data-parallel processes on this machine (torchrun)."),
              ) -> None:
-    """Train a language model; any [train]/[lm] setting can be given as a flag (--lr 0.003, --hidden-size 256)."""
+    """Train a language model; any [train]/[lm] setting can be given as a flag (--lr 0.003, --hidden-size 256).
+
+    --resume RUN_DIR continues a run exactly where its last checkpoint stopped, with its settings.
+    """
     if nproc > 1:
         from rnnkit.train.distributed import launch
 
         argv = ["lm", "train", *(["--config", config] if config else []), *ctx.args]
         raise typer.Exit(launch(nproc, argv))
-    _train_lm(config, ctx.args, prime="", sample_chars=0)
+    _train_lm(config, ctx.args, prime="", sample_chars=0, context="")
 
 
-def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int) -> None:
+def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int, context: str) -> None:
     import torch
 
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig, sample
@@ -62,8 +66,14 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
     from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.loop import TrainingDiverged
 
+    from rnnkit.train.checkpoint import read_state
+
+    classes = {"train": TrainConfig, "lm": LMConfig}
     try:
-        cfgs = build_configs({"train": TrainConfig, "lm": LMConfig}, config, args)
+        cfgs = build_configs(classes, config, args)
+        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
+            saved = read_state(cfgs["train"].resume)
+            cfgs = build_configs(classes, config, args, base={"train": saved["config"], "lm": saved["meta"]["lm"]})
         torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
         task = LanguageModelTask(cfgs["lm"])
         trainer = Trainer(task, cfgs["train"])
@@ -79,8 +89,8 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
                f"predicted chars of the nanoGPT val split, as {lm.eval_batch_size} contiguous streams), "
                f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
     if sample_chars:
-        typer.echo(f"\n--- sample (temperature 0.8, seed 0) ---\n{prime}"
-                   + sample(task.model, task.vocab, prime, sample_chars, temperature=0.8, seed=0))
+        typer.echo(f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"
+                   + sample(task.model, task.vocab, prime, sample_chars, temperature=0.8, seed=0, context=context))
 
 
 @lm_app.command("sample")
