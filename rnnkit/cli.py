@@ -164,10 +164,15 @@ def forecast_train(ctx: typer.Context,
 
     from rnnkit.tasks import forecast as fc
     from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train.checkpoint import read_state
 
     with _forecast_errors():
-        cfgs = build_configs({"train": TrainConfig, "forecast": fc.ForecastConfig}, config,
-                             fc.train_args(config, ctx.args))
+        classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
+        cfgs = build_configs(classes, config, fc.train_args(config, ctx.args))
+        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
+            saved = read_state(cfgs["train"].resume)
+            cfgs = build_configs(classes, config, ctx.args,
+                                 base={"train": saved["config"], "forecast": saved["meta"]["forecast"]})
         torch.manual_seed(cfgs["train"].seed)
         task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
         summary = Trainer(task, cfgs["train"]).fit()

@@ -72,10 +72,6 @@ class ForecastConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.level < 1 or not 0 <= self.max_missing < 1 or not 0 <= self.dropout < 1:
             raise ValueError("level must be in (0, 1), max_missing and dropout in [0, 1)")
-        if bool(self.csv) == bool(self.dataset):
-            raise ValueError("give exactly one of --csv FILE or --dataset NAME")
-        if self.csv and not (self.time_col and self.target_col):
-            raise ValueError("--csv needs --time-col and --target-col")
 
     @property
     def covariate_list(self) -> list[str]:
@@ -113,6 +109,10 @@ class Prepared:
 
 def prepare(cfg: ForecastConfig, scaler: Scaler | None = None) -> Prepared:
     """Loads, splits, fills and scales the series of `cfg`; `scaler` reuses a fitted one (prediction)."""
+    if bool(cfg.csv) == bool(cfg.dataset):
+        raise ValueError("give exactly one of --csv FILE or --dataset NAME")
+    if cfg.csv and not (cfg.time_col and cfg.target_col):
+        raise ValueError("--csv needs --time-col and --target-col")
     if cfg.dataset:
         series = load_example(cfg.dataset)
         if cfg.covariates:
