@@ -59,7 +59,7 @@ def rows(run_dir, kind):
 
 
 def config(tmp_path, **kw):
-    return TrainConfig(**{"run_dir": str(tmp_path), "lr": 0.01, "max_epochs": 3, "log_every": 1, **kw})
+    return TrainConfig(**{"run_dir": str(tmp_path), "lr": 0.01, "max_epochs": 3, "log_every": 1, "threads": 1, **kw})
 
 
 def test_non_finite_steps_are_skipped_and_logged(tmp_path):

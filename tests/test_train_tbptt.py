@@ -102,7 +102,7 @@ def test_trainer_updates_match_the_reference_with_the_state_carried_and_detached
     """SGD over a 12-step batch in updates of k1 steps equals the hand reference, update by update."""
     model, (x, y) = make_model(), data()
     reference = make_model()
-    cfg = TrainConfig(run_dir=str(tmp_path), optimizer="sgd", lr=0.5, clip_norm=0, max_epochs=1,
+    cfg = TrainConfig(run_dir=str(tmp_path), threads=1, optimizer="sgd", lr=0.5, clip_norm=0, max_epochs=1,
                       tbptt_forward=k1, tbptt_backward=k2, log_every=100)
     Trainer(OneBatchTask(model, x, y), cfg).fit()
     state = None
