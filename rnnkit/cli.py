@@ -3,9 +3,12 @@
 
 import typer
 
+from rnnkit.tasks.seq2seq_cli import seq2seq_app
+
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
+app.add_typer(seq2seq_app, name="seq2seq")
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
