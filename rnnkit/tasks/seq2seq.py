@@ -47,6 +47,10 @@ class Memory:
     proj: torch.Tensor | None = None  # (B, S, A) keys after the attention's key projection
     context: torch.Tensor | None = None  # (B, K) the summary of the input (attention "none")
 
+    @property
+    def batch_size(self) -> int:
+        return (self.mask if self.mask is not None else self.context).shape[0]
+
     def select(self, rows: torch.Tensor) -> Memory:
         """The memory of batch rows `rows` (repeats allowed: beam search)."""
         fields = (getattr(self, f.name) for f in dataclasses.fields(self))
@@ -199,6 +203,16 @@ class Decoder(nn.Module):
         return torch.stack(logits, 1), (None if weights[0] is None else torch.stack(weights, 1))
 
 
+def teacher_forced(decoder: Decoder, y: torch.Tensor, state, memory: Memory):
+    """(logits (B, T, V), mean cross-entropy over non-<pad> targets) for targets y (B, T) = ids,
+    <eos>, <pad>...; the decoder's inputs are <sos> + y shifted right (trailing <pad> trimmed)."""
+    y = y[:, : int((y != PairVocab.pad).sum(1).max())]
+    y_in = torch.cat([torch.full_like(y[:, :1], PairVocab.sos), y[:, :-1]], dim=1)  # (B, T)
+    logits, _ = decoder(y_in, state, memory)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PairVocab.pad)
+    return logits, loss
+
+
 # ---- decoding -------------------------------------------------------------------------------
 def decode_step(decoder: Decoder, token: torch.Tensor, state, memory: Memory):
     """decoder.step with <pad> and <sos> made impossible outputs (they are never targets)."""
@@ -211,7 +225,7 @@ def decode_step(decoder: Decoder, token: torch.Tensor, state, memory: Memory):
 def greedy(decoder: Decoder, state, memory: Memory, max_len: int):
     """(ids (B, T'), weights (B, T', S) or None): the argmax token at each step, until every row has
     emitted <eos> or max_len steps; after its <eos> a row holds <pad>."""
-    B = memory.mask.shape[0] if memory.mask is not None else memory.context.shape[0]
+    B = memory.batch_size
     token = torch.full((B,), PairVocab.sos, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
     ids, weights = [], []
@@ -265,6 +279,19 @@ def beam_search(decoder: Decoder, state, memory: Memory, beam: int, max_len: int
             best = (float(scores[0]), seqs[0], attn[0])
     _, ids, hist = best
     return ids, (torch.stack(hist) if hist else None)
+
+
+@torch.no_grad()
+def generate(decoder: Decoder, state, memory: Memory, vocab: PairVocab, max_len: int, beam: int = 1) -> list[str]:
+    """The decoded text of every row of a batch: batched greedy for beam=1, else beam search row by row."""
+    if beam == 1:
+        return [vocab.decode(row) for row in greedy(decoder, state, memory, max_len)[0]]
+    outputs = []
+    for b in range(memory.batch_size):
+        row = torch.tensor([b])
+        outputs.append(vocab.decode(beam_search(decoder, decoder.reorder(state, row), memory.select(row),
+                                                beam, max_len)[0]))
+    return outputs
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -354,11 +381,7 @@ class Seq2Seq(nn.Module):
         """
         if y is None:
             raise ValueError("Seq2Seq needs targets y; decode with greedy() or beam_search()")
-        y = y[:, : int((y != PairVocab.pad).sum(1).max())]
-        dec_state, memory = self.encode(x)
-        y_in = torch.cat([torch.full_like(y[:, :1], PairVocab.sos), y[:, :-1]], dim=1)  # (B, T)
-        logits, _ = self.decoder(y_in, dec_state, memory)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PairVocab.pad)
+        logits, loss = teacher_forced(self.decoder, y, *self.encode(x))
         return logits, loss, None
 
 
@@ -452,15 +475,12 @@ class Translator:
     def exact_match(self, pairs: list[tuple[str, str]], beam: int = 1, batch_size: int = 512) -> float:
         """Fraction of pairs whose decoded output equals the target exactly (greedy is batched)."""
         self.model.eval()
-        if beam > 1:
-            return sum(self.translate(s, beam, "unk")[0] == t for s, t in pairs) / len(pairs)
         hits = 0
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            src = pad_batch([self.src_vocab.encode(s, "unk") for s, _ in chunk])
-            state, memory = self.model.encode(src)
-            ids, _ = greedy(self.model.decoder, state, memory, self.max_len)
-            hits += sum(self.tgt_vocab.decode(row) == t for row, (_, t) in zip(ids, chunk))
+            state, memory = self.model.encode(pad_batch([self.src_vocab.encode(s, "unk") for s, _ in chunk]))
+            outputs = generate(self.model.decoder, state, memory, self.tgt_vocab, self.max_len, beam)
+            hits += sum(out == t for out, (_, t) in zip(outputs, chunk))
         return hits / len(pairs)
 
 
