@@ -84,7 +84,7 @@ class AdditiveAttention(nn.Module):
 class MultiplicativeAttention(nn.Module):
     """Luong attention, "general" score: e_s = q^T W k_s."""
 
-    def __init__(self, query_size: int, key_size: int, attn_size: int = 0):
+    def __init__(self, query_size: int, key_size: int):
         super().__init__()
         self.w = nn.Linear(key_size, query_size, bias=False)
 
@@ -124,6 +124,7 @@ class Decoder(nn.Module):
         none:     s_t = RNN([E y_{t-1}; u], s_{t-1}); c_t = u                 (u: the fixed context)
         o_t = tanh(W_c [s_t; c_t]);  logits_t = W_o o_t
     The state passed between steps is (RNN state, the vector fed with the next input).
+    context_size is K (keys, or the fixed context); attn_size is A of additive attention (0 = H).
     """
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int, cell: str,
@@ -136,8 +137,11 @@ class Decoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.rnn = CELLS[cell](embed_size + feed_size, hidden_size, num_layers, batch_first=True,
                                dropout=dropout if num_layers > 1 else 0.0)
-        attn_cls = {"bahdanau": AdditiveAttention, "luong": MultiplicativeAttention}.get(attention)
-        self.attention = attn_cls(hidden_size, context_size, attn_size or hidden_size) if attn_cls else None
+        self.attention = None
+        if attention == "bahdanau":
+            self.attention = AdditiveAttention(hidden_size, context_size, attn_size or hidden_size)
+        elif attention == "luong":
+            self.attention = MultiplicativeAttention(hidden_size, context_size)
         self.combine = nn.Linear(hidden_size + context_size, hidden_size)
         self.out = nn.Linear(hidden_size, vocab_size)
         self.drop = nn.Dropout(dropout)
@@ -326,10 +330,11 @@ class Seq2SeqConfig:
         for name in ("n_pairs", "embed_size", "hidden_size", "num_layers", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "teacher_forcing", "teacher_forcing_end"):
-            if not 0.0 <= getattr(self, name) <= 1.0 or (name == "dropout" and self.dropout == 1.0):
-                raise ValueError(f"{name} must be in [0, 1{')' if name == 'dropout' else ']'}, "
-                                 f"got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("teacher_forcing", "teacher_forcing_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.teacher_forcing_epochs < 0 or self.max_decode_len < 0:
             raise ValueError("teacher_forcing_epochs and max_decode_len must be >= 0")
 
