@@ -47,7 +47,10 @@ def lm_train(ctx: typer.Context,
              config: str = typer.Option(None, help="A TOML file with [train] and [lm] tables."),
              nproc: int = typer.Option(1, help="Data-parallel processes on this machine (torchrun)."),
              ) -> None:
-    """Train a language model; any [train]/[lm] setting can be given as a flag (--lr 0.003, --hidden-size 256)."""
+    """Train a language model; any [train]/[lm] setting can be given as a flag (--lr 0.003, --hidden-size 256).
+
+    --resume RUN_DIR continues a run exactly where its last checkpoint stopped, with its settings.
+    """
     if nproc > 1:
         from rnnkit.train.distributed import launch
 
@@ -64,8 +67,14 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
     from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.loop import TrainingDiverged
 
+    from rnnkit.train.checkpoint import read_state
+
+    classes = {"train": TrainConfig, "lm": LMConfig}
     try:
-        cfgs = build_configs({"train": TrainConfig, "lm": LMConfig}, config, args)
+        cfgs = build_configs(classes, config, args)
+        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
+            saved = read_state(cfgs["train"].resume)
+            cfgs = build_configs(classes, config, args, base={"train": saved["config"], "lm": saved["meta"]["lm"]})
         torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
         task = LanguageModelTask(cfgs["lm"])
         trainer = Trainer(task, cfgs["train"])

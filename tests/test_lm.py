@@ -83,7 +83,7 @@ def test_trained_model_beats_uniform_and_reloads_from_its_checkpoint(tmp_path):
     torch.manual_seed(0)
     task = LanguageModelTask(small(text=str(path)))
     assert task.meta()["vocab"]["chars"] == "".join(sorted(set(TEXT)))
-    summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), max_epochs=6, lr=0.02, log_every=1000)).fit()
+    summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), max_epochs=3, lr=0.03, log_every=1000)).fit()
     assert summary["best_val"] < 0.5 * torch.log(torch.tensor(float(len(task.vocab)))).item()
     model, vocab = load_lm(tmp_path / "run" / "best")
     assert vocab.chars == task.vocab.chars

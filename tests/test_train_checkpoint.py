@@ -108,8 +108,8 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path):
     killed_at = _last_step(tmp_path / "b")
     assert 100 <= killed_at < 422  # a checkpoint in the middle of the first epoch
 
-    resumed = subprocess.run(_lm_command(text, tmp_path / "b", "--resume", str(tmp_path / "b")),
-                             capture_output=True, text=True, timeout=300)
+    resume = [sys.executable, "-m", "rnnkit", "lm", "train", "--resume", str(tmp_path / "b")]  # saved settings
+    resumed = subprocess.run(resume, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     final_a = load_file(str(tmp_path / "a" / "last" / "model.safetensors"))
     final_b = load_file(str(tmp_path / "b" / "last" / "model.safetensors"))

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit import GRU, LSTM, RNN
 from rnnkit.data.text import CharVocab, StreamBatches, load_tinyshakespeare, nanogpt_split
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.task import Batch
 
 # The one place the recurrent layer classes come from.
-RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+RNN_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
@@ -44,7 +45,7 @@ class LMConfig:
     tie_weights: bool = False  # decoder weight = embedding matrix (needs embed_size == hidden_size)
     batch_size: int = 32  # B contiguous rows of the training text
     seq_len: int = 128  # T characters per batch
-    eval_batch_size: int = 16  # rows of the validation text
+    eval_batch_size: int = 64  # rows of the validation text (contiguous streams, each from a zero state)
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
@@ -159,6 +160,6 @@ def sample(model: CharLM, vocab: CharVocab, prime: str, length: int, temperature
 
 
 # `rnnkit demo`: a small LSTM that learns visibly in about two minutes on 2 CPU cores.
-DEMO_ARGS = ["--hidden-size", "512", "--num-layers", "1", "--embed-size", "64", "--batch-size", "32",
+DEMO_ARGS = ["--hidden-size", "256", "--num-layers", "1", "--embed-size", "64", "--batch-size", "32",
              "--seq-len", "64", "--optimizer", "adam", "--lr", "0.004", "--clip-norm", "5",
              "--max-epochs", "0", "--eval-every", "0", "--ckpt-every", "200", "--log-every", "20"]

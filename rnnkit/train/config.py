@@ -98,15 +98,17 @@ def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
     return raw
 
 
-def build_configs(classes: dict[str, type], toml_path: str | None, args: list[str]) -> dict[str, Any]:
-    """Instances of `classes` ({TOML table name: dataclass}) from defaults, then the TOML file's
-    tables, then CLI flags ``--name value`` / ``--flag`` (booleans) / ``--no-flag``.
+def build_configs(classes: dict[str, type], toml_path: str | None, args: list[str],
+                  base: dict[str, dict] | None = None) -> dict[str, Any]:
+    """Instances of `classes` ({TOML table name: dataclass}) from defaults, then `base` (a saved
+    run's config), then the TOML file's tables, then CLI flags ``--name value`` / ``--flag``
+    (booleans) / ``--no-flag``.
 
     Field names are unique across the classes, so a flag needs no table prefix ("--lr 0.01",
     "--hidden-size 512"). Unknown tables, keys and flags raise ValueError naming them.
     """
     fields = {f.name: (table, f) for table, cls in classes.items() for f in dataclasses.fields(cls)}
-    values: dict[str, dict[str, Any]] = {table: {} for table in classes}
+    values: dict[str, dict[str, Any]] = {table: dict((base or {}).get(table, {})) for table in classes}
     if toml_path:
         try:
             doc = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))

@@ -72,8 +72,7 @@ class Trainer:
         if self.monitor:
             self.monitor.start_step = self.step
         try:
-            if not self.cfg.resume:
-                self._save(("last",))  # a good checkpoint to roll back to, from the first update on
+            self._save(("last",))  # a good checkpoint to roll back to, from the first update on
             while not self._done():
                 self._run_epoch()
             # The final weights are always validated and saved as `last` (and `best` if they are).
@@ -108,7 +107,8 @@ class Trainer:
             names = []
             if self.cfg.eval_every and self.step - self.last_eval >= self.cfg.eval_every and self._validate():
                 names.append("best")
-            if self.cfg.ckpt_every and self.step - self.last_save >= self.cfg.ckpt_every:
+            due = self.cfg.ckpt_every and self.step - self.last_save >= self.cfg.ckpt_every
+            if due and self.bad_steps == 0:  # `last` must be a good point to roll back to
                 names.append("last")
             if names:
                 self._save(tuple(names))
