@@ -94,7 +94,7 @@ def overfit(tmp_path_factory):
     task = Seq2SeqTask(small(data=str(data), val_frac=0.0, test_frac=0.0, hidden_size=32, embed_size=16,
                              batch_size=20))
     run = tmp_path_factory.mktemp("run")
-    Trainer(task, TrainConfig(run_dir=str(run), max_epochs=25, lr=0.01, threads=1, log_every=1000,
+    Trainer(task, TrainConfig(run_dir=str(run), max_epochs=12, lr=0.02, threads=1, log_every=1000,
                               ckpt_every=0)).fit()
     return task, run
 

@@ -1,4 +1,4 @@
-"""`rnnkit seq2seq train|translate`: one end-to-end run as a user runs it, bad input in-process."""
+"""`rnnkit seq2seq train|translate`: train in-process, then translate as a user runs it; bad input."""
 
 import subprocess
 import sys
@@ -33,10 +33,10 @@ def test_train_then_translate_with_attention_png(tmp_path):
     data = tmp_path / "pairs.tsv"
     data.write_text("".join(f"{a}+{b}\t{a + b}\n" for a, b in [(1, 2), (12, 30), (5, 5), (99, 1)]) * 20)
     run = tmp_path / "run"
-    result = rnnkit("seq2seq", "train", "--data", str(data), "--val-frac", "0", "--test-frac", "0",
-                    "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--max-epochs", "2",
-                    "--run-dir", str(run))
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(app, ["seq2seq", "train", "--data", str(data), "--val-frac", "0", "--test-frac",
+                                      "0", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16",
+                                      "--max-epochs", "2", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
     assert "checkpoint in" in result.stdout
     png = tmp_path / "attn.png"
     result = rnnkit("seq2seq", "translate", "--checkpoint", str(run), "12+30", "--beam", "3",
