@@ -34,6 +34,7 @@ def test_beam_of_one_is_greedy(attention, cell):
         row = ids[b].tolist()
         row = row[: row.index(PairVocab.eos) + 1] if PairVocab.eos in row else row
         assert beam_ids == row
+        assert not set(row) & {PairVocab.pad, PairVocab.sos, PairVocab.unk}  # never decoded
         if attention != "none":
             assert torch.allclose(beam_weights, weights[b, : len(row), : len(text)], atol=1e-6)
 

@@ -219,9 +219,10 @@ def teacher_forced(decoder: Decoder, y: torch.Tensor, state, memory: Memory):
 
 # ---- decoding -------------------------------------------------------------------------------
 def decode_step(decoder: Decoder, token: torch.Tensor, state, memory: Memory):
-    """decoder.step with <pad> and <sos> made impossible outputs (they are never targets)."""
+    """decoder.step with <pad>, <sos> and <unk> made impossible outputs (never training targets:
+    the target vocabulary is built from the training targets)."""
     logits, state, weights = decoder.step(token, state, memory)
-    logits[:, [PairVocab.pad, PairVocab.sos]] = float("-inf")
+    logits[:, [PairVocab.pad, PairVocab.sos, PairVocab.unk]] = float("-inf")
     return logits, state, weights
 
 
