@@ -5,11 +5,13 @@ from contextlib import contextmanager
 import typer
 
 from rnnkit.diagnostics.cli import diagnose_app
+from rnnkit.tasks.seq2seq_cli import seq2seq_app
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 app.add_typer(diagnose_app, name="diagnose")
+app.add_typer(seq2seq_app, name="seq2seq")
 classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
 app.add_typer(classify_app, name="classify")
 
