@@ -355,5 +355,20 @@ def forecast_anomalies(run: str = typer.Argument(..., help="A forecast run direc
         typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
 
 
+@app.command("export")
+def export_command(checkpoint: str = typer.Option(..., help="A run or checkpoint directory (lm or forecast)."),
+                   format: str = typer.Option("onnx", help="onnx or torchscript."),
+                   out: str = typer.Option(..., help="The file to write.")) -> None:
+    """Export a trained model to ONNX or TorchScript (standard cells only; see rnnkit.export)."""
+    from rnnkit.export import export_checkpoint
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        path = export_checkpoint(checkpoint, format, out)
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     app()
