@@ -76,6 +76,9 @@ class Trainer:
         weights, evaluates the test split once, and returns a summary."""
         if self.monitor:
             self.monitor.start_step = self.step
+        for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
+            if hasattr(module, "engine_info"):
+                self._log({"kind": "engine", "layer": name, **module.engine_info()})
         try:
             self._save(("last",))  # a good checkpoint to roll back to, from the first update on
             while not self._done():
