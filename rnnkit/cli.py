@@ -5,6 +5,9 @@ from contextlib import contextmanager
 import typer
 
 from rnnkit.diagnostics.cli import diagnose_app
+from rnnkit.tasks.classify import ClassifyConfig
+from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.train.config import TrainConfig, flags_help
 from rnnkit.tasks.seq2seq_cli import seq2seq_app
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
@@ -152,11 +155,11 @@ def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
     Console().print(table)
 
 
-@classify_app.command("train", context_settings=EXTRA)
+@classify_app.command("train", context_settings=EXTRA, epilog=flags_help(ClassifyConfig, TrainConfig))
 def classify_train(ctx: typer.Context,
-                   config: str = typer.Option(None, help="A TOML file with [train] and [classify] tables."),
+                   config: str = typer.Option(None, help="A TOML file with \\[train] and \\[classify] tables."),
                    nproc: int = typer.Option(1, help="Data-parallel processes on this machine.")) -> None:
-    """Train a text classifier (default data: the bundled SMS Spam Collection); any [train]/[classify]
+    """Train a text classifier (default data: the bundled SMS Spam Collection); any \\[train]/\\[classify]
     setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
     The test split is evaluated once, at the end."""
     if nproc > 1:
@@ -261,16 +264,11 @@ def _load_run(run: str, csv: str, time_col: str, target_col: str):
     return load_forecaster(run, **overrides)
 
 
-@forecast_app.command("train", context_settings=EXTRA)
+@forecast_app.command("train", context_settings=EXTRA, epilog=flags_help(ForecastConfig, TrainConfig))
 def forecast_train(ctx: typer.Context,
                    config: str = typer.Option(None, help="A TOML file with a train and a forecast table.")) -> None:
     """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
-    compare with naive, seasonal naive, ARIMA and ETS on the test part.
-
-    Every setting of the trainer and of rnnkit.tasks.forecast.ForecastConfig is a flag: --covariates A,B
-    --horizon 12 --lookback 36 --season 12 --val-size --test-size --max-missing 0.2 --scaler minmax
-    --cell gru --hidden-size 64 --head mse|gaussian|quantile --strategy direct|recursive
-    --anchor seasonal|last|none --level 0.9, and --lr, --max-epochs, --patience, --run-dir, ..."""
+    compare with naive, seasonal naive, ARIMA and ETS on the test part. Every setting below is a flag."""
     import torch
 
     from rnnkit.tasks import forecast as fc

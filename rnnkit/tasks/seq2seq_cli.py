@@ -2,6 +2,9 @@
 
 import typer
 
+from rnnkit.tasks.seq2seq import Seq2SeqConfig
+from rnnkit.train.config import TrainConfig, flags_help
+
 seq2seq_app = typer.Typer(help="Encoder-decoder models with attention (translation-style, char level).",
                           no_args_is_help=True)
 
@@ -11,11 +14,12 @@ TRAIN_DEFAULTS = ["--max-epochs", "12", "--lr", "0.005", "--schedule", "cosine",
                   "--threads", "1", "--log-every", "100", "--run-dir", "runs/seq2seq"]
 
 
-@seq2seq_app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@seq2seq_app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                     epilog=flags_help(Seq2SeqConfig, TrainConfig))
 def train(ctx: typer.Context,
-          config: str = typer.Option(None, help="A TOML file with [train] and [seq2seq] tables.")) -> None:
+          config: str = typer.Option(None, help="A TOML file with \\[train] and \\[seq2seq] tables.")) -> None:
     """Train on --data PAIRS.tsv (source TAB target per line) or a generated --task (addition | dates);
-    every TrainConfig and Seq2SeqConfig setting can be given as a flag (--attention luong, --lr 0.003)."""
+    every setting below can be given as a flag (--attention luong, --lr 0.003)."""
     from rnnkit.cli import fail
     from rnnkit.train import TrainingDiverged
 
