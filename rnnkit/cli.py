@@ -5,6 +5,11 @@ import typer
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 
 
+@app.callback()
+def _commands() -> None:
+    """rnnkit: recurrent neural networks for sequence data."""
+
+
 @app.command()
 def version() -> None:
     """Print rnnkit's version."""

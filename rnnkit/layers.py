@@ -1,0 +1,350 @@
+"""Recurrent layers: a cell scanned over time, stacked, in one or two directions, with state.
+
+``rnnkit.RNN``, ``rnnkit.LSTM`` and ``rnnkit.GRU`` keep torch.nn's constructor, parameter names,
+gate order and call convention, so they are drop-in replacements:
+
+    output, h_n = rnn(input, h_0)                 # RNN, GRU
+    output, (h_n, c_n) = lstm(input, (h_0, c_0))  # LSTM
+
+with, in addition, ``lengths=`` in forward (variable-length batches, no sorting or packing) and
+options torch lacks (peepholes, CIFG, layer norm, softsign, GRU's reset-before form, forget-bias,
+orthogonal and chrono initialisation, recurrent dropout and zoneout, the choice of BPTT engine).
+
+Regularisation inside the recurrence, for every cell, in the fast engine (rnnkit.engine.masks):
+    recurrent_dropout=p  variational dropout of h_{t−1} in the recurrent products, one mask per
+                         sequence (Gal & Ghahramani 2016); off at evaluation
+    zoneout=p            each unit of each state keeps its previous value with probability p at
+                         each step (Krueger et al. 2016); at evaluation s_t = p s_{t−1} + (1 − p) s̃_t
+
+Shapes (letters as in rnnkit.cells.base; L layers, D = 2 if bidirectional else 1):
+    input   (T, N, I), or (N, T, I) with batch_first, or (T, I) unbatched
+    h_0/c_0 (L·D, N, H), or (L·D, H) unbatched; zeros when not given
+    output  (T, N, D·H): the last layer's h_t for both directions; zero past a sequence's length
+    h_n/c_n (L·D, N, H): each layer-direction's state at the end of each sequence
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.cells.base import ACTIVATIONS, Cell, check_choice
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.rnn import RNNCell
+from rnnkit.engine import ENGINES, ScanMasks
+from rnnkit.init import SCHEMES, chrono_bias, init_parameter
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def lengths_mask(lengths, T: int, N: int, device) -> torch.Tensor | None:
+    """Validate ``lengths`` (list or tensor, any device, any order) and return the (T, N, 1) mask t < length.
+
+    Returns None when every sequence runs the full T steps.
+    """
+    lengths = torch.as_tensor(lengths, device="cpu")
+    if lengths.dim() != 1 or lengths.shape[0] != N:
+        raise ValueError(f"lengths must hold one length per sequence ({N}); got shape {tuple(lengths.shape)}")
+    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise ValueError(f"lengths must be integers; got dtype {lengths.dtype}")
+    if (lengths < 0).any() or (lengths > T).any():
+        raise ValueError(f"lengths must lie in 0..{T} (the sequence length); got {lengths.tolist()}")
+    if (lengths == T).all():
+        return None
+    return (torch.arange(T)[:, None] < lengths[None, :]).unsqueeze(-1).to(device)
+
+
+def reverse_in_length(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Reverse each sequence within its own length (steps past the end stay in place); an involution."""
+    if mask is None:
+        return x.flip(0)
+    T = x.shape[0]
+    lengths = mask.sum(0)  # (N, 1)
+    t = torch.arange(T, device=x.device)[:, None, None]
+    index = torch.where(t < lengths, lengths - 1 - t, t)  # (T, N, 1)
+    return x.gather(0, index.expand_as(x))
+
+
+class RecurrentLayer(nn.Module):
+    """A stack of scans of one cell, in one or two directions, with dropout between layers."""
+
+    cell: Cell
+
+    def __init__(
+        self,
+        cell: Cell,
+        input_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        init: str = "uniform",
+        engine: str = "fast",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+    ):
+        super().__init__()
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = cell.hidden_size
+        self.num_layers = _positive_int("num_layers", num_layers)
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+                raise ValueError(f"{name} must be a probability in [0, 1); got {p!r}")
+        self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
+        check_choice("engine", engine, tuple(ENGINES))
+        check_choice("init", init, SCHEMES)
+        if getattr(self, "chrono_init", None) is not None and not bias:
+            raise ValueError("chrono_init sets gate biases, so it needs bias=True")
+        self.cell, self.bias, self.batch_first = cell, bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional, self.init, self.engine = float(dropout), bool(bidirectional), init, engine
+        self.num_directions = 2 if bidirectional else 1
+        self._param_names: list[dict[str, str]] = []  # per layer-direction: base name -> attribute
+        for layer in range(self.num_layers):
+            layer_input = input_size if layer == 0 else self.hidden_size * self.num_directions
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                names = {}
+                for base, shape in cell.param_shapes(layer_input, self.bias).items():
+                    self.register_parameter(base + suffix, nn.Parameter(torch.empty(shape)))
+                    names[base] = base + suffix
+                self._param_names.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every parameter with the layer's scheme (see rnnkit.init)."""
+        for names in self._param_names:
+            for base, attr in names.items():
+                init_parameter(base, getattr(self, attr), self.hidden_size, self.init)
+
+    def _gate_bias(self, names: dict[str, str], gate: int, value: torch.Tensor | float) -> None:
+        """Set the total bias of gate block ``gate`` (bias_ih + bias_hh) to ``value``."""
+        if "bias_ih" not in names:
+            return
+        H = self.hidden_size
+        with torch.no_grad():
+            getattr(self, names["bias_ih"])[gate * H : (gate + 1) * H] = value
+            getattr(self, names["bias_hh"])[gate * H : (gate + 1) * H] = 0.0
+
+    def layer_params(self, index: int) -> dict[str, torch.Tensor]:
+        """The parameters of layer-direction ``index`` (= layer · D + direction), by base name."""
+        return {base: getattr(self, attr) for base, attr in self._param_names[index].items()}
+
+    # ---- forward -----------------------------------------------------------------------------
+    def forward(self, input, hx=None, lengths=None):
+        """Run the layers over ``input``; see the module docstring for shapes."""
+        x, hx, unbatched = self._check_input(input, hx)
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        T, N = x.shape[0], x.shape[1]
+        mask = None if lengths is None else lengths_mask(lengths, T, N, x.device)
+        n_state = len(self.cell.state_names)
+        if hx is None:
+            zeros = x.new_zeros(self.num_layers * self.num_directions, N, self.hidden_size)
+            hx = tuple(zeros for _ in self.cell.state_names)
+        scan = ENGINES[self.engine]
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                p = self.layer_params(index)
+                x_dir = reverse_in_length(x, mask) if direction else x
+                xp = self.cell.input_projection(x_dir, p)
+                masks = self._scan_masks(mask, T, N, n_state, xp)
+                out, final = scan(self.cell, xp, tuple(s[index] for s in hx), self.cell.recurrent_params(p), masks)
+                outputs.append(reverse_in_length(out, mask) if direction else out)
+                finals.append(final)
+            x = torch.cat(outputs, dim=-1) if self.num_directions == 2 else outputs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        state = tuple(torch.stack(s) for s in zip(*finals))
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        if unbatched:
+            x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
+        return x, (state if len(state) > 1 else state[0])
+
+    def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor) -> ScanMasks:
+        """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks)."""
+        H, h_mask, zoneout = self.hidden_size, None, None
+        if self.recurrent_dropout and self.training:
+            keep = 1 - self.recurrent_dropout
+            h_mask = like.new_empty(N, H).bernoulli_(keep) / keep
+        if self.zoneout and self.training:
+            zoneout = tuple(like.new_empty(T, N, H).bernoulli_(1 - self.zoneout).bool() for _ in range(n_state))
+        elif self.zoneout:
+            zoneout = (like.new_full((T, 1, 1), 1 - self.zoneout),) * n_state
+        return ScanMasks(valid, zoneout, h_mask)
+
+    def _check_input(self, input, hx):
+        """Validate shapes; return (input as (T, N, I) or (N, T, I), hx as a tuple or None, unbatched)."""
+        if not isinstance(input, torch.Tensor) or not input.is_floating_point():
+            raise ValueError(f"input must be a floating-point tensor; got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(f"input must be 3-D (T, N, I) or 2-D unbatched (T, I); got shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"input has {input.shape[-1]} features, the layer expects input_size={self.input_size}")
+        unbatched = input.dim() == 2
+        if unbatched:
+            input = input.unsqueeze(1 if not self.batch_first else 0)
+        if input.shape[0 if not self.batch_first else 1] == 0:
+            raise ValueError("input has no time steps")
+        if hx is None:
+            return input, None, unbatched
+        hx = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
+        names = self.cell.state_names
+        if len(hx) != len(names):
+            raise ValueError(f"hx must hold {len(names)} tensor(s) ({', '.join(names)}); got {len(hx)}")
+        N = input.shape[1 if not self.batch_first else 0]
+        expected = (self.num_layers * self.num_directions,) + (() if unbatched else (N,)) + (self.hidden_size,)
+        for name, s in zip(names, hx):
+            if not isinstance(s, torch.Tensor) or tuple(s.shape) != expected:
+                shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                raise ValueError(f"initial state {name}_0 must have shape {expected}; got {shape}")
+        if unbatched:
+            hx = tuple(s.unsqueeze(1) for s in hx)
+        return input, hx, unbatched
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False),
+                              ("recurrent_dropout", 0.0), ("zoneout", 0.0)):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        return s + f", cell={self.cell}, init={self.init!r}, engine={self.engine!r}"
+
+    # ---- torch interoperability --------------------------------------------------------------
+    @classmethod
+    def _torch_config(cls, module: nn.RNNBase) -> dict:
+        if getattr(module, "proj_size", 0):
+            raise ValueError("LSTMs with proj_size > 0 have no rnnkit equivalent")
+        return dict(
+            input_size=module.input_size, hidden_size=module.hidden_size, num_layers=module.num_layers,
+            bias=module.bias, batch_first=module.batch_first, dropout=module.dropout,
+            bidirectional=module.bidirectional,
+        )  # fmt: skip
+
+    def _copy_from(self, module: nn.Module):
+        """Copy every parameter from a torch module that uses the same names."""
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                source = getattr(module, name)
+                param.copy_(source)
+            self.to(next(module.parameters()).device)
+        return self
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN: h_t = φ(W x_t + U h_{t−1} + b), φ = ``nonlinearity`` (tanh, relu, sigmoid, softsign).
+
+    Parameters per layer k (suffix ``_reverse`` for the backward direction): weight_ih_lk (H, I),
+    weight_hh_lk (H, H), bias_ih_lk (H), bias_hh_lk (H), as in torch.nn.RNN.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, init="uniform", engine="fast", recurrent_dropout=0.0,
+                 zoneout=0.0, **unknown):  # fmt: skip
+        _reject(unknown, "RNN")
+        check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
+        cell = RNNCell(_positive_int("hidden_size", hidden_size), nonlinearity)
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
+
+    @classmethod
+    def from_torch(cls, module: nn.RNN, **options) -> RNN:
+        """An rnnkit.RNN with the configuration and weights of a torch.nn.RNN."""
+        return cls(nonlinearity=module.nonlinearity, **cls._torch_config(module), **options)._copy_from(module)
+
+
+class LSTM(RecurrentLayer):
+    """LSTM (see rnnkit.cells.lstm for the equations), optionally with peepholes, CIFG, layer norm.
+
+    Options beyond torch.nn.LSTM:
+        forget_bias: initial forget-gate bias (default 1.0; with CIFG the input gate gets −forget_bias).
+        peephole: diagonal cell-to-gate weights (Graves LSTM), weight_peephole_lk (3H: p_i, p_f, p_o).
+        cifg: coupled input-forget gate, f = 1 − i; gates i, g, o only (G = 3H).
+        layer_norm: layer-normalised W x, U h and cell (ln_ih_weight, ln_hh_weight, ln_cell_weight/bias).
+        activation: ``tanh`` or ``softsign`` for the cell input and output squashing.
+        init: ``uniform`` (torch's), ``xavier`` or ``orthogonal``; chrono_init: T_max for chrono biases.
+        engine: ``fast`` (hand-derived BPTT) or ``reference`` (autograd over the step equations).
+
+    Parameters per layer k: weight_ih_lk (G, I), weight_hh_lk (G, H), bias_ih_lk (G), bias_hh_lk (G),
+    gate order i, f, g, o as in torch.nn.LSTM.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, *, forget_bias=1.0, peephole=False, cifg=False, layer_norm=False,
+                 activation="tanh", init="uniform", chrono_init=None, engine="fast", recurrent_dropout=0.0,
+                 zoneout=0.0, **unknown):  # fmt: skip
+        _reject(unknown, "LSTM")
+        cell = LSTMCell(_positive_int("hidden_size", hidden_size), bool(peephole), bool(cifg), bool(layer_norm), activation)
+        self.forget_bias, self.chrono_init = forget_bias, chrono_init
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
+
+    def reset_parameters(self) -> None:
+        """Initialise with the scheme, then the forget gate: chrono biases if chrono_init, else forget_bias."""
+        super().reset_parameters()
+        for names in self._param_names:
+            if self.chrono_init:
+                keep = chrono_bias(self.hidden_size, self.chrono_init)
+            elif self.forget_bias is not None:
+                keep = self.forget_bias
+            else:
+                continue
+            if self.cell.cifg:  # f = 1 − i
+                self._gate_bias(names, 0, -keep)
+            else:
+                self._gate_bias(names, 1, keep)
+                if self.chrono_init:
+                    self._gate_bias(names, 0, -keep)  # b_i = −b_f
+
+    @classmethod
+    def from_torch(cls, module: nn.LSTM, **options) -> LSTM:
+        """An rnnkit.LSTM with the configuration and weights of a torch.nn.LSTM."""
+        return cls(**cls._torch_config(module), **options)._copy_from(module)
+
+
+class GRU(RecurrentLayer):
+    """GRU (see rnnkit.cells.gru for the equations) in the reset-after (torch/cuDNN) or reset-before form.
+
+    Options beyond torch.nn.GRU:
+        reset_after: True (default, torch's form) or False (Cho et al.; n = tanh(W x + U (r ∘ h) + b)).
+        init, chrono_init (update-gate biases log U(1, T_max − 1)), engine: as for LSTM.
+
+    Parameters per layer k: weight_ih_lk (3H, I), weight_hh_lk (3H, H), bias_ih_lk (3H), bias_hh_lk (3H),
+    gate order r, z, n as in torch.nn.GRU.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, *, reset_after=True, init="uniform", chrono_init=None, engine="fast",
+                 recurrent_dropout=0.0, zoneout=0.0, **unknown):  # fmt: skip
+        _reject(unknown, "GRU")
+        cell = GRUCell(_positive_int("hidden_size", hidden_size), bool(reset_after), bool(bias))
+        self.chrono_init = chrono_init
+        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
+                         recurrent_dropout, zoneout)
+
+    def reset_parameters(self) -> None:
+        """Initialise with the scheme; with chrono_init, the update gate z (which keeps h_{t−1}) gets chrono biases."""
+        super().reset_parameters()
+        if self.chrono_init:
+            for names in self._param_names:
+                self._gate_bias(names, 1, chrono_bias(self.hidden_size, self.chrono_init))
+
+    @classmethod
+    def from_torch(cls, module: nn.GRU, **options) -> GRU:
+        """An rnnkit.GRU with the configuration and weights of a torch.nn.GRU."""
+        return cls(**cls._torch_config(module), **options)._copy_from(module)
+
+
+def _reject(unknown: dict, layer: str) -> None:
+    if unknown:
+        raise ValueError(f"{layer} got unknown option(s): {', '.join(sorted(unknown))}")

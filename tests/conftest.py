@@ -1,0 +1,40 @@
+"""Shared fixtures: the cell variants every engine test runs over."""
+
+import pytest
+import torch
+
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.rnn import RNNCell
+
+H = 3
+
+CELL_VARIANTS = {
+    **{f"rnn-{a}": RNNCell(H, a) for a in ("tanh", "sigmoid", "relu", "softsign")},
+    "lstm": LSTMCell(H),
+    "lstm-peephole": LSTMCell(H, peephole=True),
+    "lstm-cifg": LSTMCell(H, cifg=True),
+    "lstm-layernorm": LSTMCell(H, layer_norm=True),
+    "lstm-softsign": LSTMCell(H, activation="softsign"),
+    "lstm-all": LSTMCell(H, peephole=True, cifg=True, layer_norm=True, activation="softsign"),
+    "gru-reset-after": GRUCell(H, reset_after=True),
+    "gru-reset-before": GRUCell(H, reset_after=False),
+}
+
+# The same variants as layer constructors: (layer class name, options).
+LAYER_VARIANTS = {
+    **{f"rnn-{a}": ("RNN", {"nonlinearity": a}) for a in ("tanh", "sigmoid", "relu", "softsign")},
+    "lstm": ("LSTM", {}),
+    "lstm-peephole": ("LSTM", {"peephole": True}),
+    "lstm-cifg": ("LSTM", {"cifg": True}),
+    "lstm-layernorm": ("LSTM", {"layer_norm": True}),
+    "lstm-softsign": ("LSTM", {"activation": "softsign"}),
+    "lstm-all": ("LSTM", {"peephole": True, "cifg": True, "layer_norm": True, "activation": "softsign"}),
+    "gru-reset-after": ("GRU", {"reset_after": True}),
+    "gru-reset-before": ("GRU", {"reset_after": False}),
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
