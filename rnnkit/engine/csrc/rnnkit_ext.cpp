@@ -259,9 +259,11 @@ RK_INLINE void split_row(const T* d, T* __restrict dnew, T* direct,
 template <typename T>
 RK_INLINE T ln_row(const T* __restrict x, T* __restrict n, int64_t W) {
   T s = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < W; ++j) s += x[j];
   const T mean = s / T(W);
   T v = 0;
+#pragma omp simd reduction(+ : v)
   for (int64_t j = 0; j < W; ++j) { T c = x[j] - mean; v += c * c; }
   const T rstd = T(1) / std::sqrt(v / T(W) + T(1e-5));
   for (int64_t j = 0; j < W; ++j) n[j] = (x[j] - mean) * rstd;
@@ -273,6 +275,7 @@ template <typename T>
 RK_INLINE void ln_back_row(const T* d, const T* __restrict gamma, const T* __restrict n, T rstd,
                            T* out, int64_t W) {
   T s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
   for (int64_t j = 0; j < W; ++j) { T dn = d[j] * gamma[j]; s1 += dn; s2 += dn * n[j]; }
   const T m1 = s1 / T(W), m2 = s2 / T(W);
   for (int64_t j = 0; j < W; ++j) out[j] = rstd * (d[j] * gamma[j] - m1 - n[j] * m2);
