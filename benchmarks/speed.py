@@ -95,6 +95,12 @@ def models(H, quick):
         ("rnnkit GRU reset_before", "gru", rnnkit.GRU(I, H, reset_after=False), 3),
     ]
     rk += [(f"rnnkit RNN {a}", "rnn", rnnkit.RNN(I, H, nonlinearity=a), 1) for a in ("tanh", "relu", "sigmoid", "softsign")]
+    # regularisation inside the recurrence (issue 13: its cost against the same cell without it)
+    rk += [
+        ("rnnkit LSTM + recurrent dropout 0.25", "lstm", rnnkit.LSTM(I, H, recurrent_dropout=0.25), 4),
+        ("rnnkit LSTM + zoneout 0.1", "lstm", rnnkit.LSTM(I, H, zoneout=0.1), 4),
+        ("rnnkit GRU + recurrent dropout 0.25", "gru", rnnkit.GRU(I, H, recurrent_dropout=0.25), 3),
+    ]
     torch_models = [
         ("torch nn.LSTM", "lstm", nn.LSTM(I, H), 4),
         ("torch nn.GRU", "gru", nn.GRU(I, H), 3),
@@ -211,6 +217,11 @@ def table(results) -> str:
                 f"{100 * r['gemm']:.0f} | {r['infer'] * 1e3:.2f} | {r['iratio']:.2f} | {r['saved'] / 1e6:.1f} | "
                 f"{r['saved_ratio']:.2f} |"
             )  # fmt: skip
+        base = {r["name"]: r["train"] for r in rows}
+        costs = [f"{r['name'][7:]} {r['train'] / base[r['name'].split(' + ')[0]]:.2f}×" for r in rows if " + " in r["name"]]
+        if costs:  # goal ≤ 1.15× the same cell without it
+            lines += ["", "Cost of regularisation inside the recurrence, training step against the same cell "
+                      "without it (goal ≤ 1.15×): " + "; ".join(costs) + "."]
     return "\n".join(lines)
 
 
