@@ -94,8 +94,8 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
     for split, loss in (("val", summary["best_val"]), ("test", summary["test"])):
         if loss is not None:
             stream = task.eval_streams[split]
-            typer.echo(f"{split} loss {_metrics_line(lm_metrics(loss), unit)} (all {stream.y.numel():,} predicted "
-                       f"{unit}s of the {split} split, as {stream.x.shape[0]} contiguous streams)")
+            typer.echo(f"{split} loss {_metrics_line(lm_metrics(loss), unit)} ({stream.y.numel():,} predicted {unit}s "
+                       f"of the {split} split, as {stream.x.shape[0]} contiguous streams)")
     typer.echo(f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
     if sample_chars:
         typer.echo(f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"

@@ -183,3 +183,11 @@ def test_word_level_cli_trains_evaluates_test_and_samples_with_unk(tmp_path):
     assert code == 0 and "'okapi' not in the vocabulary; read as <unk>" in err
     generated = out[len("the okapi"):-1]  # echo ends the output with a newline
     assert out.startswith("the okapi ") and len(generated.split()) + generated.count("\n") == 5  # words + <eos>
+
+
+def test_tied_weights_start_small_so_the_first_loss_is_near_uniform():
+    torch.manual_seed(0)
+    model = CharLM(65, small(embed_size=512, hidden_size=512, tie_weights=True))
+    assert model.embed.weight.abs().max() <= 0.1
+    loss = model(torch.randint(0, 65, (4, 32)), torch.randint(0, 65, (4, 32)))[1]
+    assert abs(loss.item() - math.log(65)) < 0.5

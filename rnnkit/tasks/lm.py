@@ -77,7 +77,8 @@ class CharLM(nn.Module):
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         self.drop_out = nn.Dropout(cfg.dropout_output)
         self.head = nn.Linear(cfg.hidden_size, vocab_size)
-        if cfg.tie_weights:
+        if cfg.tie_weights:  # the shared matrix as a decoder: N(0, 1) rows would give logits of std ~sqrt(H)
+            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
             self.head.weight = self.embed.weight
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, state=None):
@@ -147,6 +148,10 @@ def lm_config(path: str | Path) -> LMConfig:
     meta = checkpoint.read_state(path)["meta"]
     if meta.get("task") != "lm":
         raise checkpoint.CheckpointError(f"{path} is not a language-model checkpoint")
+    unknown = sorted(set(meta["lm"]) - {f.name for f in dataclasses.fields(LMConfig)})
+    if unknown:
+        raise checkpoint.CheckpointError(f"{path}: unknown [lm] settings {', '.join(unknown)} (written by another "
+                                         "rnnkit version)")
     return LMConfig(**meta["lm"])
 
 
