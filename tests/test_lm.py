@@ -191,3 +191,15 @@ def test_tied_weights_start_small_so_the_first_loss_is_near_uniform():
     assert model.embed.weight.abs().max() <= 0.1
     loss = model(torch.randint(0, 65, (4, 32)), torch.randint(0, 65, (4, 32)))[1]
     assert abs(loss.item() - math.log(65)) < 0.5
+
+
+def test_a_checkpoint_with_unknown_lm_settings_is_a_clear_error(tiny_lm_run, tmp_path):
+    import shutil
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree((tiny_lm_run / "last").resolve(), ckpt)
+    state = json.loads((ckpt / "state.json").read_text())
+    state["meta"]["lm"]["text"] = state["meta"]["lm"].pop("data")  # as written before --data was named so
+    (ckpt / "state.json").write_text(json.dumps(state))
+    code, _, err = cli("lm", "sample", "--checkpoint", ckpt)
+    assert code == 2 and "unknown [lm] settings text" in err
