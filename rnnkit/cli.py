@@ -109,7 +109,7 @@ def _metrics_line(m: dict, unit: str) -> str:
 @lm_app.command("eval")
 def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
             split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
-            data: str = typer.Option("", help="A text file to score in full instead of a split.")) -> None:
+            data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
     """Loss in nats per token, perplexity and bits per token (per character at char level)."""
     from pathlib import Path
 
