@@ -90,7 +90,16 @@ def run(bench: Bench, steps: int) -> tuple[dict, dict, float]:
         summary["tokens"] = summary["step"] * lm.batch_size * lm.seq_len
         summary["vocab"] = len(task.vocab)
         summary["predicted"] = {split: s.y.numel() for split, s in task.eval_streams.items()}
+        summary["unigram"] = unigram_loss(task, "val" if bench.metric == "loss" else "test")
         return summary, cfgs, time.time() - started
+
+
+def unigram_loss(task: LanguageModelTask, split: str) -> float:
+    """Nats per token on `split` of the unigram model of the training targets (add-one smoothed): the
+    loss of a model that has learned token frequencies and nothing else."""
+    counts = torch.bincount(task.train_stream.y.flatten(), minlength=len(task.vocab)).double() + 1
+    log_p = torch.log(counts / counts.sum())
+    return -log_p[task.eval_streams[split].y.flatten()].mean().item()
 
 
 def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, steps: int, started: float,
@@ -108,6 +117,8 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
             f"({summary['tokens'] / 1e6:.2f}M tokens), {seconds / 60:.1f} min | **{value:.4g}** | "
             f"val {val['loss']:.4f} nats/token = {val['bits']:.4f} bits = perplexity {val['perplexity']:.2f} | "
             f"`{reproduce}` |"]
+    rows.append(f"| unigram of the training tokens (add-one smoothed): frequencies only, no context | "
+                f"{lm_metrics(summary['unigram'])[bench.metric]:.4g} | computed by this script | – |")
     rows += [f"| {ref} | {number} | {source} | – |" for ref, number, source in bench.references]
     budget = ("" if not steps else
               f"\n**Shorter than the full budget**: this run trained {steps} updates; the config's budget is "
@@ -120,7 +131,7 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
         f"which predict {summary['predicted'][split]:,} of its tokens (a stream's row holds (N − 1) // "
         f"{lm.eval_batch_size} of them); lower is better. Config `benchmarks/configs/{bench.config}` (Adam, cosine decay, vocabulary {summary['vocab']}).",
         budget,
-        f"| model and budget | {split} {unit} | also | command |",
+        f"| model and budget | {split} {unit} | also / source | command |",
         "|---|---|---|---|",
         *rows,
         stamp(started, argv, "lm.py"),
