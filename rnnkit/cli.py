@@ -11,7 +11,7 @@ from rnnkit.train.config import TrainConfig, flags_help
 from rnnkit.tasks.seq2seq_cli import seq2seq_app
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
-lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
+lm_app = typer.Typer(help="Language models (char or word level): train, eval, sample.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 app.add_typer(diagnose_app, name="diagnose")
 app.add_typer(seq2seq_app, name="seq2seq")
@@ -56,7 +56,9 @@ def lm_train(ctx: typer.Context,
              config: str = typer.Option(None, help="A TOML file with [train] and [lm] tables."),
              nproc: int = typer.Option(1, help="Data-parallel processes on this machine (torchrun)."),
              ) -> None:
-    """Train a language model; any [train]/[lm] setting can be given as a flag (--lr 0.003, --hidden-size 256).
+    """Train a language model; any [train]/[lm] setting can be given as a flag (--data FILE --level word
+    --cell gru --lr 0.003 --hidden-size 256 --tie-weights ...). PTB: --data ptb.train.txt finds ptb.valid.txt
+    and ptb.test.txt beside it, and the test split is evaluated once, at the end.
 
     --resume RUN_DIR continues a run exactly where its last checkpoint stopped, with its settings.
     """
@@ -71,7 +73,7 @@ def lm_train(ctx: typer.Context,
 def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int, context: str) -> None:
     import torch
 
-    from rnnkit.tasks.lm import LanguageModelTask, LMConfig, sample
+    from rnnkit.tasks.lm import LanguageModelTask, LMConfig, lm_metrics, sample
     from rnnkit.train import Trainer, TrainConfig, build_configs
     from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.loop import TrainingDiverged
@@ -94,28 +96,74 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
         fail(str(err), code=1)
     if trainer.rank != 0:
         return
-    lm = cfgs["lm"]
-    typer.echo(f"val loss {summary['best_val']:.4f} nats/char (all {task.val_stream.y.numel():,} "
-               f"predicted chars of the nanoGPT val split, as {lm.eval_batch_size} contiguous streams), "
-               f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
+    unit = cfgs["lm"].level
+    for split, loss in (("val", summary["best_val"]), ("test", summary["test"])):
+        if loss is not None:
+            stream = task.eval_streams[split]
+            typer.echo(f"{split} loss {_metrics_line(lm_metrics(loss), unit)} ({stream.y.numel():,} predicted {unit}s "
+                       f"of the {split} split, as {stream.x.shape[0]} contiguous streams)")
+    typer.echo(f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
     if sample_chars:
         typer.echo(f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"
                    + sample(task.model, task.vocab, prime, sample_chars, temperature=0.8, seed=0, context=context))
 
 
+def _metrics_line(m: dict, unit: str) -> str:
+    return f"{m['loss']:.4f} nats/{unit}, perplexity {m['perplexity']:.2f}, {m['bits']:.4f} bits/{unit}"
+
+
+@lm_app.command("eval")
+def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+            split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
+            data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
+    """Loss in nats per token, perplexity and bits per token (per character at char level)."""
+    from pathlib import Path
+
+    from rnnkit.data.text import read_splits
+    from rnnkit.tasks.lm import evaluate_text, lm_config, load_lm
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.config import check_choice
+
+    try:
+        check_choice("split", split, ("val", "test"))
+        cfg = lm_config(checkpoint)
+        model, vocab = load_lm(checkpoint)
+        if data:
+            if not Path(data).is_file():
+                raise ValueError(f"{data}: no such file")
+            text, source = Path(data).read_text(encoding="utf-8"), data
+        else:
+            texts = read_splits(cfg.data)
+            if split not in texts:
+                raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
+                                 "into train/val); give --data FILE to score another file")
+            text, source = texts[split], f"the {split} split of {cfg.data or 'tiny Shakespeare'}"
+        metrics, count = evaluate_text(model, vocab, text, cfg)
+    except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
+        fail(str(err))
+    typer.echo(f"{source}: {count:,} predicted {cfg.level}s; loss {_metrics_line(metrics, cfg.level)}")
+
+
 @lm_app.command("sample")
-def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory."),
+def lm_sample(run: str = typer.Argument(None, help="A run or checkpoint directory (or give --checkpoint)."),
+              checkpoint: str = typer.Option(None, help="A run or checkpoint directory."),
               prime: str = typer.Option("ROMEO:", help="Text to start from."),
-              length: int = typer.Option(300, help="Characters to generate."),
+              length: int = typer.Option(300, help="Tokens (characters or words) to generate."),
               temperature: float = typer.Option(0.8),
-              top_k: int = typer.Option(0, help="Keep only the k likeliest characters; 0 = all."),
+              top_k: int = typer.Option(0, help="Keep only the k likeliest tokens; 0 = all."),
               seed: int = typer.Option(0)) -> None:
-    """Generate text from a trained language model."""
+    """Generate text from a trained language model (prime words unknown to a word model are read as <unk>)."""
+    from rnnkit.data.text import WordVocab
     from rnnkit.tasks.lm import load_lm, sample
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        model, vocab = load_lm(run)
+        if not (run or checkpoint):
+            raise ValueError("give the model as --checkpoint DIR")
+        model, vocab = load_lm(checkpoint or run)
+        if isinstance(vocab, WordVocab) and vocab.unknown(prime):
+            typer.echo(f"note: {', '.join(map(repr, vocab.unknown(prime)))} not in the vocabulary; read as <unk>",
+                       err=True)
         typer.echo(prime + sample(model, vocab, prime, length, temperature, top_k, seed))
     except (ValueError, CheckpointError) as err:
         fail(str(err))

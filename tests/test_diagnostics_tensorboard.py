@@ -15,7 +15,7 @@ def test_tensorboard_run_logs_gate_and_gradient_histograms(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("to be, or not to be: that is the question.\n" * 20)
     torch.manual_seed(0)
-    task = LanguageModelTask(LMConfig(text=str(text), cell="gru", embed_size=8, hidden_size=8, num_layers=2,
+    task = LanguageModelTask(LMConfig(data=str(text), cell="gru", embed_size=8, hidden_size=8, num_layers=2,
                                       batch_size=2, seq_len=16, eval_batch_size=2))
     Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), max_steps=6, max_epochs=0, log_every=3, threads=1,
                               tensorboard=True)).fit()

@@ -79,7 +79,7 @@ def test_refuses_pickle_files_and_foreign_directories(tmp_path):
 
 
 def _lm_command(text, run_dir, *extra):
-    return [sys.executable, "-m", "rnnkit", "lm", "train", "--text", str(text), "--run-dir", str(run_dir),
+    return [sys.executable, "-m", "rnnkit", "lm", "train", "--data", str(text), "--run-dir", str(run_dir),
             "--embed-size", "8", "--hidden-size", "32", "--num-layers", "1", "--batch-size", "4",
             "--seq-len", "16", "--eval-batch-size", "4", "--dropout-output", "0.2", "--max-epochs", "2",
             "--ckpt-every", "10", "--eval-every", "150", "--threads", "1", "--log-every", "1000", *extra]

@@ -13,7 +13,7 @@ from rnnkit.tasks.lm import CharLM, LMConfig
 def test_two_processes_match_one_process(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text(load_tinyshakespeare()[:20_000])  # 282 updates of B=4 rows x T=16
-    common = [sys.executable, "-m", "rnnkit", "lm", "train", "--text", str(text), "--embed-size", "8",
+    common = [sys.executable, "-m", "rnnkit", "lm", "train", "--data", str(text), "--embed-size", "8",
               "--hidden-size", "32", "--num-layers", "1", "--batch-size", "4", "--seq-len", "16",
               "--eval-batch-size", "4", "--max-epochs", "1", "--threads", "1", "--optimizer", "sgd",
               "--lr", "0.5", "--log-every", "1000"]

@@ -1,12 +1,14 @@
-"""Character-level text data: the bundled tiny Shakespeare, a char vocabulary, the nanoGPT split
+"""Text data for language models: the bundled tiny Shakespeare, train/val/test splits (the nanoGPT
+90/10 split of one file, or PTB-style train/valid/test files), character and word vocabularies,
 and stateful streaming batches (char-rnn / Zaremba style).
 
-Shape letters: B = batch rows, T = chunk length in characters, N = characters in a text.
+Shape letters: B = batch rows, T = chunk length in tokens, N = tokens in a text.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -26,6 +28,45 @@ def nanogpt_split(text: str) -> tuple[str, str]:
     (for tiny Shakespeare: text[:1003854] and text[1003854:])."""
     n = int(len(text) * 0.9)
     return text[:n], text[n:]
+
+
+def read_splits(data: str) -> dict[str, str]:
+    """The texts of the splits of `data`: {"train", "val"} or {"train", "val", "test"}.
+
+    "" is the bundled tiny Shakespeare. A file whose name contains "train" and has siblings with
+    "valid" and "test" in its place (PTB's ptb.train.txt, ptb.valid.txt, ptb.test.txt) gives the
+    three files; any other file is split 90/10 as nanoGPT (no test split). Problems raise a
+    ValueError naming the file.
+    """
+    if not data:
+        return dict(zip(("train", "val"), nanogpt_split(load_tinyshakespeare())))
+    path = Path(data)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a text file (for PTB the train file, e.g. "
+                         f"{path / 'ptb.train.txt'}: its valid and test files are found beside it)")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    files = {"train": path}
+    if "train" in path.name:
+        for split, word in (("val", "valid"), ("test", "test")):
+            files[split] = path.with_name(word.join(path.name.rsplit("train", 1)))
+        found = [f.is_file() for f in files.values()]
+        if any(found[1:]) and not all(found):
+            missing = [str(f) for f in files.values() if not f.is_file()]
+            raise ValueError(f"{path}: found some of its sibling splits but not {', '.join(missing)}")
+        if not all(found):
+            files = {"train": path}
+    texts = {}
+    for split, f in files.items():
+        try:
+            texts[split] = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{f}: not UTF-8 text (byte {err.start})") from None
+    if len(files) == 1:
+        texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
+    if not texts["train"].strip():
+        raise ValueError(f"{path}: no text")
+    return texts
 
 
 class CharVocab:
@@ -69,6 +110,72 @@ class CharVocab:
     @classmethod
     def load(cls, path: str | Path) -> CharVocab:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+EOS, UNK = "<eos>", "<unk>"
+
+
+def words(text: str) -> list[str]:
+    """Whitespace-separated tokens, with <eos> at the end of every line (PTB: line.split() + [<eos>]).
+
+    A last line without a newline gets no <eos>, so a prime such as "the company" stays open.
+    """
+    lines = text.split("\n")
+    return [t for line in lines[:-1] for t in (*line.split(), EOS)] + lines[-1].split()
+
+
+class WordVocab:
+    """A closed word vocabulary: training words, most frequent first, plus <unk> and <eos>.
+
+    A word outside it is read as <unk> (PTB's own convention: its 10k vocabulary already holds
+    <unk>). Text is tokenised by `words`, and decoded as " w1 w2" with <eos> as a newline.
+    """
+
+    def __init__(self, tokens: list[str]):
+        if len(set(tokens)) != len(tokens) or UNK not in tokens or EOS not in tokens:
+            raise ValueError(f"a word vocabulary holds distinct words including {UNK} and {EOS}")
+        self.tokens = list(tokens)
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def from_text(cls, text: str) -> WordVocab:
+        counts = Counter(words(text))
+        counts.update({UNK: 0, EOS: 0})
+        return cls(sorted(counts, key=lambda t: (-counts[t], t)))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def unknown(self, text: str) -> list[str]:
+        """The distinct words of `text` that are read as <unk>, in order of appearance."""
+        return list(dict.fromkeys(t for t in words(text) if t not in self.index))
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Ids of the words of `text` as a (N,) int64 tensor; unknown words are <unk>."""
+        unk = self.index[UNK]
+        return torch.tensor([self.index.get(t, unk) for t in words(text)], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        return "".join("\n" if t == EOS else " " + t for t in (self.tokens[int(i)] for i in ids))
+
+    def to_json(self) -> dict:
+        return {"kind": "word", "words": self.tokens}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> WordVocab:
+        if obj.get("kind") != "word" or not isinstance(obj.get("words"), list):
+            raise ValueError("not a word vocabulary: expected {'kind': 'word', 'words': [...]}")
+        return cls(obj["words"])
+
+
+VOCABS = {"char": CharVocab, "word": WordVocab}
+
+
+def vocab_from_json(obj: dict) -> CharVocab | WordVocab:
+    """The vocabulary saved as `obj` by either class's to_json."""
+    if obj.get("kind") not in VOCABS:
+        raise ValueError(f"unknown vocabulary kind {obj.get('kind')!r} (known: {', '.join(VOCABS)})")
+    return VOCABS[obj["kind"]].from_json(obj)
 
 
 class StreamBatches:

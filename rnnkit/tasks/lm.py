@@ -1,4 +1,5 @@
-"""Character-level language modelling: the model, its task for the trainer, and sampling.
+"""Language modelling (many-to-many) at character or word level: the model, its task for the
+trainer, evaluation (nats per token, perplexity, bits per token) and sampling.
 
 Shape letters: B = batch rows, T = time steps, E = embedding size, H = hidden size, V = vocabulary.
 """
@@ -6,6 +7,7 @@ Shape letters: B = batch rows, T = time steps, E = embedding size, H = hidden si
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import GRU, LSTM, RNN
-from rnnkit.data.text import CharVocab, StreamBatches, load_tinyshakespeare, nanogpt_split
+from rnnkit.data.text import VOCABS, CharVocab, StreamBatches, WordVocab, read_splits, vocab_from_json
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
+from rnnkit.train.loop import evaluate
 from rnnkit.train.task import Batch
 
 # The one place the recurrent layer classes come from.
@@ -34,7 +37,9 @@ def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, drop
 class LMConfig:
     """The language model and its data."""
 
-    text: str = ""  # a UTF-8 text file; "" = the bundled tiny Shakespeare. Split 90/10 as nanoGPT.
+    data: str = ""  # a UTF-8 text file ("" = the bundled tiny Shakespeare), split 90/10 as nanoGPT;
+    # or a PTB-style train file (ptb.train.txt) with its valid/test files beside it (see read_splits)
+    level: str = "char"  # char | word (whitespace-separated tokens, <eos> per line, unknown -> <unk>)
     cell: str = "lstm"  # lstm | gru | rnn
     embed_size: int = 64
     hidden_size: int = 512
@@ -49,6 +54,7 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_choice("level", self.level, tuple(VOCABS))
         for name in ("embed_size", "hidden_size", "num_layers", "batch_size", "seq_len", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -61,7 +67,8 @@ class LMConfig:
 
 
 class CharLM(nn.Module):
-    """Embedding -> dropout -> recurrent layers -> dropout -> linear decoder over the vocabulary."""
+    """Embedding -> dropout -> recurrent layers -> dropout -> linear decoder over the vocabulary
+    (of characters or words: the model is the same at either level)."""
 
     def __init__(self, vocab_size: int, cfg: LMConfig):
         super().__init__()
@@ -70,7 +77,8 @@ class CharLM(nn.Module):
         self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         self.drop_out = nn.Dropout(cfg.dropout_output)
         self.head = nn.Linear(cfg.hidden_size, vocab_size)
-        if cfg.tie_weights:
+        if cfg.tie_weights:  # the shared matrix as a decoder: N(0, 1) rows would give logits of std ~sqrt(H)
+            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
             self.head.weight = self.embed.weight
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, state=None):
@@ -84,16 +92,33 @@ class CharLM(nn.Module):
         return logits, loss, state
 
 
+def build_vocab(texts: dict[str, str], level: str) -> CharVocab | WordVocab:
+    """char: every character of every split (as nanoGPT); word: the training split's words."""
+    return CharVocab.from_text("".join(texts.values())) if level == "char" else WordVocab.from_text(texts["train"])
+
+
+def eval_stream(ids: torch.Tensor, cfg: LMConfig) -> StreamBatches:
+    """Evaluation layout: eval_batch_size contiguous rows (fewer if a row would hold less than
+    seq_len tokens), each read from a zero state."""
+    return StreamBatches(ids, min(cfg.eval_batch_size, max(1, (len(ids) - 1) // cfg.seq_len)), cfg.seq_len)
+
+
+def stream_batches(stream: StreamBatches):
+    """The chunks of a stream as trainer batches: the first resets the state, the rest carry it."""
+    return (Batch(x, y, reset=i == 0) for i, (x, y) in enumerate(stream))
+
+
 class LanguageModelTask:
-    """A char-level LM on a text, split as nanoGPT, streamed as contiguous rows (see trainer Task)."""
+    """A char- or word-level LM on a text's splits, streamed as contiguous rows (see trainer Task)."""
 
     def __init__(self, cfg: LMConfig):
         self.cfg = cfg
-        text = Path(cfg.text).read_text(encoding="utf-8") if cfg.text else load_tinyshakespeare()
-        self.vocab = CharVocab.from_text(text)
-        train, val = nanogpt_split(text)
-        self.train_stream = StreamBatches(self.vocab.encode(train), cfg.batch_size, cfg.seq_len)
-        self.val_stream = StreamBatches(self.vocab.encode(val), cfg.eval_batch_size, cfg.seq_len)
+        texts = read_splits(cfg.data)
+        self.vocab = build_vocab(texts, cfg.level)
+        self.train_stream = StreamBatches(self.vocab.encode(texts["train"]), cfg.batch_size, cfg.seq_len)
+        self.eval_streams = {split: eval_stream(self.vocab.encode(texts[split]), cfg)
+                             for split in ("val", "test") if split in texts}
+        self.val_stream = self.eval_streams["val"]
         self.model = CharLM(len(self.vocab), cfg)
 
     def train_batches(self, epoch: int, rank: int, world: int):
@@ -102,44 +127,64 @@ class LanguageModelTask:
             raise ValueError(f"batch_size ({self.cfg.batch_size}) must be divisible by the number of "
                              f"processes ({world})")
         share = self.cfg.batch_size // world
-        stream = self.train_stream.rows(slice(rank * share, (rank + 1) * share))
-        return (Batch(x, y, reset=i == 0) for i, (x, y) in enumerate(stream))
+        return stream_batches(self.train_stream.rows(slice(rank * share, (rank + 1) * share)))
 
     def eval_batches(self, split: str):
-        """val: every chunk of the val stream (eval_batch_size rows); test: none (nanoGPT has none)."""
-        if split != "val":
-            return []
-        return (Batch(x, y, reset=i == 0) for i, (x, y) in enumerate(self.val_stream))
+        """Every chunk of the split's stream; none for a test split the data lacks (nanoGPT split)."""
+        return stream_batches(self.eval_streams[split]) if split in self.eval_streams else []
 
     def meta(self) -> dict:
         return {"task": "lm", "vocab": self.vocab.to_json(), "lm": dataclasses.asdict(self.cfg)}
 
     def report_samples(self) -> dict[str, str]:
-        """For the run report: 300 characters sampled after the first 40 of the validation text."""
+        """For the run report: 300 tokens sampled after the first 40 of the validation text."""
         prime = self.vocab.decode(self.val_stream.x[0, :40])
-        return {"sample (temperature 0.8, seed 0) after 40 validation characters":
+        return {f"sample (temperature 0.8, seed 0) after 40 validation {self.cfg.level}s":
                 prime + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)}
 
 
-def load_lm(path: str | Path) -> tuple[CharLM, CharVocab]:
-    """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""
+def lm_config(path: str | Path) -> LMConfig:
+    """The LMConfig a saved LM checkpoint (a checkpoint or run directory) was trained with."""
     meta = checkpoint.read_state(path)["meta"]
     if meta.get("task") != "lm":
         raise checkpoint.CheckpointError(f"{path} is not a language-model checkpoint")
-    vocab = CharVocab.from_json(meta["vocab"])
-    model = CharLM(len(vocab), LMConfig(**meta["lm"]))
+    unknown = sorted(set(meta["lm"]) - {f.name for f in dataclasses.fields(LMConfig)})
+    if unknown:
+        raise checkpoint.CheckpointError(f"{path}: unknown [lm] settings {', '.join(unknown)} (written by another "
+                                         "rnnkit version)")
+    return LMConfig(**meta["lm"])
+
+
+def load_lm(path: str | Path) -> tuple[CharLM, CharVocab | WordVocab]:
+    """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""
+    cfg = lm_config(path)
+    vocab = vocab_from_json(checkpoint.read_state(path)["meta"]["vocab"])
+    model = CharLM(len(vocab), cfg)
     checkpoint.load(path, model)
     return model, vocab
 
 
-@torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab, prime: str, length: int, temperature: float = 1.0,
-           top_k: int = 0, seed: int = 0, context: str = "") -> str:
-    """`length` characters drawn after `context + prime` (neither is repeated in the result).
+def lm_metrics(nats: float) -> dict[str, float]:
+    """A mean loss of `nats` per token as loss, perplexity = e^nats and bits = nats / ln 2 per token."""
+    return {"loss": nats, "perplexity": math.exp(nats), "bits": nats / math.log(2)}
 
-    temperature > 0 divides the logits; top_k > 0 keeps only the k likeliest characters; the
-    draw is reproducible for a given seed. A prime character outside the vocabulary raises
-    ValueError naming it. The state starts at zero, which a model trained on stateful streams
+
+def evaluate_text(model: CharLM, vocab: CharVocab | WordVocab, text: str, cfg: LMConfig) -> tuple[dict, int]:
+    """(lm_metrics, predicted tokens) of `model` on all of `text`, laid out as in validation
+    (eval_batch_size contiguous streams). Unknown characters raise ValueError; unknown words are <unk>."""
+    stream = eval_stream(vocab.encode(text), cfg)
+    return lm_metrics(evaluate(model, stream_batches(stream))), stream.y.numel()
+
+
+@torch.no_grad()
+def sample(model: CharLM, vocab: CharVocab | WordVocab, prime: str, length: int, temperature: float = 1.0,
+           top_k: int = 0, seed: int = 0, context: str = "") -> str:
+    """`length` tokens (characters or words) drawn after `context + prime`, decoded (neither is
+    repeated in the result).
+
+    temperature > 0 divides the logits; top_k > 0 keeps only the k likeliest tokens; the draw is
+    reproducible for a given seed. A prime character outside a char vocabulary raises
+    ValueError naming it; a prime word outside a word vocabulary is read as <unk>. The state starts at zero, which a model trained on stateful streams
     has rarely seen: a `context` of a few lines of text gives the prime a typical state.
     """
     if not prime:

@@ -25,6 +25,22 @@ class TrainingDiverged(RuntimeError):
     """Non-finite losses or gradients persisted through every allowed rollback."""
 
 
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches) -> float | None:
+    """Mean loss per target over `batches` in eval mode, the state carried from batch to batch
+    unless a batch resets it (None if there are no batches); the model is left in train mode."""
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for batch in batches:
+        if batch.reset:
+            state = None
+        _, loss, state = model(batch.x, batch.y, state)
+        total += loss.item() * batch.y.numel()
+        count += batch.y.numel()
+    model.train()
+    return total / count if count else None
+
+
 class Trainer:
     """Trains `task.model` on `task`'s batches as `cfg` says; `fit()` returns a summary dict."""
 
@@ -197,19 +213,9 @@ class Trainer:
         self._log({"kind": "rollback", "step": self.step, "lr_scale": lr_scale, "rollbacks": rollbacks})
 
     # ----------------------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, split: str) -> float | None:
         """Mean loss per target over all of `split`'s batches (None if the split is empty)."""
-        self.model.eval()
-        total, count, state = 0.0, 0, None
-        for batch in self.task.eval_batches(split):
-            if batch.reset:
-                state = None
-            _, loss, state = self.model(batch.x, batch.y, state)
-            total += loss.item() * batch.y.numel()
-            count += batch.y.numel()
-        self.model.train()
-        return total / count if count else None
+        return evaluate(self.model, self.task.eval_batches(split))
 
     def _validate(self) -> bool:
         """Evaluates the val split, feeds the plateau schedule and early stopping; True if best."""
