@@ -7,6 +7,7 @@ import typer
 from rnnkit.diagnostics.cli import diagnose_app
 from rnnkit.tasks.classify import ClassifyConfig
 from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.tasks.lm import LMConfig
 from rnnkit.train.config import TrainConfig, flags_help
 from rnnkit.tasks.seq2seq_cli import seq2seq_app
 
@@ -51,12 +52,12 @@ def demo(seconds: float = typer.Option(120.0, help="Training time budget in seco
               prime="ROMEO:", sample_chars=300, context=DEMO_CONTEXT)
 
 
-@lm_app.command("train", context_settings=EXTRA)
+@lm_app.command("train", context_settings=EXTRA, epilog=flags_help(LMConfig, TrainConfig))
 def lm_train(ctx: typer.Context,
-             config: str = typer.Option(None, help="A TOML file with [train] and [lm] tables."),
+             config: str = typer.Option(None, help="A TOML file with \\[train] and \\[lm] tables."),
              nproc: int = typer.Option(1, help="Data-parallel processes on this machine (torchrun)."),
              ) -> None:
-    """Train a language model; any [train]/[lm] setting can be given as a flag (--data FILE --level word
+    """Train a language model; any \\[train]/\\[lm] setting can be given as a flag (--data FILE --level word
     --cell gru --lr 0.003 --hidden-size 256 --tie-weights ...). PTB: --data ptb.train.txt finds ptb.valid.txt
     and ptb.test.txt beside it, and the test split is evaluated once, at the end.
 

@@ -38,7 +38,10 @@ def test_train_help_lists_every_setting():
     from rnnkit.tasks.seq2seq import Seq2SeqConfig
     from rnnkit.train import TrainConfig
 
-    for task, config in (("classify", ClassifyConfig), ("forecast", ForecastConfig), ("seq2seq", Seq2SeqConfig)):
+    from rnnkit.tasks.lm import LMConfig
+
+    for task, config in (("classify", ClassifyConfig), ("forecast", ForecastConfig), ("seq2seq", Seq2SeqConfig),
+                         ("lm", LMConfig)):
         out = CliRunner().invoke(app, [task, "train", "--help"], terminal_width=200).output
         for cls in (config, TrainConfig):
             for field in dataclasses.fields(cls):
