@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
+from report import environment, stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 import rnnkit
 from rnnkit.engine import compiled
@@ -189,18 +188,7 @@ def bench_shape(N, H, repeats, quick):
 
 # ---- report ------------------------------------------------------------------------------------
 def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return (f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"Python {platform.python_version()}, {compiled.status()}")  # fmt: skip
+    return f"{environment()}, {compiled.status()}"
 
 
 def table(results) -> str:
