@@ -139,7 +139,8 @@ class LanguageModelTask:
     def report_samples(self) -> dict[str, str]:
         """For the run report: 300 tokens sampled after the first 40 of the validation text."""
         prime = self.vocab.decode(self.val_stream.x[0, :40])
-        return {f"sample (temperature 0.8, seed 0) after 40 validation {self.cfg.level}s":
+        unit = "characters" if self.cfg.level == "char" else "words"
+        return {f"sample (temperature 0.8, seed 0) after 40 validation {unit}":
                 prime + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)}
 
 
