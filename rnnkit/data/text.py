@@ -1,0 +1,104 @@
+"""Character-level text data: the bundled tiny Shakespeare, a char vocabulary, the nanoGPT split
+and stateful streaming batches (char-rnn / Zaremba style).
+
+Shape letters: B = batch rows, T = chunk length in characters, N = characters in a text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+NANOGPT_TRAIN_CHARS = 1_003_854  # nanoGPT's split of tiny Shakespeare: train = text[:1003854]
+
+
+def load_tinyshakespeare() -> str:
+    """The tiny Shakespeare text shipped with rnnkit (1,115,394 ASCII chars; see its SOURCE file)."""
+    return resources.files("rnnkit.data").joinpath("bundled/tinyshakespeare.txt").read_text("ascii")
+
+
+def nanogpt_split(text: str) -> tuple[str, str]:
+    """(train, val): the first int(0.9 N) characters and the rest, as nanoGPT's prepare.py splits
+    (for tiny Shakespeare: text[:1003854] and text[1003854:])."""
+    n = int(len(text) * 0.9)
+    return text[:n], text[n:]
+
+
+class CharVocab:
+    """A sorted character vocabulary: id i is the i-th distinct character."""
+
+    def __init__(self, chars: list[str]):
+        if len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
+            raise ValueError(f"chars must be distinct single characters, got {chars!r}")
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Ids of `text` as a (N,) int64 tensor; ValueError naming the first unknown character."""
+        try:
+            return torch.tensor([self.index[c] for c in text], dtype=torch.long)
+        except KeyError as err:
+            raise ValueError(f"character {err.args[0]!r} is not in the vocabulary") from None
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def to_json(self) -> dict:
+        return {"kind": "char", "chars": "".join(self.chars)}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> CharVocab:
+        if obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
+            raise ValueError("not a character vocabulary: expected {'kind': 'char', 'chars': '...'}")
+        return cls(list(obj["chars"]))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json()), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> CharVocab:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class StreamBatches:
+    """A long id sequence laid out as B contiguous rows, read as consecutive (B, T) chunks.
+
+    Row b reads ids[b*L : (b+1)*L] and predicts ids[b*L + 1 : (b+1)*L + 1], L = (N - 1) // B, so the chunk i of row b continues
+    chunk i - 1 of the same row: a recurrent state carried from one chunk to the next sees the
+    text in order (char-rnn / Zaremba et al. 2014). The last chunk may be shorter than T; the
+    trailing (N - 1) % B ids are not predicted.
+    """
+
+    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int):
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size} and {seq_len}")
+        row_len = (len(ids) - 1) // batch_size
+        if row_len < 1:
+            raise ValueError(f"{len(ids)} ids are too few for {batch_size} rows")
+        self.seq_len = seq_len
+        self.x = ids[: batch_size * row_len].view(batch_size, row_len)  # (B, L)
+        self.y = ids[1 : batch_size * row_len + 1].view(batch_size, row_len)  # (B, L), x shifted by one
+
+    def __len__(self) -> int:
+        return -(-self.x.shape[1] // self.seq_len)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, self.x.shape[1], self.seq_len):
+            yield self.x[:, start : start + self.seq_len], self.y[:, start : start + self.seq_len]
+
+    def rows(self, rows: slice) -> StreamBatches:
+        """The same stream restricted to some rows (one rank's share of a data-parallel batch)."""
+        part = object.__new__(StreamBatches)
+        part.seq_len, part.x, part.y = self.seq_len, self.x[rows], self.y[rows]
+        return part

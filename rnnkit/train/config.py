@@ -1,0 +1,142 @@
+"""The trainer's configuration, and filling config dataclasses from a TOML file and CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of the trainer; 0 means "off" / "no limit" where stated."""
+
+    seed: int = 1337
+    run_dir: str = "runs/run"  # holds last/, best/, metrics.jsonl, loss.png
+    resume: str = ""  # a run directory to continue exactly where its `last` checkpoint stopped
+    max_epochs: int = 1  # 0 = no limit
+    max_steps: int = 0  # updates; 0 = no limit
+    max_time: float = 0.0  # seconds of training; 0 = no limit
+    threads: int = 0  # torch threads per process; 0 = cores / processes
+    # through time: DL4J's truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
+    tbptt_forward: int = 0  # k1: time steps per update; the state is carried across updates
+    tbptt_backward: int = 0  # k2 <= k1: the last k2 steps of each update get gradient; 0 = k1
+    # optimiser (torch.optim, by name) and its hyper-parameters
+    optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
+    lr: float = 2e-3
+    momentum: float = 0.0  # sgd, rmsprop
+    nesterov: bool = False  # sgd
+    beta1: float = 0.9  # adam, adamw
+    beta2: float = 0.999
+    alpha: float = 0.99  # rmsprop smoothing
+    eps: float = 1e-8
+    weight_decay: float = 0.0  # the optimiser's own (decoupled for adamw)
+    # regularisation and clipping
+    l1: float = 0.0  # + l1 * sum |w| over weight matrices
+    l2: float = 0.0  # + l2 / 2 * sum w^2 over weight matrices
+    weight_noise: float = 0.0  # std of Gaussian noise added to the weights for each forward/backward
+    clip_norm: float = 5.0  # global gradient-norm cap; 0 = off
+    clip_value: float = 0.0  # element-wise clamp of gradients to [-v, v] (char-rnn); 0 = off
+    # learning-rate schedule, times a linear warm-up over the first warmup_steps updates
+    schedule: str = "constant"  # constant | step | cosine | plateau
+    warmup_steps: int = 0
+    decay_after_epoch: int = 10  # step: multiply by decay_rate at the end of every epoch >= this
+    decay_rate: float = 0.97
+    min_lr: float = 0.0  # cosine: the floor reached at the last update
+    plateau_factor: float = 0.5  # plateau: multiply by this after plateau_patience evaluations
+    plateau_patience: int = 2  # without a better validation loss
+    # evaluation, early stopping, checkpoints, monitoring
+    eval_every: int = 0  # updates between validations; 0 = at the end of every epoch only
+    patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
+    ckpt_every: int = 100  # updates between `last` checkpoints (also at every epoch end)
+    log_every: int = 20  # updates between metric lines
+    max_bad_steps: int = 5  # non-finite steps in a row before rolling back to `last`
+    max_rollbacks: int = 3  # rollbacks (each halving the learning rate) before giving up
+    tensorboard: bool = False
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer", self.optimizer, ("sgd", "rmsprop", "adagrad", "adam", "adamw"))
+        check_choice("schedule", self.schedule, ("constant", "step", "cosine", "plateau"))
+        for name in ("tbptt_forward", "tbptt_backward", "max_steps", "max_epochs", "warmup_steps",
+                     "eval_every", "patience", "ckpt_every", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.log_every < 1 or self.max_bad_steps < 1:
+            raise ValueError("log_every and max_bad_steps must be >= 1")
+        if self.tbptt_backward and self.tbptt_forward and self.tbptt_backward > self.tbptt_forward:
+            raise ValueError(f"tbptt_backward ({self.tbptt_backward}) must be <= tbptt_forward "
+                             f"({self.tbptt_forward})")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """ValueError naming the argument unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
+    """`raw` (a TOML value or a CLI string) converted to the field's type, or ValueError."""
+    kind = {"int": int, "float": float, "bool": bool, "str": str}[str(field.type)]
+    if isinstance(raw, str) and kind is not str:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{source}: expected true or false, got {raw!r}")
+            return raw.lower() in ("true", "1", "yes")
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ValueError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
+    if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
+        raise ValueError(f"{source}: expected {kind.__name__}, got {raw!r}")
+    return raw
+
+
+def build_configs(classes: dict[str, type], toml_path: str | None, args: list[str],
+                  base: dict[str, dict] | None = None) -> dict[str, Any]:
+    """Instances of `classes` ({TOML table name: dataclass}) from defaults, then `base` (a saved
+    run's config), then the TOML file's tables, then CLI flags ``--name value`` / ``--flag``
+    (booleans) / ``--no-flag``.
+
+    Field names are unique across the classes, so a flag needs no table prefix ("--lr 0.01",
+    "--hidden-size 512"). Unknown tables, keys and flags raise ValueError naming them.
+    """
+    fields = {f.name: (table, f) for table, cls in classes.items() for f in dataclasses.fields(cls)}
+    values: dict[str, dict[str, Any]] = {table: dict((base or {}).get(table, {})) for table in classes}
+    if toml_path:
+        try:
+            doc = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ValueError(f"cannot read config {toml_path}: {err}") from None
+        for table, entries in doc.items():
+            if table not in classes or not isinstance(entries, dict):
+                raise ValueError(f"{toml_path}: unknown table [{table}] (known: {', '.join(classes)})")
+            for key, raw in entries.items():
+                if key not in fields or fields[key][0] != table:
+                    raise ValueError(f"{toml_path}: unknown key {key!r} in [{table}]")
+                values[table][key] = _coerce(fields[key][1], raw, f"{toml_path} [{table}] {key}")
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        name = flag[2:].replace("-", "_") if flag.startswith("--") else ""
+        negated = name.startswith("no_") and name[3:] in fields and str(fields[name[3:]][1].type) == "bool"
+        if negated:
+            name = name[3:]
+        if name not in fields:
+            raise ValueError(f"unknown option {flag!r}")
+        table, field = fields[name]
+        if str(field.type) == "bool" and (i + 1 == len(args) or args[i + 1].startswith("--")):
+            values[table][name] = not negated
+            i += 1
+            continue
+        if i + 1 == len(args):
+            raise ValueError(f"option {flag} needs a value")
+        values[table][name] = _coerce(field, args[i + 1], f"option {flag}")
+        i += 2
+    return {table: cls(**values[table]) for table, cls in classes.items()}

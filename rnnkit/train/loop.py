@@ -1,0 +1,262 @@
+"""The trainer: one loop for every task, from Python (`Trainer(task, cfg).fit()`) or the CLI."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+import os
+import time
+from itertools import islice
+from pathlib import Path
+
+import torch
+
+from rnnkit.train import checkpoint, distributed
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.monitor import Monitor
+from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
+                                remove_weight_noise)
+from rnnkit.train.task import Task
+from rnnkit.train.tbptt import detach, forward_update, update_slices
+
+
+class TrainingDiverged(RuntimeError):
+    """Non-finite losses or gradients persisted through every allowed rollback."""
+
+
+class Trainer:
+    """Trains `task.model` on `task`'s batches as `cfg` says; `fit()` returns a summary dict."""
+
+    def __init__(self, task: Task, cfg: TrainConfig):
+        self.task, self.cfg = task, cfg
+        self.rank, self.world = distributed.setup(cfg.device)
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
+        self.model = task.model.to(cfg.device)
+        if self.world > 1:
+            distributed.broadcast_parameters(self.model)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(self.params, cfg)
+        self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
+        self.steps_per_epoch = sum(len(list(update_slices(b.x.shape[1], self.k1)))
+                                   for b in task.train_batches(0, self.rank, self.world))
+        total = self.steps_per_epoch * cfg.max_epochs
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        self.schedule = Schedule(cfg, self.total_steps)
+        self.run_dir = Path(cfg.run_dir)
+        # Run state: everything below is saved in every checkpoint and restored on resume.
+        self.step = 0  # updates done (skipped non-finite ones included)
+        self.epoch = 0
+        self.batch_in_epoch = 0  # batches of this epoch already consumed
+        self.best = math.inf  # best validation loss
+        self.bad_evals = 0  # evaluations since the best one (early stopping)
+        self.lr_scale = 1.0  # halved at each rollback
+        self.rollbacks = 0
+        self.elapsed = 0.0  # seconds of training before this process started
+        self.last_eval = self.last_save = 0  # steps of the latest evaluation and `last` save
+        self.carry = None  # recurrent state carried between batches (stateful streaming)
+        self.started = time.perf_counter()
+        torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
+        self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard)
+                        if self.rank == 0 else None)
+        if cfg.resume:
+            self._restore(cfg.resume)
+        self.bad_steps = 0  # non-finite updates in a row
+        self.stop_early = self.rolled_back = False
+        self.window = {"loss": 0.0, "updates": 0, "tokens": 0, "time": 0.0, "grad_norm": 0.0}
+
+    # ----------------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Trains until max_epochs, max_steps, max_time or early stopping; then restores the best
+        weights, evaluates the test split once, and returns a summary."""
+        if self.monitor:
+            self.monitor.start_step = self.step
+        try:
+            self._save(("last",))  # a good checkpoint to roll back to, from the first update on
+            while not self._done():
+                self._run_epoch()
+            # The final weights are always validated and saved as `last` (and `best` if they are).
+            improved = self.last_eval != self.step and self._validate()
+            names = (("best",) if improved else ()) + (("last",) if self.last_save != self.step else ())
+            if names:
+                self._save(names)
+            if (self.run_dir / "best").exists():
+                checkpoint.load(self.run_dir / "best", self.model)
+            test = self.evaluate("test")
+            summary = {"kind": "summary", "step": self.step, "epoch": self.epoch, "best_val": self.best,
+                       "test": test, "seconds": round(self._elapsed(), 1)}
+            self._log(summary)
+            return summary
+        finally:
+            if self.monitor:
+                self.monitor.close()
+            distributed.teardown()
+
+    def _run_epoch(self) -> None:
+        """Trains from the current position to the end of the epoch, or until a stop or rollback."""
+        self.rolled_back = False
+        batches = self.task.train_batches(self.epoch, self.rank, self.world)
+        for batch in islice(batches, self.batch_in_epoch, None):  # skip batches done before a resume
+            if batch.reset:  # a new document / set of sequences starts from a zero state
+                self.carry = None
+            for sl in update_slices(batch.x.shape[1], self.k1):
+                self._update(batch.x[:, sl], batch.y[:, sl])
+                if self.rolled_back:  # position, weights and state came back from `last`
+                    return
+            self.batch_in_epoch += 1
+            names = []
+            if self.cfg.eval_every and self.step - self.last_eval >= self.cfg.eval_every and self._validate():
+                names.append("best")
+            due = self.cfg.ckpt_every and self.step - self.last_save >= self.cfg.ckpt_every
+            if due and self.bad_steps == 0:  # `last` must be a good point to roll back to
+                names.append("last")
+            if names:
+                self._save(tuple(names))
+            if self._done():
+                return
+        # The epoch is over: decay the learning rate (step schedule), validate, checkpoint.
+        self.schedule.end_epoch(self.epoch)
+        self.epoch, self.batch_in_epoch, self.carry = self.epoch + 1, 0, None
+        improved = self.cfg.eval_every == 0 and self._validate()
+        self._save(("last", "best") if improved else ("last",))
+
+    def _update(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One optimiser update on a chunk x, y (B, n, ...) continuing from the carried state."""
+        cfg, t0 = self.cfg, time.perf_counter()
+        # 1. the learning rate of this update (schedule x warm-up x rollback halvings)
+        lr = self.schedule.lr(self.step) * self.lr_scale
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        # 2. forward over the chunk and backward over its last k2 steps; with weight noise the
+        #    gradient is taken at the noisy weights, and the clean weights are then updated
+        self.model.train()
+        noise = add_weight_noise(self.model, cfg.weight_noise) if cfg.weight_noise else None
+        loss, carry = forward_update(self.model, x, y, self.carry, self.k2)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss + penalty(self.model, cfg.l1, cfg.l2)).backward()
+        if noise is not None:
+            remove_weight_noise(self.model, noise)
+        # 3. data parallel: every process gets the mean gradient over the global batch
+        loss_value = loss.item()
+        if self.world > 1:
+            distributed.average_gradients(self.params, self.world)
+            loss_value = distributed.mean(loss_value, self.world)
+        # 4. clip; a non-finite loss or gradient skips the update (and may roll back)
+        grad_norm = clip_gradients(self.params, cfg.clip_norm, cfg.clip_value)
+        self.step += 1
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+            self._skip(loss_value, grad_norm)
+            return
+        self.bad_steps = 0
+        # 5. step, and carry the state forward with its graph cut
+        self.optimizer.step()
+        self.carry = detach(carry)
+        w = self.window
+        w["loss"] += loss_value
+        w["grad_norm"] += grad_norm
+        w["updates"] += 1
+        w["tokens"] += y.numel() * self.world
+        w["time"] += time.perf_counter() - t0
+        if self.step % cfg.log_every == 0:
+            self._log({"kind": "train", "step": self.step, "epoch": self.epoch,
+                       "loss": w["loss"] / w["updates"], "lr": lr, "grad_norm": w["grad_norm"] / w["updates"],
+                       "tok_s": w["tokens"] / w["time"]})
+            self.window = dict.fromkeys(w, 0)
+
+    def _skip(self, loss_value: float, grad_norm: float) -> None:
+        """Drops a non-finite update; after max_bad_steps in a row, rolls back to `last`."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.carry = None  # the carried state may itself be NaN
+        self.bad_steps += 1
+        self._log({"kind": "skip", "step": self.step, "loss": loss_value, "grad_norm": grad_norm,
+                   "in_a_row": self.bad_steps})
+        if self.bad_steps < self.cfg.max_bad_steps:
+            return
+        if self.rollbacks >= self.cfg.max_rollbacks:
+            raise TrainingDiverged(f"{self.bad_steps} non-finite updates in a row at step {self.step} after "
+                                   f"{self.rollbacks} rollbacks; giving up (last good checkpoint: "
+                                   f"{self.run_dir / 'last'})")
+        lr_scale, rollbacks, elapsed = self.lr_scale / 2, self.rollbacks + 1, self._elapsed()
+        self._restore(self.run_dir / "last")
+        self.lr_scale, self.rollbacks, self.bad_steps, self.rolled_back = lr_scale, rollbacks, 0, True
+        self.elapsed, self.started = elapsed, time.perf_counter()  # the clock does not roll back
+        self._log({"kind": "rollback", "step": self.step, "lr_scale": lr_scale, "rollbacks": rollbacks})
+
+    # ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split: str) -> float | None:
+        """Mean loss per target over all of `split`'s batches (None if the split is empty)."""
+        self.model.eval()
+        total, count, state = 0.0, 0, None
+        for batch in self.task.eval_batches(split):
+            if batch.reset:
+                state = None
+            _, loss, state = self.model(batch.x, batch.y, state)
+            total += loss.item() * batch.y.numel()
+            count += batch.y.numel()
+        self.model.train()
+        return total / count if count else None
+
+    def _validate(self) -> bool:
+        """Evaluates the val split, feeds the plateau schedule and early stopping; True if best."""
+        self.last_eval = self.step
+        loss = self.evaluate("val")
+        if loss is None:
+            return False
+        self._log({"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss})
+        self.schedule.observe(loss)
+        if loss < self.best:
+            self.best, self.bad_evals = loss, 0
+            return True
+        self.bad_evals += 1
+        if self.cfg.patience and self.bad_evals >= self.cfg.patience:
+            self.stop_early = True
+            self._log({"kind": "early_stop", "step": self.step, "best_val": self.best})
+        return False
+
+    def _done(self) -> bool:
+        cfg = self.cfg
+        return (self.stop_early or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
+                or (cfg.max_steps and self.step >= cfg.max_steps)
+                or (cfg.max_time and self._elapsed() >= cfg.max_time))
+
+    def _elapsed(self) -> float:
+        return self.elapsed + time.perf_counter() - self.started
+
+    def _log(self, row: dict) -> None:
+        if self.monitor:
+            self.monitor.log(row)
+
+    # ----------------------------------------------------------------------------------------
+    def _save(self, names: tuple[str, ...]) -> None:
+        """Checkpoints the run as `names` on rank 0 (never with NaN weights); all ranks wait."""
+        if "last" in names:
+            self.last_save = self.step
+        rng = [base64.b64encode(s.numpy().tobytes()).decode() for s in distributed.gather_rng(self.world)]
+        if self.rank == 0:
+            state = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                     "best": self.best, "bad_evals": self.bad_evals, "lr_scale": self.lr_scale,
+                     "rollbacks": self.rollbacks, "elapsed": self._elapsed(),
+                     "last_eval": self.last_eval, "last_save": self.last_save, "world": self.world,
+                     "rng": rng, "schedule": self.schedule.state_dict(),
+                     "config": dataclasses.asdict(self.cfg), "meta": self.task.meta()}
+            try:
+                checkpoint.save(self.run_dir, names, self.model, self.optimizer, self.carry, state)
+            except checkpoint.CheckpointError as err:
+                self._log({"kind": "save_refused", "step": self.step, "reason": str(err)})
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def _restore(self, path: str | Path) -> None:
+        """Loads weights, optimiser, carried state, RNG and position from a checkpoint."""
+        state, carry = checkpoint.load(path, self.model, self.optimizer)
+        if state["world"] != self.world:
+            raise checkpoint.CheckpointError(f"{path} was written by {state['world']} processes; "
+                                             f"resume it with the same number (not {self.world})")
+        for key in ("step", "epoch", "batch_in_epoch", "best", "bad_evals", "lr_scale", "rollbacks",
+                    "elapsed", "last_eval", "last_save"):
+            setattr(self, key, state[key])
+        self.schedule.load_state_dict(state["schedule"])
+        self.carry = carry
+        rng = base64.b64decode(state["rng"][self.rank])
+        torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))

@@ -1,0 +1,54 @@
+"""The contract between the trainer and a task (language model, classifier, forecaster, ...).
+
+A task owns its model and its data. The model is called as ``model(x, y, state)`` and returns
+``(output, loss, state)``: ``loss`` is the mean loss over the targets in ``y`` (a scalar
+tensor; ``y=None`` means no loss is wanted), ``state`` the recurrent state after the last step
+(any nesting of tensors, tuples and lists; ``None`` means a zero state). Tensors are
+batch-first, time on dimension 1, so the trainer can cut a batch into truncated-BPTT chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Batch:
+    """One batch: inputs x (B, T, ...), targets y (B, T, ...), and whether it starts new sequences.
+
+    ``reset=True`` starts the batch from a zero state (a new document or an independent set of
+    sequences); ``reset=False`` continues the state carried from the previous batch (stateful
+    streaming of a long text or series as contiguous rows).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    reset: bool = True
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of predicted time steps in the batch (for throughput and loss averaging)."""
+        return self.y.shape[0] * self.y.shape[1]
+
+
+class Task(Protocol):
+    """What the trainer needs from a task."""
+
+    model: nn.Module
+
+    def train_batches(self, epoch: int, rank: int, world: int) -> Iterable[Batch]:
+        """This rank's share of the training batches of `epoch`, the same every time it is asked."""
+        ...
+
+    def eval_batches(self, split: str) -> Iterable[Batch]:
+        """All batches of `split` ("val" or "test"), in a fixed order."""
+        ...
+
+    def meta(self) -> dict:
+        """JSON-serialisable facts saved with every checkpoint (vocabulary, scaler, model config)."""
+        ...

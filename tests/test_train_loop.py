@@ -1,0 +1,147 @@
+"""The training loop: non-finite steps and rollback, early stopping, the test split, monitoring, CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+from typer.testing import CliRunner
+
+from rnnkit.cli import app
+from rnnkit.train import Batch, Trainer, TrainConfig, TrainingDiverged
+
+
+class Echo(nn.Module):
+    """y_t = w * x_t through a GRU; training calls listed in `poison` return a NaN loss."""
+
+    def __init__(self, poison=()):
+        super().__init__()
+        self.rnn, self.head = nn.GRU(1, 8, batch_first=True), nn.Linear(8, 1)
+        self.poison, self.calls = set(poison), 0
+
+    def forward(self, x, y=None, state=None):
+        out, state = self.rnn(x, state)
+        pred = self.head(out)
+        loss = None if y is None else F.mse_loss(pred, y)
+        if self.training and y is not None:
+            self.calls += 1
+            if self.calls in self.poison:
+                loss = loss * float("nan")
+        return pred, loss, state
+
+
+class EchoTask:
+    """Train targets +x; val targets `val_sign` * x; counts how often the test split is read."""
+
+    def __init__(self, model, val_sign=1.0):
+        g = torch.Generator().manual_seed(0)
+        self.model, self.x = model, torch.randn(8, 4, 6, 1, generator=g)  # 8 batches of (4, 6, 1)
+        self.val_sign, self.test_reads = val_sign, 0
+
+    def train_batches(self, epoch, rank, world):
+        return (Batch(x, x.clone()) for x in self.x)
+
+    def eval_batches(self, split):
+        if split == "test":
+            self.test_reads += 1
+        return [Batch(x, self.val_sign * x) for x in self.x[:2]]
+
+    def meta(self):
+        return {"task": "echo"}
+
+
+def rows(run_dir, kind):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+def config(tmp_path, **kw):
+    return TrainConfig(**{"run_dir": str(tmp_path), "lr": 0.01, "max_epochs": 3, "log_every": 1, "threads": 1, **kw})
+
+
+def test_non_finite_steps_are_skipped_and_logged(tmp_path):
+    torch.manual_seed(0)
+    task = EchoTask(Echo(poison={3, 4}))
+    Trainer(task, config(tmp_path)).fit()
+    assert [(r["step"], r["in_a_row"]) for r in rows(tmp_path, "skip")] == [(3, 1), (4, 2)]
+    assert math.isnan(rows(tmp_path, "skip")[0]["loss"])
+    assert rows(tmp_path, "rollback") == []
+    assert all(torch.isfinite(p).all() for p in task.model.parameters())
+
+
+def test_a_run_of_non_finite_steps_rolls_back_with_half_the_learning_rate(tmp_path):
+    torch.manual_seed(0)
+    task = EchoTask(Echo(poison=range(11, 14)))
+    summary = Trainer(task, config(tmp_path, max_bad_steps=3, ckpt_every=4)).fit()
+    assert [(r["step"], r["lr_scale"]) for r in rows(tmp_path, "rollback")] == [(8, 0.5)]
+    lrs = {r["step"]: r["lr"] for r in rows(tmp_path, "train")}
+    assert lrs[8] == 0.01 and lrs[9] == 0.005 and lrs[24] == 0.005  # steps 9.. are replayed at half lr
+    assert summary["step"] == 24
+
+
+def test_persistent_non_finite_steps_stop_the_run_with_a_clear_error_and_no_nan_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    task = EchoTask(Echo(poison=range(5, 1000)))
+    with pytest.raises(TrainingDiverged, match="non-finite updates in a row .* after 2 rollbacks; giving up"):
+        Trainer(task, config(tmp_path, max_bad_steps=2, max_rollbacks=2, ckpt_every=2)).fit()
+    assert len(rows(tmp_path, "rollback")) == 2
+    weights = load_file(str(tmp_path / "last" / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_early_stopping_restores_the_best_weights_and_reads_test_once(tmp_path):
+    torch.manual_seed(0)
+    task = EchoTask(Echo(), val_sign=-1.0)  # learning the train targets makes validation worse
+    summary = Trainer(task, config(tmp_path, lr=0.05, max_epochs=20, eval_every=2, patience=3)).fit()
+    vals = rows(tmp_path, "val")
+    assert len(vals) == 4 and summary["step"] == 8  # best at step 2, then 3 evaluations without progress
+    assert summary["best_val"] == min(r["loss"] for r in vals) == vals[0]["loss"]
+    assert rows(tmp_path, "early_stop")[0]["step"] == 8
+    best = load_file(str(tmp_path / "best" / "model.safetensors"))
+    last = load_file(str(tmp_path / "last" / "model.safetensors"))
+    state = task.model.state_dict()
+    assert all(torch.equal(state[k], best[k]) for k in best)
+    assert not all(torch.equal(last[k], best[k]) for k in best)
+    assert task.test_reads == 1 and summary["test"] == pytest.approx(
+        F.mse_loss(task.model(task.x[:2].reshape(8, 6, 1))[0], -task.x[:2].reshape(8, 6, 1)).item(), rel=1e-5)
+
+
+def test_metrics_lines_and_loss_curve_are_written(tmp_path, capsys):
+    torch.manual_seed(0)
+    Trainer(EchoTask(Echo()), config(tmp_path, log_every=4, max_epochs=2)).fit()
+    train = rows(tmp_path, "train")
+    assert [r["step"] for r in train] == [4, 8, 12, 16]
+    assert set(train[0]) == {"kind", "step", "epoch", "loss", "lr", "grad_norm", "tok_s"}
+    assert [r["epoch"] for r in rows(tmp_path, "val")] == [1, 2]
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out  # not a terminal: plain periodic lines
+    assert "kind=train step=8 epoch=0 loss=" in out and "eta=" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["lm", "train", "--lr", "-1"], "error: lr must be > 0, got -1.0"),
+    (["lm", "train", "--hiden-size", "3"], "error: unknown option '--hiden-size'"),
+    (["lm", "train", "--config", "/nonexistent.toml"], "error: cannot read config /nonexistent.toml"),
+    (["lm", "sample", "/tmp/model.pt"], "error: /tmp/model.pt"),
+])
+def test_cli_reports_bad_input_in_one_line(args, message):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.startswith(message) and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_tensorboard_scalars_only_when_asked_and_available(tmp_path):
+    torch.manual_seed(0)
+    cfg = config(tmp_path, tensorboard=True, max_epochs=1)
+    try:
+        import tensorboard  # noqa: F401  (an optional dependency: rnnkit[tensorboard])
+    except ImportError:
+        with pytest.raises(ValueError, match=r"--tensorboard needs the tensorboard package"):
+            Trainer(EchoTask(Echo()), cfg)
+    else:
+        Trainer(EchoTask(Echo()), cfg).fit()
+        assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
