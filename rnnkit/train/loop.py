@@ -192,8 +192,9 @@ class Trainer:
             if batch.reset:
                 state = None
             _, loss, state = self.model(batch.x, batch.y, state)
-            total += loss.item() * batch.y.numel()
-            count += batch.y.numel()
+            n = batch.y.numel() if batch.count is None else batch.count
+            total += loss.item() * n
+            count += n
         self.model.train()
         return total / count if count else None
 
