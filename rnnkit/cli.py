@@ -174,5 +174,24 @@ def music_sample(run: str = typer.Argument(..., help="A run or checkpoint direct
     typer.echo(f"wrote {out}.mid and {out}.png ({len(roll)} frames)")
 
 
+@app.command("longrange", context_settings=EXTRA)
+def longrange(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with [train] and [longrange] tables.")) -> None:
+    """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
+    print its test figures; any [train]/[longrange] setting is a flag."""
+    from rnnkit.tasks.longrange import metrics, train
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged
+
+    try:
+        task, summary = train(config, ctx.args)
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    except TrainingDiverged as err:
+        fail(str(err), code=1)
+    figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics(task, "test").items())
+    typer.echo(f"{task.cfg.task} T={task.cfg.length} {task.cfg.cell}: test {figures}; "
+               f"{summary['step']} updates in {summary['seconds']:.0f} s")
+
+
 def main() -> None:
     app()
