@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Every benchmark script rewrites its own section of BENCHMARKS.md (see benchmarks/report.py).
+BENCH_SCRIPTS := $(filter-out benchmarks/report.py,$(sort $(wildcard benchmarks/*.py)))
+
+bench: $(STAMP)
+	set -e; for script in $(BENCH_SCRIPTS); do $(PY) $$script; done
+
+bench-quick: $(STAMP)
+	set -e; for script in $(BENCH_SCRIPTS); do $(PY) $$script --quick; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,11 +1,17 @@
 """The `rnnkit` command line: thin wrappers that parse options and call the library."""
 
+from contextlib import contextmanager
 
 import typer
+
+from rnnkit.diagnostics.cli import diagnose_app
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
+app.add_typer(diagnose_app, name="diagnose")
+classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
+app.add_typer(classify_app, name="classify")
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -110,6 +116,243 @@ def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory
         fail(str(err))
 
 
+def _fit(tables: dict, config: str | None, args: list[str], make_task):
+    """Build the configs, the task and the trainer, and train; bad input ends in one error line."""
+    import torch
+
+    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged
+
+    try:
+        cfgs = build_configs({"train": TrainConfig, **tables}, config, args)
+        torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
+        task = make_task(cfgs)
+        trainer = Trainer(task, cfgs["train"])
+        summary = trainer.fit()
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    except TrainingDiverged as err:
+        fail(str(err), code=1)
+    return cfgs, task, trainer, summary
+
+
+def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f}")
+    for column in ("class", "precision", "recall", "F1", *(f"→ {name}" for name in labels)):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for i, name in enumerate(labels):
+        table.add_row(name, f"{metrics['precision'][i]:.4f}", f"{metrics['recall'][i]:.4f}",
+                      f"{metrics['f1'][i]:.4f}", *map(str, metrics["confusion"][i]))
+    Console().print(table)
+
+
+@classify_app.command("train", context_settings=EXTRA)
+def classify_train(ctx: typer.Context,
+                   config: str = typer.Option(None, help="A TOML file with [train] and [classify] tables."),
+                   nproc: int = typer.Option(1, help="Data-parallel processes on this machine.")) -> None:
+    """Train a text classifier (default data: the bundled SMS Spam Collection); any [train]/[classify]
+    setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
+    The test split is evaluated once, at the end."""
+    if nproc > 1:
+        from rnnkit.train.distributed import launch
+
+        raise typer.Exit(launch(nproc, ["classify", "train", *(["--config", config] if config else []), *ctx.args]))
+    from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
+
+    cfgs, task, trainer, summary = _fit({"classify": ClassifyConfig}, config, ctx.args,
+                                        lambda c: ClassificationTask(c["classify"]))
+    if trainer.rank == 0:
+        texts, labels = task.data["test"]
+        metrics = evaluate_texts(task.model, task.vocab, task.labels, task.cfg, texts, labels)
+        _print_classification(metrics, task.labels, f"test split ({len(texts)} texts), best weights")
+        typer.echo(f"run in {cfgs['train'].run_dir}")
+
+
+@classify_app.command("eval")
+def classify_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+                  data: str = typer.Option("", help="Labelled file to score in full; default: the training "
+                                                    "data's held-out test split.")) -> None:
+    """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
+    import dataclasses
+
+    from rnnkit.data.labelled import read_labelled
+    from rnnkit.tasks.classify import evaluate_texts, load_classifier, split_texts
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        model, vocab, labels, cfg = load_classifier(checkpoint)
+        if data:
+            texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
+        else:
+            texts, truth = split_texts(dataclasses.replace(cfg))["test"]
+        metrics = evaluate_texts(model, vocab, labels, cfg, texts, truth)
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    _print_classification(metrics, labels, f"{data or 'test split'} ({len(texts)} texts)")
+
+
+@classify_app.command("predict")
+def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to classify."),
+                     checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+                     file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
+    """The label and class probabilities of each text, one line each (tab-separated)."""
+    from pathlib import Path
+
+    from rnnkit.tasks.classify import load_classifier, predict
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        model, vocab, labels, cfg = load_classifier(checkpoint)
+        items = list(texts or [])
+        if file:
+            items += Path(file).read_text(encoding="utf-8").splitlines()
+        if not items:
+            raise ValueError("give texts as arguments or --file")
+        probs = predict(model, vocab, cfg, items)
+    except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
+        fail(str(err))
+    for text, p in zip(items, probs):
+        best = int(p.argmax())
+        typer.echo("\t".join([labels[best], *(f"{name}={q:.4f}" for name, q in zip(labels, p.tolist())), text]))
+
+
+# ------------------------------------------------------------------------------------------------
+forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
+CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
+
+
+@contextmanager
+def _forecast_errors():
+    """Data warnings as 'warning:' lines; bad input as one 'error:' line and exit 2."""
+    import warnings
+
+    from rnnkit.data.series import SeriesWarning
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged
+
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SeriesWarning)
+        try:
+            yield
+        except (ValueError, OSError, CheckpointError) as err:
+            error = (str(err), 2)
+        except TrainingDiverged as err:
+            error = (str(err), 1)
+    for w in caught:
+        typer.echo(f"warning: {w.message}" if w.category is SeriesWarning
+                   else f"warning: {w.category.__name__}: {w.message}", err=True)
+    if error:
+        fail(*error)
+
+
+def _load_run(run: str, csv: str, time_col: str, target_col: str):
+    from rnnkit.tasks.forecast import load_forecaster
+
+    overrides = {"csv": csv, "dataset": ""} if csv else {}
+    overrides.update({k: v for k, v in (("time_col", time_col), ("target_col", target_col)) if v})
+    return load_forecaster(run, **overrides)
+
+
+@forecast_app.command("train", context_settings=EXTRA)
+def forecast_train(ctx: typer.Context,
+                   config: str = typer.Option(None, help="A TOML file with a train and a forecast table.")) -> None:
+    """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
+    compare with naive, seasonal naive, ARIMA and ETS on the test part.
+
+    Every setting of the trainer and of rnnkit.tasks.forecast.ForecastConfig is a flag: --covariates A,B
+    --horizon 12 --lookback 36 --season 12 --val-size --test-size --max-missing 0.2 --scaler minmax
+    --cell gru --hidden-size 64 --head mse|gaussian|quantile --strategy direct|recursive
+    --anchor seasonal|last|none --level 0.9, and --lr, --max-epochs, --patience, --run-dir, ..."""
+    import torch
+
+    from rnnkit.tasks import forecast as fc
+    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train.checkpoint import read_state
+
+    with _forecast_errors():
+        classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
+        cfgs = build_configs(classes, config, fc.train_args(config, ctx.args))
+        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
+            saved = read_state(cfgs["train"].resume)
+            cfgs = build_configs(classes, config, ctx.args,
+                                 base={"train": saved["config"], "forecast": saved["meta"]["forecast"]})
+        torch.manual_seed(cfgs["train"].seed)
+        task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
+        summary = Trainer(task, cfgs["train"]).fit()
+        fc.save_calibration(cfgs["train"].run_dir, fc.calibrate(task.model, task.data, cfgs["forecast"]))
+        results, _ = fc.evaluate(task.model, task.data, cfgs["forecast"])
+    typer.echo(f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
+               f"{summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}\n\n{fc.metrics_table(results)}")
+
+
+@forecast_app.command("eval")
+def forecast_eval(run: str = typer.Argument(..., help="A forecast run directory."),
+                  csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                  target_col: str = typer.Option("")) -> None:
+    """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part."""
+    from rnnkit.tasks.forecast import evaluate, metrics_table
+
+    with _forecast_errors():
+        model, cfg, data, _ = _load_run(run, csv, time_col, target_col)
+        results, _ = evaluate(model, data, cfg)
+    typer.echo(metrics_table(results))
+
+
+@forecast_app.command("predict")
+def forecast_predict(run: str = typer.Argument(..., help="A forecast run directory."),
+                     csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                     target_col: str = typer.Option(""),
+                     origin: str = typer.Option("test", help="test: forecast the held-out tail (truth shown); "
+                                                             "end: forecast past the last point."),
+                     out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
+                     plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png].")
+                     ) -> None:
+    """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG."""
+    from rnnkit.tasks.forecast import plot_forecast, predict, write_csv
+
+    with _forecast_errors():
+        if origin not in ("test", "end"):
+            raise ValueError(f"--origin must be test or end, got {origin!r}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        e, rows = predict(model, data, cfg, calib, origin)
+        out, plot = out or f"{run}/forecast.csv", plot or f"{run}/forecast.png"
+        write_csv(out, ["time", "forecast", "lower", "upper", "truth"], rows)
+        plot_forecast(plot, data, e, rows, cfg.level, f"{data.series.target}: {cfg.horizon}-step forecast")
+    typer.echo(f"wrote {out} and {plot}")
+
+
+@forecast_app.command("anomalies")
+def forecast_anomalies(run: str = typer.Argument(..., help="A forecast run directory."),
+                       csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                       target_col: str = typer.Option(""),
+                       k: float = typer.Option(4.0, help="Threshold in robust sds of the validation residuals."),
+                       out: str = typer.Option("", help="CSV of every point [RUN/anomalies.csv]."),
+                       plot: str = typer.Option("", help="PNG of the series and flagged points [RUN/anomalies.png]."),
+                       ) -> None:
+    """Flag points whose one-step forecast error exceeds k robust sds of the validation residuals."""
+    from rnnkit.tasks.forecast import anomalies, plot_anomalies, write_csv
+
+    with _forecast_errors():
+        if k <= 0:
+            raise ValueError(f"--k must be > 0, got {k}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        rows = anomalies(model, data, cfg, calib, k)
+        out, plot = out or f"{run}/anomalies.csv", plot or f"{run}/anomalies.png"
+        write_csv(out, ["time", "value", "forecast", "residual", "threshold", "anomaly"], rows)
+        plot_anomalies(plot, data, rows, f"{data.series.target}: one-step forecast errors beyond {k:g} sd")
+    flagged = [r for r in rows if r[5]]
+    typer.echo(f"{len(flagged)} of {len(rows)} points flagged (threshold |residual| > {rows[0][4]:.4g}); "
+               f"wrote {out} and {plot}")
+    for r in flagged[:20]:
+        typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
+
+
 music_app = typer.Typer(help="Polyphonic music: next piano-roll frame, 88 Bernoulli keys.", no_args_is_help=True)
 app.add_typer(music_app, name="music")
 
@@ -117,16 +360,9 @@ app.add_typer(music_app, name="music")
 @music_app.command("train", context_settings=EXTRA)
 def music_train(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with [train] and [music] tables.")) -> None:
     """Train on piano rolls (--data jsb | nottingham | FILE.json); any [train]/[music] setting is a flag."""
-    from rnnkit.tasks import music
-    from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
+    from rnnkit.tasks.music import MusicConfig, MusicTask
 
-    try:
-        task, summary = music.train(config, ctx.args)
-    except (ValueError, OSError, CheckpointError) as err:
-        fail(str(err))
-    except TrainingDiverged as err:
-        fail(str(err), code=1)
+    cfgs, task, trainer, summary = _fit({"music": MusicConfig}, config, ctx.args, lambda c: MusicTask(c["music"]))
     typer.echo(f"{task.cfg.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
                f"(summed over 88 keys, pooled over all frames); {summary['step']} updates in {summary['seconds']:.0f} s")
 
@@ -178,16 +414,10 @@ def music_sample(run: str = typer.Argument(..., help="A run or checkpoint direct
 def longrange(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with [train] and [longrange] tables.")) -> None:
     """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
     print its test figures; any [train]/[longrange] setting is a flag."""
-    from rnnkit.tasks.longrange import metrics, train
-    from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
+    from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
 
-    try:
-        task, summary = train(config, ctx.args)
-    except (ValueError, OSError, CheckpointError) as err:
-        fail(str(err))
-    except TrainingDiverged as err:
-        fail(str(err), code=1)
+    cfgs, task, trainer, summary = _fit({"longrange": LongRangeConfig}, config, ctx.args,
+                                        lambda c: LongRangeTask(c["longrange"]))
     figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics(task, "test").items())
     typer.echo(f"{task.cfg.task} T={task.cfg.length} {task.cfg.cell}: test {figures}; "
                f"{summary['step']} updates in {summary['seconds']:.0f} s")

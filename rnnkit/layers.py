@@ -259,6 +259,22 @@ class RecurrentLayer(nn.Module):
             bidirectional=module.bidirectional,
         )  # fmt: skip
 
+    def to_torch(self) -> nn.RNNBase:
+        """The torch.nn equivalent with the same weights (e.g. for ONNX/TorchScript export).
+
+        ValueError naming the option when torch has no equivalent configuration.
+        """
+        if self.zoneout:
+            raise ValueError("zoneout changes evaluation outputs and torch.nn has no equivalent")
+        kind = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}[type(self)]
+        options = {"nonlinearity": self.cell.nonlinearity} if isinstance(self, RNN) else {}
+        twin = kind(self.input_size, self.hidden_size, self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                    dropout=self.dropout, bidirectional=self.bidirectional, **options)  # fmt: skip
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                getattr(twin, name).copy_(param)
+        return twin.to(next(self.parameters()).device).train(self.training)
+
     def _copy_from(self, module: nn.Module):
         """Copy every parameter from a torch module that uses the same names."""
         with torch.no_grad():
@@ -284,6 +300,11 @@ class RNN(RecurrentLayer):
         cell = RNNCell(_positive_int("hidden_size", hidden_size), nonlinearity)
         super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
                          recurrent_dropout, zoneout)
+
+    def to_torch(self) -> nn.RNN:
+        if self.cell.nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"torch.nn.RNN has no nonlinearity={self.cell.nonlinearity!r} (only tanh and relu)")
+        return super().to_torch()
 
     @classmethod
     def from_torch(cls, module: nn.RNN, **options) -> RNN:
@@ -334,6 +355,14 @@ class LSTM(RecurrentLayer):
                 if self.chrono_init:
                     self._gate_bias(names, 0, -keep)  # b_i = −b_f
 
+    def to_torch(self) -> nn.LSTM:
+        cell = self.cell
+        for option, value, plain in (("peephole", cell.peephole, False), ("cifg", cell.cifg, False),
+                                     ("layer_norm", cell.layer_norm, False), ("activation", cell.activation, "tanh")):
+            if value != plain:
+                raise ValueError(f"torch.nn.LSTM has no {option}={value!r}; only the standard LSTM converts")
+        return super().to_torch()
+
     @classmethod
     def from_torch(cls, module: nn.LSTM, **options) -> LSTM:
         """An rnnkit.LSTM with the configuration and weights of a torch.nn.LSTM."""
@@ -366,6 +395,11 @@ class GRU(RecurrentLayer):
         if self.chrono_init:
             for names in self._param_names:
                 self._gate_bias(names, 1, chrono_bias(self.hidden_size, self.chrono_init))
+
+    def to_torch(self) -> nn.GRU:
+        if not self.cell.reset_after:
+            raise ValueError("torch.nn.GRU has only the reset_after=True form")
+        return super().to_torch()
 
     @classmethod
     def from_torch(cls, module: nn.GRU, **options) -> GRU:

@@ -38,3 +38,20 @@ LAYER_VARIANTS = {
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_run(tmp_path_factory):
+    """A run directory of a tiny char-level LSTM trained for 30 updates (report, checkpoints, metrics)."""
+    from rnnkit.tasks.lm import LanguageModelTask, LMConfig
+    from rnnkit.train import Trainer, TrainConfig
+
+    root = tmp_path_factory.mktemp("tiny_lm")
+    text = root / "text.txt"
+    text.write_text('to be, or not to be: that is the question.\nHAMLET:\n"whether (tis) nobler"\n' * 30)
+    torch.manual_seed(0)
+    task = LanguageModelTask(LMConfig(text=str(text), embed_size=8, hidden_size=16, num_layers=1, batch_size=4,
+                                      seq_len=16, eval_batch_size=2))
+    Trainer(task, TrainConfig(run_dir=str(root / "run"), max_steps=30, max_epochs=0, eval_every=10,
+                              log_every=5, threads=1)).fit()
+    return root / "run"

@@ -114,7 +114,11 @@ class Cell:
         raise NotImplementedError
 
     def new_saved(self, T: int, xp: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Buffers the forward loop fills for the backward loop."""
+        """Buffers the forward loop fills for the backward loop.
+
+        Gated cells keep ``gates`` (T, N, G): the activated gates in weight order (LSTM i, f, g, o or
+        i, g, o under CIFG; GRU r, z, n). rnnkit.diagnostics.gates reads them from there.
+        """
         return {}
 
     def forward_step(self, t, xp_t, prev, out, rp, saved) -> None:

@@ -114,6 +114,12 @@ class LanguageModelTask:
     def meta(self) -> dict:
         return {"task": "lm", "vocab": self.vocab.to_json(), "lm": dataclasses.asdict(self.cfg)}
 
+    def report_samples(self) -> dict[str, str]:
+        """For the run report: 300 characters sampled after the first 40 of the validation text."""
+        prime = self.vocab.decode(self.val_stream.x[0, :40])
+        return {"sample (temperature 0.8, seed 0) after 40 validation characters":
+                prime + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)}
+
 
 def load_lm(path: str | Path) -> tuple[CharLM, CharVocab]:
     """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""

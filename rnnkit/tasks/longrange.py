@@ -159,14 +159,3 @@ def metrics(task: LongRangeTask, split: str) -> dict:
     sequences = sum(b.x.shape[0] for b in task.eval_batches(split))
     name = {"adding": "wrong", "copy": "recall_accuracy", "reber": "strings_correct"}[task.cfg.task]
     return {"loss": loss / count, name: hits / sequences}
-
-
-def train(config: str | None, args: list[str]) -> tuple[LongRangeTask, dict]:
-    """Trains on a long-range task from a TOML file ([train], [longrange]) and CLI-style flags."""
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-
-    cfgs = build_configs({"train": TrainConfig, "longrange": LongRangeConfig}, config, args)
-    torch.manual_seed(cfgs["train"].seed)
-    task = LongRangeTask(cfgs["longrange"])
-    return task, Trainer(task, cfgs["train"]).fit()
-

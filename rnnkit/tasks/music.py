@@ -136,21 +136,6 @@ def pooled_nll(task: MusicTask, split: str) -> float:
     return total / frames
 
 
-def train(config: str | None, args: list[str]) -> tuple[MusicTask, dict]:
-    """Trains a music model from a TOML file with [train] and [music] tables and CLI-style flags;
-    --resume RUN_DIR continues a run with its saved settings. Returns the task and the summary."""
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-
-    classes = {"train": TrainConfig, "music": MusicConfig}
-    cfgs = build_configs(classes, config, args)
-    if cfgs["train"].resume:
-        saved = checkpoint.read_state(cfgs["train"].resume)
-        cfgs = build_configs(classes, config, args, base={"train": saved["config"], "music": saved["meta"]["music"]})
-    torch.manual_seed(cfgs["train"].seed)
-    task = MusicTask(cfgs["music"])
-    return task, Trainer(task, cfgs["train"]).fit()
-
-
 def load_music(path: str | Path, data: str = "") -> MusicTask:
     """The task of a saved music checkpoint (a checkpoint or run directory) with its weights loaded;
     `data` replaces the data set it was trained on."""
@@ -236,9 +221,3 @@ def save_roll_png(roll: torch.Tensor, path: str | Path, title: str = "") -> None
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-# Chung et al. 2014, Table 1-2: one layer of ~20K parameters per cell, RMSProp, gradient norm
-# clipped to 1, weight noise 0.075, early stopping on validation.
-CHUNG_MODEL = {"lstm": ["--hidden-size", "36", "--peephole"], "gru": ["--hidden-size", "46", "--no-reset-after"],
-               "rnn": ["--hidden-size", "100"]}
-CHUNG_TRAIN = ["--optimizer", "rmsprop", "--clip-norm", "1", "--weight-noise", "0.075", "--patience", "5"]

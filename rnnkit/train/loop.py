@@ -59,6 +59,11 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
         self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard)
                         if self.rank == 0 else None)
+        self.histograms = None  # --tensorboard: gate and gradient histograms at each logging step
+        if self.monitor and self.monitor.writer:
+            from rnnkit.diagnostics.tensorboard import Histograms
+
+            self.histograms = Histograms(self.model, self.monitor.writer)
         if cfg.resume:
             self._restore(cfg.resume)
         self.bad_steps = 0  # non-finite updates in a row
@@ -86,6 +91,10 @@ class Trainer:
             summary = {"kind": "summary", "step": self.step, "epoch": self.epoch, "best_val": self.best,
                        "test": test, "seconds": round(self._elapsed(), 1)}
             self._log(summary)
+            if self.monitor:  # rank 0: report.html, with the task's samples if it has any
+                from rnnkit.diagnostics.report import write_report  # (imports the trainer's modules)
+
+                write_report(self.run_dir, getattr(self.task, "report_samples", dict)())
             return summary
         finally:
             if self.monitor:
@@ -162,6 +171,8 @@ class Trainer:
                        "loss": w["loss"] / w["updates"], "lr": lr, "grad_norm": w["grad_norm"] / w["updates"],
                        "tok_s": w["tokens"] / w["time"]})
             self.window = dict.fromkeys(w, 0)
+            if self.histograms:
+                self.histograms.log(self.step)
 
     def _skip(self, loss_value: float, grad_norm: float) -> None:
         """Drops a non-finite update; after max_bad_steps in a row, rolls back to `last`."""

@@ -1,0 +1,123 @@
+"""Labelled texts for classification: reading TSV/CSV files, tokenising, a vocabulary, a split.
+
+The bundled example is the SMS Spam Collection (UCI; 5,574 messages, 747 spam; see its SOURCE
+file): one message per line, ``label<TAB>text``, no header.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+PAD, UNK = "<pad>", "<unk>"
+WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+def bundled_sms_spam() -> Path:
+    """Path of the SMS Spam Collection shipped with rnnkit."""
+    return Path(str(resources.files("rnnkit.data").joinpath("bundled/sms_spam.txt")))
+
+
+def _column(spec: str, header: list[str] | None, path: Path) -> int:
+    """The index of a column given as a 0-based number or, with a header row, by name."""
+    if spec.isdigit():
+        return int(spec)
+    if header is None or spec not in header:
+        known = f"; the header has {', '.join(header)}" if header else ""
+        raise ValueError(f"{path}: no column named {spec!r}{known}")
+    return header.index(spec)
+
+
+def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0") -> tuple[list[str], list[str]]:
+    """(texts, labels) from a .csv (comma) or any other file (TAB-separated).
+
+    Columns are 0-based numbers (no header row) or names (the first row is the header). Every
+    problem raises a ValueError naming the file and, where there is one, the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    if "\x00" in raw:
+        raise ValueError(f"{path}: binary data, not text")
+    delimiter = "," if path.suffix.lower() == ".csv" else "\t"
+    rows = [r for r in csv.reader(raw.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)]
+    named = not (text_col.isdigit() and label_col.isdigit())
+    header = rows.pop(0) if named and rows else None
+    t, y = _column(text_col, header, path), _column(label_col, header, path)
+    texts, labels = [], []
+    for line, row in enumerate(rows, start=2 if named else 1):
+        if not row:
+            continue
+        if max(t, y) >= len(row):
+            raise ValueError(f"{path}, line {line}: {len(row)} column(s), need column {max(t, y)} (0-based)")
+        texts.append(row[t])
+        labels.append(row[y].strip())
+    if not texts:
+        raise ValueError(f"{path}: no labelled rows")
+    if len(set(labels)) < 2:
+        raise ValueError(f"{path}: every row has the label {labels[0]!r}; a classifier needs at least two classes")
+    return texts, labels
+
+
+def tokenize(text: str, level: str) -> list[str]:
+    """Words (lower-cased runs of letters, digits and apostrophes; other symbols alone) or characters."""
+    return WORD.findall(text.lower()) if level == "word" else list(text)
+
+
+class TokenVocab:
+    """Tokens by id, with <pad> = 0 and <unk> = 1; unknown tokens map to <unk>."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK)]
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, token_lists: list[list[str]], min_freq: int = 1, max_size: int = 0) -> TokenVocab:
+        """The tokens seen at least ``min_freq`` times, most frequent first, at most ``max_size`` (0: all)."""
+        counts = Counter(t for tokens in token_lists for t in tokens)
+        ranked = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
+        return cls(ranked[:max_size] if max_size else ranked)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        return [self.index.get(t, 1) for t in tokens]
+
+    def to_json(self) -> list[str]:
+        return self.tokens[2:]
+
+    @classmethod
+    def from_json(cls, tokens: list[str]) -> TokenVocab:
+        return cls(list(tokens))
+
+
+def pad_batch(sequences: list[list[int]]) -> torch.Tensor:
+    """(B, T) int64 ids, each row padded with <pad> (0) after its end; T = the longest row (at least 1)."""
+    out = torch.zeros(len(sequences), max(1, max(map(len, sequences))), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def stratified_split(labels: list[int], val_frac: float, test_frac: float, seed: int) -> dict[str, list[int]]:
+    """Indices of train/val/test: each class shuffled with ``seed`` and cut in the same proportions."""
+    generator = torch.Generator().manual_seed(seed)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for label in sorted(set(labels)):
+        members = [i for i, y in enumerate(labels) if y == label]
+        order = [members[i] for i in torch.randperm(len(members), generator=generator).tolist()]
+        n_test, n_val = round(len(order) * test_frac), round(len(order) * val_frac)
+        parts["test"] += order[:n_test]
+        parts["val"] += order[n_test : n_test + n_val]
+        parts["train"] += order[n_test + n_val :]
+    return {name: sorted(idx) for name, idx in parts.items()}

@@ -1,0 +1,205 @@
+"""Text classification (many-to-one): a recurrent encoder read out by pooling, then a softmax.
+
+Shape letters: B = batch, T = tokens (padded), E = embedding size, H = hidden size,
+D = directions, C = classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.data.labelled import (TokenVocab, bundled_sms_spam, pad_batch, read_labelled, stratified_split,
+                                  tokenize)
+from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.train import checkpoint
+from rnnkit.train.config import check_choice
+from rnnkit.train.task import Batch
+
+POOLINGS = ("last", "mean", "max", "attention")
+
+
+@dataclass
+class ClassifyConfig:
+    """The classifier and its data."""
+
+    data: str = ""  # a .tsv/.csv file; "" = the bundled SMS Spam Collection
+    text_col: str = "1"  # 0-based column number (no header row) or column name (header row)
+    label_col: str = "0"
+    level: str = "word"  # word | char tokens
+    min_freq: int = 2  # words seen fewer times in the training split map to <unk>
+    max_tokens: int = 200  # longer texts are cut to their first max_tokens tokens
+    cell: str = "lstm"  # lstm | gru | rnn
+    embed_size: int = 64
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "attention"  # last | mean | max | attention
+    dropout: float = 0.3  # on the embeddings and on the pooled vector
+    batch_size: int = 32
+    val_frac: float = 0.1
+    test_frac: float = 0.2
+    split_seed: int = 0  # the stratified split; independent of the training seed
+
+    def __post_init__(self) -> None:
+        check_choice("level", self.level, ("word", "char"))
+        check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_choice("pooling", self.pooling, POOLINGS)
+        for name in ("min_freq", "max_tokens", "embed_size", "hidden_size", "num_layers", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
+            raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
+                             f"{self.val_frac} and {self.test_frac}")
+
+
+class TextClassifier(nn.Module):
+    """Embedding → dropout → recurrent layers (lengths from the padding) → pooling → dropout → linear."""
+
+    def __init__(self, vocab_size: int, num_classes: int, cfg: ClassifyConfig):
+        super().__init__()
+        self.pooling = cfg.pooling
+        self.embed = nn.Embedding(vocab_size, cfg.embed_size, padding_idx=0)
+        self.rnn = RNN_CLASSES[cfg.cell](cfg.embed_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
+                                         bidirectional=cfg.bidirectional)
+        width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
+        if cfg.pooling == "attention":  # score_t = vᵀ tanh(A o_t)
+            self.attend = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None, state=None):
+        """(logits (B, C), mean cross-entropy or None, None) for padded ids (B, T); targets (B, 1)."""
+        lengths = (ids != 0).sum(1)  # (B,)
+        out, h_n = self.rnn(self.drop(self.embed(ids)), lengths=lengths)  # (B, T, D·H)
+        pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)  # (B, D·H)
+        logits = self.head(self.drop(pooled))
+        loss = None if targets is None else F.cross_entropy(logits, targets[:, 0])
+        return logits, loss, None
+
+    def pool(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One vector per sequence: the last state (each direction's), or a masked mean, max or attention."""
+        valid = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        if self.pooling == "last":  # h_n's last layer: forward at its length-1, backward at step 0
+            return h_n[-2:].transpose(0, 1).flatten(1) if self.rnn.bidirectional else h_n[-1]
+        if self.pooling == "mean":
+            return out.sum(1) / lengths.clamp(min=1)[:, None]
+        if self.pooling == "max":
+            return out.masked_fill(~valid, -math.inf).amax(1).nan_to_num(neginf=0.0)
+        scores = self.attend(out).masked_fill(~valid, -math.inf)  # (B, T, 1)
+        weights = torch.softmax(scores, dim=1).nan_to_num()  # an empty text attends to nothing
+        return (weights * out).sum(1)
+
+
+def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """{"train" | "val" | "test": (texts, labels)}: ``cfg.data`` split stratified with ``cfg.split_seed``."""
+    texts, labels = read_labelled(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col)
+    names = sorted(set(labels))
+    index = stratified_split([names.index(y) for y in labels], cfg.val_frac, cfg.test_frac, cfg.split_seed)
+    return {split: ([texts[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
+
+
+def encode_texts(texts: list[str], vocab: TokenVocab, cfg: ClassifyConfig) -> list[list[int]]:
+    return [vocab.encode(tokenize(t, cfg.level)[: cfg.max_tokens]) for t in texts]
+
+
+class ClassificationTask:
+    """Labelled texts split 70/10/20 (stratified, seeded), tokenised, batched with padding."""
+
+    def __init__(self, cfg: ClassifyConfig):
+        self.cfg = cfg
+        self.data = split_texts(cfg)
+        self.labels = sorted(set(self.data["train"][1] + self.data["val"][1] + self.data["test"][1]))
+        min_freq = cfg.min_freq if cfg.level == "word" else 1
+        train_tokens = [tokenize(t, cfg.level)[: cfg.max_tokens] for t in self.data["train"][0]]
+        self.vocab = TokenVocab.build(train_tokens, min_freq)
+        self.encoded = {
+            split: (encode_texts(texts, self.vocab, cfg), torch.tensor([self.labels.index(y) for y in labels]))
+            for split, (texts, labels) in self.data.items()
+        }  # fmt: skip
+        self.model = TextClassifier(len(self.vocab), len(self.labels), cfg)
+
+    def _batch(self, split: str, rows: list[int]) -> Batch:
+        ids, y = self.encoded[split]
+        return Batch(pad_batch([ids[i] for i in rows]), y[rows][:, None], reset=True)
+
+    def train_batches(self, epoch: int, rank: int, world: int):
+        """Shuffled full batches of the train split (the order fixed by epoch); each rank takes its rows."""
+        if self.cfg.batch_size % world:
+            raise ValueError(f"batch_size ({self.cfg.batch_size}) must be divisible by the number of "
+                             f"processes ({world})")
+        B, share = self.cfg.batch_size, self.cfg.batch_size // world
+        ids, generator = self.encoded["train"][0], torch.Generator().manual_seed(epoch)
+        order = torch.randperm(len(ids), generator=generator).tolist()
+        # Bucketing: sorted by length within groups of 16 batches, so a batch carries little padding.
+        order = [i for g in range(0, len(order), 16 * B) for i in sorted(order[g : g + 16 * B], key=lambda i: len(ids[i]))]
+        batches = [order[start : start + B] for start in range(0, len(order) - B + 1, B)]
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            yield self._batch("train", batches[b][rank * share : (rank + 1) * share])
+
+    def eval_batches(self, split: str):
+        n = len(self.encoded[split][0])
+        return [self._batch(split, list(range(s, min(s + 256, n)))) for s in range(0, n, 256)]
+
+    def meta(self) -> dict:
+        return {"task": "classify", "vocab": self.vocab.to_json(), "labels": self.labels,
+                "classify": dataclasses.asdict(self.cfg)}
+
+
+def load_classifier(path: str | Path) -> tuple[TextClassifier, TokenVocab, list[str], ClassifyConfig]:
+    """The model, vocabulary, label names and config of a saved classifier checkpoint."""
+    meta = checkpoint.read_state(path)["meta"]
+    if meta.get("task") != "classify":
+        raise checkpoint.CheckpointError(f"{path} is not a text-classifier checkpoint")
+    cfg, vocab = ClassifyConfig(**meta["classify"]), TokenVocab.from_json(meta["vocab"])
+    model = TextClassifier(len(vocab), len(meta["labels"]), cfg)
+    checkpoint.load(path, model)
+    return model.eval(), vocab, meta["labels"], cfg
+
+
+@torch.no_grad()
+def predict(model: TextClassifier, vocab: TokenVocab, cfg: ClassifyConfig, texts: list[str]) -> torch.Tensor:
+    """Class probabilities (N, C) for raw texts, 256 at a time."""
+    model.eval()
+    probs = [torch.softmax(model(pad_batch(encode_texts(texts[s : s + 256], vocab, cfg)))[0], dim=-1)
+             for s in range(0, len(texts), 256)]  # fmt: skip
+    return torch.cat(probs)
+
+
+def classification_metrics(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> dict:
+    """Accuracy, per-class precision/recall/F1, Matthews correlation (Gorodkin's K-class form), confusion.
+
+    confusion[i][j] counts examples of true class i predicted as j.
+    """
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    confusion.index_put_((y_true, y_pred), torch.ones_like(y_true), accumulate=True)
+    c = confusion.double()
+    tp, predicted, actual, n = c.diag(), c.sum(0), c.sum(1), c.sum()
+    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)
+    recall = torch.where(actual > 0, tp / actual.clamp(min=1), 0.0)
+    f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-12), 0.0)
+    cov = tp.sum() * n - (predicted * actual).sum()
+    denom = math.sqrt((n * n - (predicted * predicted).sum()) * (n * n - (actual * actual).sum()))
+    return {
+        "accuracy": (tp.sum() / n).item(),
+        "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+        "mcc": (cov / denom).item() if denom > 0 else 0.0,
+        "confusion": confusion.tolist(),
+    }  # fmt: skip
+
+
+def evaluate_texts(model, vocab, labels: list[str], cfg: ClassifyConfig, texts, true_labels) -> dict:
+    """classification_metrics of the model's predictions for labelled texts."""
+    unknown = sorted(set(true_labels) - set(labels))
+    if unknown:
+        raise ValueError(f"label(s) {', '.join(map(repr, unknown))} were not among the training labels {labels}")
+    y_true = torch.tensor([labels.index(y) for y in true_labels])
+    return classification_metrics(y_true, predict(model, vocab, cfg, texts).argmax(-1), len(labels))
