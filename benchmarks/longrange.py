@@ -61,6 +61,11 @@ def run(name: str, length: int, variant: str, cell: str, cap: float, sizes: str,
             "command": "rnnkit longrange " + shlex.join(base)}
 
 
+def key(name: str, length: int, variant: str) -> str:
+    """A task's name for --tasks: adding-100, adding-tcn-600, copy-1000, reber."""
+    return "-".join([name, *(["tcn"] if variant == "tcn" else []), *([str(length)] if length else [])])
+
+
 def describe(m: dict) -> str:
     """The task figure in words: adding % wrong, copy recall accuracy, Reber strings right."""
     if "wrong" in m:
@@ -74,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 s of training per run, smaller val/test sets")
     parser.add_argument("--seconds", type=float, default=0.0, help="training time cap per run (default 6 quick, 300 full)")
+    parser.add_argument("--tasks", default="", help="a subset, e.g. adding-100,adding-tcn-600,copy-1000,reber")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--run-dir", default="runs/bench-longrange")
     argv = parser.parse_args()
@@ -95,7 +101,10 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes, verdicts = [], []
-    for name, length, variant in TASKS:
+    chosen = [t for t in TASKS if not argv.tasks or key(*t) in argv.tasks.split(",")]
+    if not chosen:
+        parser.error(f"--tasks: none of {argv.tasks!r}; known: {', '.join(key(*t) for t in TASKS)}")
+    for name, length, variant in chosen:
         label = name + ("-tcn" if variant == "tcn" else "")
         losses = {}
         for cell in CELLS:

@@ -127,3 +127,11 @@ def test_cli_longrange_runs_and_rejects_bad_options(tmp_path):
         result = runner.invoke(app, ["longrange", *args, "--run-dir", str(tmp_path / "e")])
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+
+
+def test_train_batches_are_fresh_each_epoch_and_split_evenly_across_ranks():
+    task = small_task(task="copy", length=5, batch_size=4, train_size=20)  # 5 batches
+    a, b = task.train_batches(0, 0, 2), task.train_batches(0, 1, 2)
+    assert len(a) == len(b) == 2 and not torch.equal(a[0].x, b[0].x)
+    assert torch.equal(task.train_batches(0, 0, 1)[0].x, a[0].x)
+    assert not torch.equal(task.train_batches(1, 0, 1)[0].x, a[0].x)

@@ -124,8 +124,10 @@ class LongRangeTask:
         return batches
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        """train_size new sequences drawn from data_seed + epoch; rank r takes every world-th batch."""
-        return self._draw(self.cfg.train_size, self.cfg.data_seed + epoch)[rank::world]
+        """train_size new sequences drawn from data_seed + epoch; rank r takes every world-th batch
+        (the same number on every rank: a remainder of fewer than `world` batches is dropped)."""
+        batches = self._draw(self.cfg.train_size, self.cfg.data_seed + epoch)
+        return batches[rank : len(batches) // world * world : world]
 
     def eval_batches(self, split: str):
         return self.fixed.get(split, [])
