@@ -69,7 +69,7 @@ def key(name: str, length: int, variant: str) -> str:
 def describe(m: dict) -> str:
     """The task figure in words: adding % wrong, copy recall accuracy, Reber strings right."""
     if "wrong" in m:
-        return f"{100 * m['wrong']:.1f}% wrong (|err| > 0.04)"
+        return f"{100 * m['wrong']:.1f}% wrong (error > 0.04)"
     if "recall_accuracy" in m:
         return f"{100 * m['recall_accuracy']:.1f}% digits recalled"
     return f"{100 * m['strings_correct']:.1f}% strings all right"
@@ -115,9 +115,10 @@ def main() -> None:
                          f"{r['sequences']:,} | {r['metrics']['loss']:.4g} | {describe(r['metrics'])} | "
                          f"{r['chance']} | {r['wall']:.0f} | `{r['command']}` |")
         order = " < ".join(f"{c} {losses[c]:.4g}" for c in sorted(losses, key=losses.get))
-        verdicts.append(f"- {label} T={length or '≥ 9'}: test loss {order}")
+        where = f"{label} T={length}" if length else label
+        verdicts.append(f"- {where}: test loss {order}")
         if (name, length, variant) in PUBLISHED:
-            notes.append(f"- {label} T={length or '≥ 9'}: {PUBLISHED[(name, length, variant)]}")
+            notes.append(f"- {where}: {PUBLISHED[(name, length, variant)]}")
     lines += ["", "Ranking by test loss (lower is better):", *verdicts, "", "Published:", *notes,
               stamp(started, sys.argv[1:], "longrange.py")]
     write_section("longrange", "\n".join(lines))

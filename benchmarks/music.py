@@ -33,6 +33,7 @@ CHUNG_PUBLISHED = {("jsb", "rnn"): (8.82, 9.10), ("jsb", "gru"): (6.94, 8.54), (
 # Ours: a wider GRU with output dropout, Adam and a plateau schedule.
 TUNED = ("--cell gru --hidden-size 256 --dropout-output 0.3 --optimizer adam --lr 0.003 --batch-size 4 "
          "--schedule plateau --plateau-patience 2 --clip-norm 5 --patience 8 --max-epochs 500")
+TITLES = {"jsb": "JSB Chorales", "nottingham": "Nottingham"}
 TARGETS = {"jsb": 8.20, "nottingham": 3.00}
 BEST_PUBLISHED_RNN = {"jsb": "8.43 (GRU, Bai et al. 2018)", "nottingham": "3.13 (tanh-RNN, Chung et al. 2014)"}
 
@@ -64,46 +65,49 @@ def main() -> None:
     parser.add_argument("--run-dir", default="runs/bench-music")
     argv = parser.parse_args()
     cap = argv.seconds or (25.0 if argv.quick else 0.0)
-    started = time.time()
-    rows = []
     for data in argv.data.split(","):
+        started, rows = time.time(), []
         for cell, flags in CHUNG_MODEL.items():
             r = run(data, f"{flags} {CHUNG_TRAIN}", cap, argv.threads, f"{argv.run_dir}/{data}-chung-{cell}")
             train_pub, test_pub = CHUNG_PUBLISHED[(data, cell)]
-            rows.append((data, f"Chung et al. {cell}", r, f"{train_pub:.2f} / {test_pub:.2f}"))
+            rows.append((cell, f"Chung et al. {cell}", r, f"{train_pub:.2f} / {test_pub:.2f}"))
             print(data, cell, {k: v for k, v in r.items() if k != "command"}, flush=True)
         r = run(data, TUNED, cap, argv.threads, f"{argv.run_dir}/{data}-tuned")
-        rows.append((data, "ours, tuned", r, f"target ≤ {TARGETS[data]:.2f}; best RNN {BEST_PUBLISHED_RNN[data]}"))
+        rows.append(("tuned", "ours, tuned", r, f"target ≤ {TARGETS[data]:.2f}; best RNN {BEST_PUBLISHED_RNN[data]}"))
         print(data, "tuned", {k: v for k, v in r.items() if k != "command"}, flush=True)
+        write_section(f"music-{data}", section(data, rows, cap, started))
+
+
+def section(data: str, rows: list, cap: float, started: float) -> str:
+    """The BENCHMARKS.md section of one data set: the table, the gaps to the published numbers, the stamp."""
     lines = [
-        "## Polyphonic music: NLL per frame (JSB Chorales, Nottingham)",
+        f"## Polyphonic music: NLL per frame, {TITLES[data]}",
         "",
         "NLL = −log p summed over the 88 keys, averaged over all predicted frames of a split pooled (the first",
         "frame of each sequence is not scored; Bai et al. 2018). Lower is better. \"published\" = Chung et al.",
         "2014 Table 2 (train / test; their inputs index raw MIDI numbers, 93/96 dims, ours the 88-key roll; they",
         "chose the learning rate from 10 draws, we ran one). Chung rows: one layer, RMSProp, gradient norm",
         "clipped to 1, weight noise 0.075, early stopping after 5 validations without improvement.",
-        f"Mode: {'quick (each run capped at %g s of training)' % cap if cap else 'full (each run to early stopping)'}.",
-        "The machine is shared with other jobs, so wall times are indicative.",
+        f"Mode: {'each run capped at %g s of training' % cap if cap else 'full (each run to early stopping)'};",
+        "the machine was shared with other jobs, so wall times are indicative.",
         "",
-        "| data | model | params | epochs | updates | stopped by | train NLL | val NLL | test NLL | published | wall s | command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | params | epochs | updates | stopped by | train NLL | val NLL | test NLL | published | wall s | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for data, name, r, published in rows:
-        lines.append(f"| {data} | {name} | {r['params']:,} | {r['epochs']} | {r['updates']} | {r['stopped']} | "
+    for _, name, r, published in rows:
+        lines.append(f"| {name} | {r['params']:,} | {r['epochs']} | {r['updates']} | {r['stopped']} | "
                      f"{r['train']:.3f} | {r['val']:.3f} | {r['test']:.3f} | {published} | {r['wall']:.0f} | "
                      f"`{r['command']}` |")
-    lines += ["", "Against the published numbers (test NLL, ours − theirs; positive = we fall short):"]
-    for data in dict.fromkeys(d for d, *_ in rows):
-        gaps = ", ".join(f"{name.split()[-1]} {r['test'] - CHUNG_PUBLISHED[(data, name.split()[-1])][1]:+.2f}"
-                         for d, name, r, _ in rows if d == data and name.startswith("Chung"))
-        best = min(r["test"] for d, _, r, _ in rows if d == data)
-        verdict = "meets" if best <= TARGETS[data] else f"misses by {best - TARGETS[data]:.2f}"
-        lines.append(f"- {data}: Chung et al. cells {gaps}; our best {best:.3f} {verdict} the target "
-                     f"{TARGETS[data]:.2f} (best published RNN {BEST_PUBLISHED_RNN[data]}).")
-    lines.append(stamp(started, sys.argv[1:], "music.py"))
-    lines.append("The full reproduction (every run to early stopping): `python benchmarks/music.py`.")
-    write_section("music", "\n".join(lines))
+    gaps = ", ".join(f"{cell} {r['test'] - CHUNG_PUBLISHED[(data, cell)][1]:+.2f}" for cell, _, r, _ in rows
+                     if cell != "tuned")
+    best = min(r["test"] for *_, r, _ in rows)
+    verdict = "meets" if best <= TARGETS[data] else f"misses by {best - TARGETS[data]:.2f}"
+    lines += ["", f"Against the published test NLL (ours − theirs; positive = we fall short): Chung et al. cells "
+              f"{gaps}. The best of these runs, {best:.3f}, {verdict} our target {TARGETS[data]:.2f} (best "
+              f"published RNN {BEST_PUBLISHED_RNN[data]}).",
+              stamp(started, sys.argv[1:], "music.py"),
+              f"The full reproduction (every run to early stopping): `python benchmarks/music.py --data {data}`."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
