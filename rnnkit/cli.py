@@ -358,8 +358,8 @@ app.add_typer(music_app, name="music")
 
 
 @music_app.command("train", context_settings=EXTRA)
-def music_train(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with [train] and [music] tables.")) -> None:
-    """Train on piano rolls (--data jsb | nottingham | FILE.json); any [train]/[music] setting is a flag."""
+def music_train(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with \\[train] and \\[music] tables.")) -> None:
+    """Train on piano rolls (--data jsb | nottingham | FILE.json); any \\[train]/\\[music] setting is a flag."""
     from rnnkit.tasks.music import MusicConfig, MusicTask
 
     cfgs, task, trainer, summary = _fit({"music": MusicConfig}, config, ctx.args, lambda c: MusicTask(c["music"]))
@@ -411,9 +411,9 @@ def music_sample(run: str = typer.Argument(..., help="A run or checkpoint direct
 
 
 @app.command("longrange", context_settings=EXTRA)
-def longrange(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with [train] and [longrange] tables.")) -> None:
+def longrange(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with \\[train] and \\[longrange] tables.")) -> None:
     """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
-    print its test figures; any [train]/[longrange] setting is a flag."""
+    print its test figures; any \\[train]/\\[longrange] setting is a flag."""
     from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
 
     cfgs, task, trainer, summary = _fit({"longrange": LongRangeConfig}, config, ctx.args,
