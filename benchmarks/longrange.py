@@ -75,13 +75,19 @@ def describe(m: dict) -> str:
     return f"{100 * m['strings_correct']:.1f}% strings all right"
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 s of training per run, smaller val/test sets")
     parser.add_argument("--seconds", type=float, default=0.0, help="training time cap per run (default 6 quick, 300 full)")
     parser.add_argument("--tasks", default="", help="a subset, e.g. adding-100,adding-tcn-600,copy-1000,reber")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--run-dir", default="runs/bench-longrange")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     argv = parser.parse_args()
     cap = argv.seconds or (6.0 if argv.quick else 300.0)
     sizes = "--val-size 64 --test-size 256" if argv.quick else "--val-size 512 --test-size 2560"

@@ -56,13 +56,19 @@ def run(data: str, flags: str, max_time: float, threads: int, run_dir: str) -> d
             "command": "rnnkit music train " + shlex.join(base)}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="cap every run at --seconds (default 25)")
     parser.add_argument("--seconds", type=float, default=0.0, help="training time cap per run; 0 = none")
     parser.add_argument("--data", default="jsb,nottingham")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--run-dir", default="runs/bench-music")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     argv = parser.parse_args()
     cap = argv.seconds or (25.0 if argv.quick else 0.0)
     for data in argv.data.split(","):
