@@ -417,5 +417,75 @@ def export_command(checkpoint: str = typer.Option(..., help="A run or checkpoint
     typer.echo(f"wrote {path}")
 
 
+music_app = typer.Typer(help="Polyphonic music: next piano-roll frame, 88 Bernoulli keys.", no_args_is_help=True)
+app.add_typer(music_app, name="music")
+
+
+@music_app.command("train", context_settings=EXTRA)
+def music_train(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with \\[train] and \\[music] tables.")) -> None:
+    """Train on piano rolls (--data jsb | nottingham | FILE.json); any \\[train]/\\[music] setting is a flag."""
+    from rnnkit.tasks.music import MusicConfig, MusicTask
+
+    cfgs, task, trainer, summary = _fit({"music": MusicConfig}, config, ctx.args, lambda c: MusicTask(c["music"]))
+    typer.echo(f"{task.cfg.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
+               f"(summed over 88 keys, pooled over all frames); {summary['step']} updates in {summary['seconds']:.0f} s")
+
+
+@music_app.command("eval")
+def music_eval(run: str = typer.Argument(..., help="A run or checkpoint directory."),
+               split: str = typer.Option("test", help="train | val | test"),
+               data: str = typer.Option("", help="Another data set than the one trained on.")) -> None:
+    """Print the pooled NLL per frame of a trained music model on a split."""
+    from rnnkit.tasks import music
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be one of train, val, test; got {split!r}")
+        task = music.load_music(run, data)
+        typer.echo(f"{split} NLL {music.pooled_nll(task, split):.4f} per frame ({task.cfg.data})")
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+
+
+@music_app.command("sample")
+def music_sample(run: str = typer.Argument(..., help="A run or checkpoint directory."),
+                 out: str = typer.Option("sample", help="Writes OUT.mid and OUT.png."),
+                 frames: int = typer.Option(64, help="Frames to generate after the prime."),
+                 prime: int = typer.Option(4, help="Frames of the first test sequence to start from."),
+                 ticks_per_frame: int = typer.Option(480, help="480 = a quarter note per frame (JSB); 240 = eighths."),
+                 seed: int = typer.Option(0)) -> None:
+    """Generate a piano roll; write it as a standard MIDI file and a PNG picture."""
+    from pathlib import Path
+
+    from rnnkit.tasks import music
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        task = music.load_music(run)
+        first = (task.rolls["test"] or task.rolls["train"])[0]
+        if not 1 <= prime <= len(first):
+            raise ValueError(f"prime must be in 1..{len(first)}, got {prime}")
+        roll = music.sample(task.model, first[:prime], frames, seed)
+        Path(out + ".mid").write_bytes(music.roll_to_midi(roll, ticks_per_frame))
+        music.save_roll_png(roll, out + ".png", f"{task.cfg.data}, {prime} prime + {frames} sampled frames")
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {out}.mid and {out}.png ({len(roll)} frames)")
+
+
+@app.command("longrange", context_settings=EXTRA)
+def longrange(ctx: typer.Context, config: str = typer.Option(None, help="A TOML file with \\[train] and \\[longrange] tables.")) -> None:
+    """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
+    print its test figures; any \\[train]/\\[longrange] setting is a flag."""
+    from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
+
+    cfgs, task, trainer, summary = _fit({"longrange": LongRangeConfig}, config, ctx.args,
+                                        lambda c: LongRangeTask(c["longrange"]))
+    figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics(task, "test").items())
+    typer.echo(f"{task.cfg.task} T={task.cfg.length} {task.cfg.cell}: test {figures}; "
+               f"{summary['step']} updates in {summary['seconds']:.0f} s")
+
+
 def main() -> None:
     app()

@@ -35,8 +35,9 @@ def evaluate(model: torch.nn.Module, batches) -> float | None:
         if batch.reset:
             state = None
         _, loss, state = model(batch.x, batch.y, state)
-        total += loss.item() * batch.y.numel()
-        count += batch.y.numel()
+        n = batch.y.numel() if batch.count is None else batch.count
+        total += loss.item() * n
+        count += n
     model.train()
     return total / count if count else None
 

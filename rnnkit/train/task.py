@@ -29,6 +29,7 @@ class Batch:
     x: torch.Tensor
     y: torch.Tensor
     reset: bool = True
+    count: int | None = None  # targets the mean loss is over, if not y.numel() (padded batches)
 
     @property
     def n_tokens(self) -> int:
