@@ -151,3 +151,13 @@ def test_the_log_names_the_engine_of_each_recurrent_layer(tiny_lm_run):
     rows = [json.loads(line) for line in (tiny_lm_run / "metrics.jsonl").read_text().splitlines()]
     engines = [r for r in rows if r["kind"] == "engine"]
     assert [r["layer"] for r in engines] == ["rnn"] and engines[0]["engine"] == "fast" and engines[0]["reason"]
+
+
+def test_max_steps_alone_sets_the_schedule_length(tiny_lm_run):
+    from rnnkit.tasks.lm import LanguageModelTask, LMConfig
+    from rnnkit.train import Trainer, TrainConfig
+
+    lm = LMConfig(**json.loads((tiny_lm_run / "last" / "state.json").read_text())["meta"]["lm"])
+    trainer = Trainer(LanguageModelTask(lm), TrainConfig(run_dir=str(tiny_lm_run.parent / "steps"), max_epochs=0,
+                                                         max_steps=7, schedule="cosine", threads=1))
+    assert trainer.total_steps == 7

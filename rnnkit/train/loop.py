@@ -57,8 +57,8 @@ class Trainer:
         self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
         self.steps_per_epoch = sum(len(list(update_slices(b.x.shape[1], self.k1)))
                                    for b in task.train_batches(0, self.rank, self.world))
-        total = self.steps_per_epoch * cfg.max_epochs
-        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        limits = [n for n in (self.steps_per_epoch * cfg.max_epochs, cfg.max_steps) if n]  # 0 = no limit
+        self.total_steps = min(limits, default=0)  # 0: unknown in advance (a time budget only)
         self.schedule = Schedule(cfg, self.total_steps)
         self.run_dir = Path(cfg.run_dir)
         # Run state: everything below is saved in every checkpoint and restored on resume.
