@@ -1,6 +1,8 @@
 """The `rnnkit` command line: thin wrappers that parse options and call the library."""
 
 
+from pathlib import Path
+
 import typer
 
 from rnnkit.diagnostics.cli import diagnose_app
@@ -41,7 +43,8 @@ def demo(seconds: float = typer.Option(120.0, help="Training time budget in seco
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
     from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 
-    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads)],
+    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads),
+                     "--overwrite"],
               prime="ROMEO:", sample_chars=300, context=DEMO_CONTEXT)
 
 
@@ -63,29 +66,9 @@ def lm_train(ctx: typer.Context,
 
 
 def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int, context: str) -> None:
-    import torch
-
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig, sample
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
 
-    from rnnkit.train.checkpoint import read_state
-
-    classes = {"train": TrainConfig, "lm": LMConfig}
-    try:
-        cfgs = build_configs(classes, config, args)
-        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
-            saved = read_state(cfgs["train"].resume)
-            cfgs = build_configs(classes, config, args, base={"train": saved["config"], "lm": saved["meta"]["lm"]})
-        torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
-        task = LanguageModelTask(cfgs["lm"])
-        trainer = Trainer(task, cfgs["train"])
-        summary = trainer.fit()
-    except (ValueError, OSError, CheckpointError) as err:
-        fail(str(err))
-    except TrainingDiverged as err:
-        fail(str(err), code=1)
+    cfgs, task, trainer, summary = _fit({"lm": LMConfig}, config, args, lambda c: LanguageModelTask(c["lm"]))
     if trainer.rank != 0:
         return
     lm = cfgs["lm"]
@@ -109,6 +92,8 @@ def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
+        if length < 0:
+            raise ValueError(f"--length must be >= 0, got {length}")
         model, vocab = load_lm(run)
         typer.echo(prime + sample(model, vocab, prime, length, temperature, top_k, seed))
     except (ValueError, CheckpointError) as err:
@@ -116,15 +101,28 @@ def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory
 
 
 def _fit(tables: dict, config: str | None, args: list[str], make_task):
-    """Build the configs, the task and the trainer, and train; bad input ends in one error line."""
+    """Build the configs, the task and the trainer, and train; bad input ends in one error line.
+
+    `tables` is {the task's name: its config class}; the task saves that config in its meta under
+    the same name, so --resume continues with the saved settings, overridden by any flags given,
+    in the directory that holds the checkpoint (never a run_dir named inside state.json).
+    """
     import torch
 
     from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
+    from rnnkit.train.checkpoint import CheckpointError, read_state
+    from rnnkit.train.loop import TrainingDiverged, TrainingInterrupted
 
+    classes = {"train": TrainConfig, **tables}
     try:
-        cfgs = build_configs({"train": TrainConfig, **tables}, config, args)
+        cfgs = build_configs(classes, config, args)
+        if cfgs["train"].resume:
+            name = next(iter(tables))
+            saved = read_state(cfgs["train"].resume, task=name)
+            cfgs = build_configs(classes, config, args,
+                                 base={"train": saved.get("config"), name: saved["meta"].get(name)})
+            if "--run-dir" not in args:
+                cfgs["train"].run_dir = str(Path(saved["path"]).parent)
         torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
         task = make_task(cfgs)
         trainer = Trainer(task, cfgs["train"])
@@ -133,6 +131,8 @@ def _fit(tables: dict, config: str | None, args: list[str], make_task):
         fail(str(err))
     except TrainingDiverged as err:
         fail(str(err), code=1)
+    except TrainingInterrupted as err:
+        fail(str(err), code=130)
     return cfgs, task, trainer, summary
 
 
@@ -199,8 +199,7 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
                      checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
                      file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
-    from pathlib import Path
-
+    from rnnkit.data.text import read_text_file
     from rnnkit.tasks.classify import load_classifier, predict
     from rnnkit.train.checkpoint import CheckpointError
 
@@ -208,11 +207,11 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
         model, vocab, labels, cfg = load_classifier(checkpoint)
         items = list(texts or [])
         if file:
-            items += Path(file).read_text(encoding="utf-8").splitlines()
+            items += read_text_file(file).splitlines()
         if not items:
             raise ValueError("give texts as arguments or --file")
         probs = predict(model, vocab, cfg, items)
-    except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
+    except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
     for text, p in zip(items, probs):
         best = int(p.argmax())

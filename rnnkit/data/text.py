@@ -21,6 +21,23 @@ def load_tinyshakespeare() -> str:
     return resources.files("rnnkit.data").joinpath("bundled/tinyshakespeare.txt").read_text("ascii")
 
 
+def read_text_file(path: str | Path) -> str:
+    """The text of a UTF-8 file; ValueError naming the file if it is missing, not a regular file,
+    not UTF-8, binary (contains NUL) or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    if "\x00" in text:
+        raise ValueError(f"{path}: binary data, not text")
+    if not text:
+        raise ValueError(f"{path}: empty file")
+    return text
+
+
 def nanogpt_split(text: str) -> tuple[str, str]:
     """(train, val): the first int(0.9 N) characters and the rest, as nanoGPT's prepare.py splits
     (for tiny Shakespeare: text[:1003854] and text[1003854:])."""
@@ -59,7 +76,7 @@ class CharVocab:
 
     @classmethod
     def from_json(cls, obj: dict) -> CharVocab:
-        if obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
+        if not isinstance(obj, dict) or obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
             raise ValueError("not a character vocabulary: expected {'kind': 'char', 'chars': '...'}")
         return cls(list(obj["chars"]))
 
