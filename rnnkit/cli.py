@@ -1,16 +1,22 @@
 """The `rnnkit` command line: thin wrappers that parse options and call the library."""
 
+from contextlib import contextmanager
 
 from pathlib import Path
 
 import typer
 
 from rnnkit.diagnostics.cli import diagnose_app
+from rnnkit.tasks.classify import ClassifyConfig
+from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.train.config import TrainConfig, flags_help
+from rnnkit.tasks.seq2seq_cli import seq2seq_app
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 lm_app = typer.Typer(help="Character-level language models.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 app.add_typer(diagnose_app, name="diagnose")
+app.add_typer(seq2seq_app, name="seq2seq")
 classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
 app.add_typer(classify_app, name="classify")
 
@@ -149,11 +155,11 @@ def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
     Console().print(table)
 
 
-@classify_app.command("train", context_settings=EXTRA)
+@classify_app.command("train", context_settings=EXTRA, epilog=flags_help(ClassifyConfig, TrainConfig))
 def classify_train(ctx: typer.Context,
-                   config: str = typer.Option(None, help="A TOML file with [train] and [classify] tables."),
+                   config: str = typer.Option(None, help="A TOML file with \\[train] and \\[classify] tables."),
                    nproc: int = typer.Option(1, help="Data-parallel processes on this machine.")) -> None:
-    """Train a text classifier (default data: the bundled SMS Spam Collection); any [train]/[classify]
+    """Train a text classifier (default data: the bundled SMS Spam Collection); any \\[train]/\\[classify]
     setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
     The test split is evaluated once, at the end."""
     if nproc > 1:
@@ -216,6 +222,149 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
     for text, p in zip(items, probs):
         best = int(p.argmax())
         typer.echo("\t".join([labels[best], *(f"{name}={q:.4f}" for name, q in zip(labels, p.tolist())), text]))
+
+
+# ------------------------------------------------------------------------------------------------
+forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
+CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
+
+
+@contextmanager
+def _forecast_errors():
+    """Data warnings as 'warning:' lines; bad input as one 'error:' line and exit 2."""
+    import warnings
+
+    from rnnkit.data.series import SeriesWarning
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged
+
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SeriesWarning)
+        try:
+            yield
+        except (ValueError, OSError, CheckpointError) as err:
+            error = (str(err), 2)
+        except TrainingDiverged as err:
+            error = (str(err), 1)
+    for w in caught:
+        typer.echo(f"warning: {w.message}" if w.category is SeriesWarning
+                   else f"warning: {w.category.__name__}: {w.message}", err=True)
+    if error:
+        fail(*error)
+
+
+def _load_run(run: str, csv: str, time_col: str, target_col: str):
+    from rnnkit.tasks.forecast import load_forecaster
+
+    overrides = {"csv": csv, "dataset": ""} if csv else {}
+    overrides.update({k: v for k, v in (("time_col", time_col), ("target_col", target_col)) if v})
+    return load_forecaster(run, **overrides)
+
+
+@forecast_app.command("train", context_settings=EXTRA, epilog=flags_help(ForecastConfig, TrainConfig))
+def forecast_train(ctx: typer.Context,
+                   config: str = typer.Option(None, help="A TOML file with a train and a forecast table.")) -> None:
+    """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
+    compare with naive, seasonal naive, ARIMA and ETS on the test part. Every setting below is a flag."""
+    import torch
+
+    from rnnkit.tasks import forecast as fc
+    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train.checkpoint import read_state
+
+    with _forecast_errors():
+        classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
+        cfgs = build_configs(classes, config, fc.train_args(config, ctx.args))
+        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
+            saved = read_state(cfgs["train"].resume)
+            cfgs = build_configs(classes, config, ctx.args,
+                                 base={"train": saved["config"], "forecast": saved["meta"]["forecast"]})
+        torch.manual_seed(cfgs["train"].seed)
+        task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
+        summary = Trainer(task, cfgs["train"]).fit()
+        fc.save_calibration(cfgs["train"].run_dir, fc.calibrate(task.model, task.data, cfgs["forecast"]))
+        results, _ = fc.evaluate(task.model, task.data, cfgs["forecast"])
+    typer.echo(f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
+               f"{summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}\n\n{fc.metrics_table(results)}")
+
+
+@forecast_app.command("eval")
+def forecast_eval(run: str = typer.Argument(..., help="A forecast run directory."),
+                  csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                  target_col: str = typer.Option("")) -> None:
+    """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part."""
+    from rnnkit.tasks.forecast import evaluate, metrics_table
+
+    with _forecast_errors():
+        model, cfg, data, _ = _load_run(run, csv, time_col, target_col)
+        results, _ = evaluate(model, data, cfg)
+    typer.echo(metrics_table(results))
+
+
+@forecast_app.command("predict")
+def forecast_predict(run: str = typer.Argument(..., help="A forecast run directory."),
+                     csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                     target_col: str = typer.Option(""),
+                     origin: str = typer.Option("test", help="test: forecast the held-out tail (truth shown); "
+                                                             "end: forecast past the last point."),
+                     out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
+                     plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png].")
+                     ) -> None:
+    """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG."""
+    from rnnkit.tasks.forecast import plot_forecast, predict, write_csv
+
+    with _forecast_errors():
+        if origin not in ("test", "end"):
+            raise ValueError(f"--origin must be test or end, got {origin!r}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        e, rows = predict(model, data, cfg, calib, origin)
+        out, plot = out or f"{run}/forecast.csv", plot or f"{run}/forecast.png"
+        write_csv(out, ["time", "forecast", "lower", "upper", "truth"], rows)
+        plot_forecast(plot, data, e, rows, cfg.level, f"{data.series.target}: {cfg.horizon}-step forecast")
+    typer.echo(f"wrote {out} and {plot}")
+
+
+@forecast_app.command("anomalies")
+def forecast_anomalies(run: str = typer.Argument(..., help="A forecast run directory."),
+                       csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+                       target_col: str = typer.Option(""),
+                       k: float = typer.Option(4.0, help="Threshold in robust sds of the validation residuals."),
+                       out: str = typer.Option("", help="CSV of every point [RUN/anomalies.csv]."),
+                       plot: str = typer.Option("", help="PNG of the series and flagged points [RUN/anomalies.png]."),
+                       ) -> None:
+    """Flag points whose one-step forecast error exceeds k robust sds of the validation residuals."""
+    from rnnkit.tasks.forecast import anomalies, plot_anomalies, write_csv
+
+    with _forecast_errors():
+        if k <= 0:
+            raise ValueError(f"--k must be > 0, got {k}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        rows = anomalies(model, data, cfg, calib, k)
+        out, plot = out or f"{run}/anomalies.csv", plot or f"{run}/anomalies.png"
+        write_csv(out, ["time", "value", "forecast", "residual", "threshold", "anomaly"], rows)
+        plot_anomalies(plot, data, rows, f"{data.series.target}: one-step forecast errors beyond {k:g} sd")
+    flagged = [r for r in rows if r[5]]
+    typer.echo(f"{len(flagged)} of {len(rows)} points flagged (threshold |residual| > {rows[0][4]:.4g}); "
+               f"wrote {out} and {plot}")
+    for r in flagged[:20]:
+        typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
+
+
+@app.command("export")
+def export_command(checkpoint: str = typer.Option(..., help="A run or checkpoint directory (lm or forecast)."),
+                   format: str = typer.Option("onnx", help="onnx or torchscript."),
+                   out: str = typer.Option(..., help="The file to write.")) -> None:
+    """Export a trained model to ONNX or TorchScript (standard cells only; see rnnkit.export)."""
+    from rnnkit.export import export_checkpoint
+    from rnnkit.train.checkpoint import CheckpointError
+
+    try:
+        path = export_checkpoint(checkpoint, format, out)
+    except (ValueError, OSError, CheckpointError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:

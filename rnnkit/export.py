@@ -79,3 +79,26 @@ def export(model: nn.Module, example_inputs: tuple[torch.Tensor, ...], path: str
         else:
             torch.jit.trace(wrapped, example_inputs).save(str(path))
     return path
+
+
+def export_checkpoint(path: str | Path, fmt: str, out: str | Path) -> Path:
+    """Export the model of a saved run: a language model (ids (N, T) → logits (N, T, V)) or a
+    forecaster (windows (N, L, F + S) → outputs (N, L, S, K)); other tasks read variable-length
+    inputs and are refused with a ValueError."""
+    from rnnkit.train import checkpoint
+
+    task = checkpoint.read_state(path)["meta"].get("task")
+    if task == "lm":
+        from rnnkit.tasks.lm import load_lm
+
+        model, _ = load_lm(path)
+        example, name = torch.zeros(1, 8, dtype=torch.long), "ids"
+    elif task == "forecast":
+        from rnnkit.tasks.forecast import load_forecaster
+
+        model, cfg, _, _ = load_forecaster(path)
+        example, name = torch.zeros(1, cfg.lookback, model.n_features + model.steps), "window"
+    else:
+        raise ValueError(f"{path} holds a {task!r} model; export supports language models (lm) and forecasters "
+                         "(forecast), whose inputs have a fixed layout")
+    return export(model, (example,), out, fmt, [name], {name: {0: "batch", 1: "time"}})

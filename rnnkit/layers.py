@@ -35,7 +35,7 @@ from rnnkit.cells.base import ACTIVATIONS, Cell, check_choice
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
-from rnnkit.engine import ENGINES, ScanMasks
+from rnnkit.engine import ENGINES, ScanMasks, compiled
 from rnnkit.init import SCHEMES, chrono_bias, init_parameter
 
 
@@ -192,12 +192,15 @@ class RecurrentLayer(nn.Module):
 
     def engine_info(self) -> dict[str, str]:
         """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
-        device = str(next(self.parameters()).device)
+        weight = next(self.parameters())
         if self.engine == "reference":
             reason = "reference engine: autograd over the step equations, several times slower; chosen by engine='reference'"
+        elif compiled.supports(self.cell, weight):
+            reason = "fast engine: hand-derived BPTT, time loop compiled (C++)"
         else:
-            reason = "fast engine: hand-derived BPTT, time loop of per-step torch ops"
-        return {"engine": self.engine, "device": device, "reason": reason}
+            reason = (f"fast engine: hand-derived BPTT, time loop of per-step torch ops on {weight.device.type} "
+                      f"({compiled.status()})")
+        return {"engine": self.engine, "device": str(weight.device), "reason": reason}
 
     def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor) -> ScanMasks:
         """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if p.name != "report.py")
+SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if p.name != "report.py")  # headline.py too
 
 
 def load(path: Path):
@@ -39,6 +39,14 @@ def test_benchmarks_md_is_generated_and_its_commands_parse():
     for cmd in commands:
         _, path, *args = shlex.split(cmd)
         load(ROOT / path).build_parser().parse_args(args)  # exits (SystemExit) if a flag is unknown
+
+
+def test_readme_headline_is_generated_from_benchmarks_md():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("<!-- BEGIN headline -->") : readme.index("<!-- END headline -->")]
+    headline = load(ROOT / "benchmarks" / "headline.py")
+    expected = headline.rows(headline.sections((ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")))
+    assert expected and all(row in block for row in expected)
 
 
 def test_write_section_replaces_only_its_own_section(tmp_path):

@@ -73,3 +73,29 @@ def test_variable_length_models_are_refused(tmp_path):
     with pytest.raises(ValueError, match="lengths="):
         export(Tagger(rnnkit.LSTM(3, 5, batch_first=True), lengths=True), (torch.randint(1, 10, (1, 4)),),
                tmp_path / "m.onnx", "onnx", ["ids"], {})
+
+
+def test_export_command_on_a_trained_language_model(tiny_lm_run, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+    from rnnkit.tasks.lm import load_lm
+
+    out = tmp_path / "lm.onnx"
+    result = CliRunner().invoke(app, ["export", "--checkpoint", str(tiny_lm_run), "--format", "onnx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    model, vocab = load_lm(tiny_lm_run)
+    ids = vocab.encode("to be, or not")[None].repeat(2, 1)
+    (theirs,) = ort.InferenceSession(str(out)).run(None, {"ids": ids.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(theirs), model.eval()(ids)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_export_command_with_a_missing_checkpoint_is_one_error_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    result = CliRunner().invoke(app, ["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "error:" in result.output

@@ -145,3 +145,9 @@ def test_tensorboard_scalars_only_when_asked_and_available(tmp_path):
     else:
         Trainer(EchoTask(Echo()), cfg).fit()
         assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_the_log_names_the_engine_of_each_recurrent_layer(tiny_lm_run):
+    rows = [json.loads(line) for line in (tiny_lm_run / "metrics.jsonl").read_text().splitlines()]
+    engines = [r for r in rows if r["kind"] == "engine"]
+    assert [r["layer"] for r in engines] == ["rnn"] and engines[0]["engine"] == "fast" and engines[0]["reason"]

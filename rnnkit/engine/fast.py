@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.cells.base import Cell
+from rnnkit.engine import compiled
 from rnnkit.engine.masks import NO_MASKS, ScanMasks, blend
 
 
@@ -57,31 +58,43 @@ def backward_loop(cell: Cell, xp, states, saved, rp, masks: ScanMasks, d_output,
 
 
 class FastScan(torch.autograd.Function):
-    """autograd.Function around forward_loop / backward_loop.
+    """autograd.Function around the forward / backward loops: the compiled ones
+    (rnnkit.engine.compiled) when they are built and handle the cell, else the Python ones above.
 
     apply(cell, masks, n_state, xp, *state0, *rp) -> (output (T, N, H), *final_state)
+
+    Everything the backward reads goes through save_for_backward (so saved-tensor hooks and the
+    in-place checks see it); xp itself is not kept, only its shape.
     """
 
     @staticmethod
     def forward(ctx, cell: Cell, masks: ScanMasks, n_state: int, xp, *tensors):
         state0, rp = tensors[:n_state], tensors[n_state:]
+        use_compiled = compiled.supports(cell, xp)
         with torch.no_grad():
-            states, saved = forward_loop(cell, xp, state0, rp, masks)
-        ctx.cell, ctx.masks, ctx.n_state, ctx.saved = cell, masks, n_state, saved
-        ctx.save_for_backward(xp, *rp, *states)
+            loop = compiled.forward_loop if use_compiled else forward_loop
+            states, saved = loop(cell, xp, state0, rp, masks)
+        ctx.cell, ctx.masks, ctx.n_state, ctx.compiled = cell, masks, n_state, use_compiled
+        ctx.xp_shape, ctx.n_rp, ctx.saved_keys = xp.shape, len(rp), tuple(saved)
+        ctx.save_for_backward(*rp, *states, *saved.values())
         return (masks.output(states[0][1:]), *(s[-1].clone() for s in states))
 
     @staticmethod
     def backward(ctx, d_output, *d_final):
-        cell, masks, n_state = ctx.cell, ctx.masks, ctx.n_state
-        xp, *rest = ctx.saved_tensors
-        rp, states = tuple(rest[: len(rest) - n_state]), tuple(rest[len(rest) - n_state :])
+        cell, masks, n_state, n_rp = ctx.cell, ctx.masks, ctx.n_state, ctx.n_rp
+        tensors = ctx.saved_tensors
+        rp, states = tensors[:n_rp], tensors[n_rp : n_rp + n_state]
+        saved = dict(zip(ctx.saved_keys, tensors[n_rp + n_state :]))
         d_final = tuple(torch.zeros_like(s[0]) if d is None else d for d, s in zip(d_final, states))
-        if d_output is None:
-            d_output = torch.zeros_like(states[0][1:])
         with torch.no_grad():
-            grads, d_state0 = backward_loop(cell, xp, states, ctx.saved, rp, masks, d_output, d_final)
-            d_rp = cell.recurrent_grads(states, ctx.saved, grads, rp)
+            if ctx.compiled:
+                grads, d_state0 = compiled.backward_loop(cell, ctx.xp_shape, states, saved, rp, masks, d_output, d_final)
+            else:
+                if d_output is None:
+                    d_output = torch.zeros_like(states[0][1:])
+                xp = states[0].new_empty(ctx.xp_shape)  # shape and dtype only
+                grads, d_state0 = backward_loop(cell, xp, states, saved, rp, masks, d_output, d_final)
+            d_rp = cell.recurrent_grads(states, saved, grads, rp)
         return (None, None, None, grads["dxp"], *d_state0, *d_rp)
 
 

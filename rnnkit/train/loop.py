@@ -85,6 +85,9 @@ class Trainer:
         weights, evaluates the test split once, and returns a summary."""
         if self.monitor:
             self.monitor.start_step = self.step
+        for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
+            if hasattr(module, "engine_info"):
+                self._log({"kind": "engine", "layer": name, **module.engine_info()})
         # Single process: the first Ctrl-C stops after the current batch and saves `last`; a second
         # one interrupts at once. (Data-parallel ranks keep the default: they could not agree on a batch.)
         catch = self.world == 1 and threading.current_thread() is threading.main_thread()

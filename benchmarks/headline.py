@@ -1,0 +1,84 @@
+"""The README's headline table, taken from BENCHMARKS.md (run after the benchmark scripts).
+
+Each row quotes one measured number from a section of BENCHMARKS.md beside its reference; a
+section that has not been generated yet gives no row. Writes README.md between
+<!-- BEGIN headline --> and <!-- END headline -->.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from report import PATH, write_section
+
+README = PATH.parent / "README.md"
+
+
+def sections(text: str) -> dict[str, str]:
+    return dict(re.findall(r"<!-- BEGIN (\S+) -->\n(.*?)<!-- END \1 -->", text, re.S))
+
+
+def cells(section: str, row_start: str, after: str = "") -> list[str] | None:
+    """The cells of the first table row starting with ``row_start`` (after the line ``after``)."""
+    if after:
+        if after not in section:
+            return None
+        section = section[section.index(after) :]
+    for line in section.splitlines():
+        if line.startswith(f"| {row_start}"):
+            return [c.strip() for c in line.strip().strip("|").split("|")]
+    return None
+
+
+def rows(s: dict[str, str]) -> list[str]:
+    out = []
+    if "speed" in s:
+        for name, torch_name, goal in (("rnnkit LSTM", "nn.LSTM", 0.9), ("rnnkit LSTM peephole", "nn.LSTM", 1.2),
+                                       ("rnnkit GRU", "nn.GRU", 0.9)):
+            c = cells(s["speed"], f"{name} |", "### B=32, H=256")
+            if c:
+                verdict = "met" if float(c[2]) <= goal else "behind"
+                out.append(f"| training step, {name[7:]}, B=32 H=256 | {c[2]}× the time of torch {torch_name} "
+                           f"({verdict}) | goal ≤ {goal}× |")
+    if "classify" in s:
+        c, ref = cells(s["classify"], "rnnkit bi-LSTM"), cells(s["classify"], "SVM + tok1")
+        if c and ref:
+            out.append(f"| SMS spam, test accuracy / MCC | {c[3]}% / {c[4]} | SVM {ref[3]}% / {ref[4]} "
+                       "(Almeida et al. 2011, their own split) |")
+    if "seq2seq" in s:
+        c = cells(s["seq2seq"], "addition-bahdanau")
+        if c:
+            out.append(f"| 3-digit addition, held-out exact match | {c[5]} | goal ≥ 99.5%; Keras example ≈ 99% |")
+    if "forecast" in s:
+        for verdict in re.findall(r"^- (\w+): rnnkit (wins|loses)\. .*?MASE ([\d.]+) against ([\d.]+) for the best "
+                                  r"baseline \(([^)]+)\)", s["forecast"], re.M):
+            name, word, ours, theirs, base = verdict
+            out.append(f"| forecasting {name}, MASE (lower is better) | {ours} ({word}) | {theirs} ({base}) |")
+    if "diagnostics" in s:
+        rnn, lstm = cells(s["diagnostics"], "rnn (init)"), cells(s["diagnostics"], "lstm (init, forget bias 1)")
+        if rnn and lstm:
+            out.append(f"| gradient ‖∂L/∂h‖ falls below 1e-3 after (lag) | LSTM {lstm[1]} steps | tanh RNN {rnn[1]} steps |")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the same (it only reads BENCHMARKS.md)")
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    build_parser().parse_args(argv)
+    table = "\n".join(["| what | rnnkit | reference |", "|---|---|---|",
+                       *rows(sections(PATH.read_text(encoding="utf-8")))])
+    body = ("Headline numbers, copied from [BENCHMARKS.md](BENCHMARKS.md) by `benchmarks/headline.py`; where we are "
+            "behind, the row says so.\n\n" + table)
+    write_section("headline", body, README)
+    print(table)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
