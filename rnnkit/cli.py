@@ -106,29 +106,35 @@ def lm_sample(run: str = typer.Argument(..., help="A run or checkpoint directory
         fail(str(err))
 
 
-def _fit(tables: dict, config: str | None, args: list[str], make_task):
-    """Build the configs, the task and the trainer, and train; bad input ends in one error line.
+def train_configs(classes: dict, config: str | None, args: list[str], fresh_args: list[str] | None = None):
+    """The configs of a train command: `classes` is {"train": TrainConfig, the task's name: its config
+    class}, and the task saves that config in its meta under the same name. With --resume, the
+    saved run's settings overridden by `args`, in the directory that holds the checkpoint (never a
+    run_dir named inside state.json); otherwise built from `fresh_args` (default: `args`)."""
+    from rnnkit.train import build_configs
+    from rnnkit.train.checkpoint import read_state
 
-    `tables` is {the task's name: its config class}; the task saves that config in its meta under
-    the same name, so --resume continues with the saved settings, overridden by any flags given,
-    in the directory that holds the checkpoint (never a run_dir named inside state.json).
-    """
+    cfgs = build_configs(classes, config, args if fresh_args is None else fresh_args)
+    if cfgs["train"].resume:
+        name = next(k for k in classes if k != "train")
+        saved = read_state(cfgs["train"].resume, task=name)
+        cfgs = build_configs(classes, config, args, base={"train": saved.get("config"), name: saved["meta"].get(name)})
+        if "--run-dir" not in args:
+            cfgs["train"].run_dir = str(Path(saved["path"]).parent)
+    return cfgs
+
+
+def _fit(tables: dict, config: str | None, args: list[str], make_task):
+    """Build the configs (see train_configs), the task and the trainer, and train; bad input ends in
+    one error line."""
     import torch
 
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import CheckpointError, read_state
+    from rnnkit.train import Trainer, TrainConfig
+    from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.loop import TrainingDiverged, TrainingInterrupted
 
-    classes = {"train": TrainConfig, **tables}
     try:
-        cfgs = build_configs(classes, config, args)
-        if cfgs["train"].resume:
-            name = next(iter(tables))
-            saved = read_state(cfgs["train"].resume, task=name)
-            cfgs = build_configs(classes, config, args,
-                                 base={"train": saved.get("config"), name: saved["meta"].get(name)})
-            if "--run-dir" not in args:
-                cfgs["train"].run_dir = str(Path(saved["path"]).parent)
+        cfgs = train_configs({"train": TrainConfig, **tables}, config, args)
         torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
         task = make_task(cfgs)
         trainer = Trainer(task, cfgs["train"])
@@ -271,16 +277,11 @@ def forecast_train(ctx: typer.Context,
     import torch
 
     from rnnkit.tasks import forecast as fc
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import read_state
+    from rnnkit.train import Trainer, TrainConfig
 
     with _forecast_errors():
         classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
-        cfgs = build_configs(classes, config, fc.train_args(config, ctx.args))
-        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
-            saved = read_state(cfgs["train"].resume)
-            cfgs = build_configs(classes, config, ctx.args,
-                                 base={"train": saved["config"], "forecast": saved["meta"]["forecast"]})
+        cfgs = train_configs(classes, config, ctx.args, fc.train_args(config, ctx.args))
         torch.manual_seed(cfgs["train"].seed)
         task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
         summary = Trainer(task, cfgs["train"]).fit()
