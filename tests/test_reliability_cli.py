@@ -256,6 +256,17 @@ SPECIFIC = [
                                            "{tmp}/none.txt"], "none.txt"),
     Case("classify-predict-non-utf8-file", ["classify", "predict", "--checkpoint", "{clf_run}", "--file",
                                             "{tmp}/t.txt"], "UTF-8", {"t.txt": b"caf\xe9\n"}),
+    # forecasting and seq2seq
+    Case("forecast-train-non-numeric", [*TASKS["forecast"].train, "--csv", "{tmp}/s.csv"], "s.csv",
+         {"s.csv": "date,y\n" + "".join(f"{i},abc\n" for i in range(60))}),
+    Case("forecast-train-nan-only", [*TASKS["forecast"].train, "--csv", "{tmp}/s.csv"], "s.csv|missing",
+         {"s.csv": "date,y\n" + "".join(f"{i},nan\n" for i in range(60))}),
+    Case("forecast-train-missing-column", [*TASKS["forecast"].train, "--csv", "{tmp}/s.csv", "--target-col", "z"],
+         "'z'", {"s.csv": SERIES}),
+    Case("forecast-train-too-short", [*TASKS["forecast"].train, "--csv", "{tmp}/s.csv"], "s.csv|short|few",
+         {"s.csv": SERIES[:40]}),
+    Case("forecast-predict-bad-origin", ["forecast", "predict", "{fc_run}", "--origin", "middle"], "--origin"),
+    Case("seq2seq-translate-unknown-char", ["seq2seq", "translate", "--checkpoint", "{s2s_run}", "1x2"], "'x'"),
     Case("classify-predict-binary-file", ["classify", "predict", "--checkpoint", "{clf_run}", "--file",
                                           "{tmp}/t.txt"], "t.txt", {"t.txt": b"\x00\x01\x02\n"}),
 ]
