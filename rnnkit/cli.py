@@ -2,6 +2,8 @@
 
 from contextlib import contextmanager
 
+from pathlib import Path
+
 import typer
 
 from rnnkit.diagnostics.cli import diagnose_app
@@ -48,7 +50,8 @@ def demo(seconds: float = typer.Option(120.0, help="Training time budget in seco
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
     from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 
-    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads)],
+    _train_lm(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads),
+                     "--overwrite"],
               prime="ROMEO:", sample_chars=300, context=DEMO_CONTEXT)
 
 
@@ -72,29 +75,9 @@ def lm_train(ctx: typer.Context,
 
 
 def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int, context: str) -> None:
-    import torch
-
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig, lm_metrics, sample
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
 
-    from rnnkit.train.checkpoint import read_state
-
-    classes = {"train": TrainConfig, "lm": LMConfig}
-    try:
-        cfgs = build_configs(classes, config, args)
-        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
-            saved = read_state(cfgs["train"].resume)
-            cfgs = build_configs(classes, config, args, base={"train": saved["config"], "lm": saved["meta"]["lm"]})
-        torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
-        task = LanguageModelTask(cfgs["lm"])
-        trainer = Trainer(task, cfgs["train"])
-        summary = trainer.fit()
-    except (ValueError, OSError, CheckpointError) as err:
-        fail(str(err))
-    except TrainingDiverged as err:
-        fail(str(err), code=1)
+    cfgs, task, trainer, summary = _fit({"lm": LMConfig}, config, args, lambda c: LanguageModelTask(c["lm"]))
     if trainer.rank != 0:
         return
     unit = cfgs["lm"].level
@@ -161,6 +144,8 @@ def lm_sample(run: str = typer.Argument(None, help="A run or checkpoint director
     try:
         if not (run or checkpoint):
             raise ValueError("give the model as --checkpoint DIR")
+        if length < 0:
+            raise ValueError(f"--length must be >= 0, got {length}")
         model, vocab = load_lm(checkpoint or run)
         if isinstance(vocab, WordVocab) and vocab.unknown(prime):
             typer.echo(f"note: {', '.join(map(repr, vocab.unknown(prime)))} not in the vocabulary; read as <unk>",
@@ -170,16 +155,35 @@ def lm_sample(run: str = typer.Argument(None, help="A run or checkpoint director
         fail(str(err))
 
 
+def train_configs(classes: dict, config: str | None, args: list[str], fresh_args: list[str] | None = None):
+    """The configs of a train command: `classes` is {"train": TrainConfig, the task's name: its config
+    class}, and the task saves that config in its meta under the same name. With --resume, the
+    saved run's settings overridden by `args`, in the directory that holds the checkpoint (never a
+    run_dir named inside state.json); otherwise built from `fresh_args` (default: `args`)."""
+    from rnnkit.train import build_configs
+    from rnnkit.train.checkpoint import read_state
+
+    cfgs = build_configs(classes, config, args if fresh_args is None else fresh_args)
+    if cfgs["train"].resume:
+        name = next(k for k in classes if k != "train")
+        saved = read_state(cfgs["train"].resume, task=name)
+        cfgs = build_configs(classes, config, args, base={"train": saved.get("config"), name: saved["meta"].get(name)})
+        if "--run-dir" not in args:
+            cfgs["train"].run_dir = str(Path(saved["path"]).parent)
+    return cfgs
+
+
 def _fit(tables: dict, config: str | None, args: list[str], make_task):
-    """Build the configs, the task and the trainer, and train; bad input ends in one error line."""
+    """Build the configs (see train_configs), the task and the trainer, and train; bad input ends in
+    one error line."""
     import torch
 
-    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train import Trainer, TrainConfig
     from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.loop import TrainingDiverged
+    from rnnkit.train.loop import TrainingDiverged, TrainingInterrupted
 
     try:
-        cfgs = build_configs({"train": TrainConfig, **tables}, config, args)
+        cfgs = train_configs({"train": TrainConfig, **tables}, config, args)
         torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
         task = make_task(cfgs)
         trainer = Trainer(task, cfgs["train"])
@@ -188,6 +192,8 @@ def _fit(tables: dict, config: str | None, args: list[str], make_task):
         fail(str(err))
     except TrainingDiverged as err:
         fail(str(err), code=1)
+    except TrainingInterrupted as err:
+        fail(str(err), code=130)
     return cfgs, task, trainer, summary
 
 
@@ -254,8 +260,7 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
                      checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
                      file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
-    from pathlib import Path
-
+    from rnnkit.data.text import read_text_file
     from rnnkit.tasks.classify import load_classifier, predict
     from rnnkit.train.checkpoint import CheckpointError
 
@@ -263,11 +268,11 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
         model, vocab, labels, cfg = load_classifier(checkpoint)
         items = list(texts or [])
         if file:
-            items += Path(file).read_text(encoding="utf-8").splitlines()
+            items += read_text_file(file).splitlines()
         if not items:
             raise ValueError("give texts as arguments or --file")
         probs = predict(model, vocab, cfg, items)
-    except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
+    except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
     for text, p in zip(items, probs):
         best = int(p.argmax())
@@ -321,16 +326,11 @@ def forecast_train(ctx: typer.Context,
     import torch
 
     from rnnkit.tasks import forecast as fc
-    from rnnkit.train import Trainer, TrainConfig, build_configs
-    from rnnkit.train.checkpoint import read_state
+    from rnnkit.train import Trainer, TrainConfig
 
     with _forecast_errors():
         classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
-        cfgs = build_configs(classes, config, fc.train_args(config, ctx.args))
-        if cfgs["train"].resume:  # continue with the saved run's settings, overridden by any flags given
-            saved = read_state(cfgs["train"].resume)
-            cfgs = build_configs(classes, config, ctx.args,
-                                 base={"train": saved["config"], "forecast": saved["meta"]["forecast"]})
+        cfgs = train_configs(classes, config, ctx.args, fc.train_args(config, ctx.args))
         torch.manual_seed(cfgs["train"].seed)
         task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
         summary = Trainer(task, cfgs["train"]).fit()

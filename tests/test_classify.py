@@ -53,7 +53,7 @@ def test_stratified_split_keeps_class_shares_and_is_disjoint():
 @pytest.mark.parametrize(
     "content, cols, message",
     [
-        (b"", ("1", "0"), "no labelled rows"),
+        (b"", ("1", "0"), "empty file"),
         (b"ham\thello\nham\tbye\n", ("1", "0"), "two classes"),
         (b"ham hello\nspam win\n", ("1", "0"), "line 1: 1 column"),
         (b"\xff\xfe\x00bad", ("1", "0"), "not UTF-8"),

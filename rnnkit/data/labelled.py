@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.data.text import read_text_file
+
 PAD, UNK = "<pad>", "<unk>"
 WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
@@ -40,16 +42,12 @@ def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0") -
     problem raises a ValueError naming the file and, where there is one, the line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    if "\x00" in raw:
-        raise ValueError(f"{path}: binary data, not text")
+    raw = read_text_file(path)
     delimiter = "," if path.suffix.lower() == ".csv" else "\t"
-    rows = [r for r in csv.reader(raw.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)]
+    try:
+        rows = [r for r in csv.reader(raw.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)]
+    except csv.Error as err:
+        raise ValueError(f"{path}: {err}") from None
     named = not (text_col.isdigit() and label_col.isdigit())
     header = rows.pop(0) if named and rows else None
     t, y = _column(text_col, header, path), _column(label_col, header, path)
@@ -98,6 +96,8 @@ class TokenVocab:
 
     @classmethod
     def from_json(cls, tokens: list[str]) -> TokenVocab:
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("not a token vocabulary: expected a JSON list of strings")
         return cls(list(tokens))
 
 

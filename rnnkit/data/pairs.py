@@ -62,7 +62,7 @@ class PairVocab:
 
     @classmethod
     def from_json(cls, obj: dict) -> PairVocab:
-        if obj.get("kind") != "pair-chars" or not isinstance(obj.get("chars"), str):
+        if not isinstance(obj, dict) or obj.get("kind") != "pair-chars" or not isinstance(obj.get("chars"), str):
             raise ValueError("not a pair vocabulary: expected {'kind': 'pair-chars', 'chars': '...'}")
         return cls(obj["chars"])
 

@@ -23,6 +23,23 @@ def load_tinyshakespeare() -> str:
     return resources.files("rnnkit.data").joinpath("bundled/tinyshakespeare.txt").read_text("ascii")
 
 
+def read_text_file(path: str | Path) -> str:
+    """The text of a UTF-8 file; ValueError naming the file if it is missing, not a regular file,
+    not UTF-8, binary (contains NUL) or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    if "\x00" in text:
+        raise ValueError(f"{path}: binary data, not text")
+    if not text:
+        raise ValueError(f"{path}: empty file")
+    return text
+
+
 def nanogpt_split(text: str) -> tuple[str, str]:
     """(train, val): the first int(0.9 N) characters and the rest, as nanoGPT's prepare.py splits
     (for tiny Shakespeare: text[:1003854] and text[1003854:])."""
@@ -56,12 +73,7 @@ def read_splits(data: str) -> dict[str, str]:
             raise ValueError(f"{path}: found some of its sibling splits but not {', '.join(missing)}")
         if not all(found):
             files = {"train": path}
-    texts = {}
-    for split, f in files.items():
-        try:
-            texts[split] = f.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{f}: not UTF-8 text (byte {err.start})") from None
+    texts = {split: read_text_file(f) for split, f in files.items()}
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():
@@ -100,7 +112,7 @@ class CharVocab:
 
     @classmethod
     def from_json(cls, obj: dict) -> CharVocab:
-        if obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
+        if not isinstance(obj, dict) or obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
             raise ValueError("not a character vocabulary: expected {'kind': 'char', 'chars': '...'}")
         return cls(list(obj["chars"]))
 
@@ -173,8 +185,9 @@ VOCABS = {"char": CharVocab, "word": WordVocab}
 
 def vocab_from_json(obj: dict) -> CharVocab | WordVocab:
     """The vocabulary saved as `obj` by either class's to_json."""
-    if obj.get("kind") not in VOCABS:
-        raise ValueError(f"unknown vocabulary kind {obj.get('kind')!r} (known: {', '.join(VOCABS)})")
+    if not isinstance(obj, dict) or obj.get("kind") not in VOCABS:
+        kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"unknown vocabulary kind {kind!r} (known: {', '.join(VOCABS)})")
     return VOCABS[obj["kind"]].from_json(obj)
 
 

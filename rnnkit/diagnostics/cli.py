@@ -47,9 +47,12 @@ def gradient_flow(cells: str = typer.Option("rnn,lstm,gru", help="Cell kinds at 
         _fail(str(err))
     if not curves:
         _fail("nothing to measure: give --cells or --checkpoint")
-    Path(out).mkdir(parents=True, exist_ok=True)
-    gf.write_csv(curves, Path(out) / "gradient_flow.csv")
-    gf.plot(curves, Path(out) / "gradient_flow.png")
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        gf.write_csv(curves, Path(out) / "gradient_flow.csv")
+        gf.plot(curves, Path(out) / "gradient_flow.png")
+    except OSError as err:
+        _fail(str(err))
     typer.echo("\n".join(gf.summary_lines(curves)))
     typer.echo(f"wrote {Path(out) / 'gradient_flow.png'} and {Path(out) / 'gradient_flow.csv'}")
 

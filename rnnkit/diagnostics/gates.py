@@ -43,7 +43,7 @@ def load_model(path: str | Path):
     loaders = {"lm": load_lm}
     task = checkpoint.read_state(path)["meta"].get("task")
     if task not in loaders:
-        raise checkpoint.CheckpointError(f"{path}: no diagnostics loader for task {task!r} "
+        raise checkpoint.CheckpointError(f"{path}: no diagnostics loader for a checkpoint of task {task!r} "
                                          f"(known: {', '.join(loaders)})")
     return loaders[task](path)
 

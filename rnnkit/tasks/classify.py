@@ -117,6 +117,10 @@ class ClassificationTask:
     def __init__(self, cfg: ClassifyConfig):
         self.cfg = cfg
         self.data = split_texts(cfg)
+        sizes = {split: len(texts) for split, (texts, _) in self.data.items()}
+        if min(sizes.values()) == 0 or sizes["train"] < cfg.batch_size:
+            raise ValueError(f"{cfg.data or 'the data'}: too few rows to split into train/val/test "
+                             f"({sizes}) with batch_size {cfg.batch_size}")
         self.labels = sorted(set(self.data["train"][1] + self.data["val"][1] + self.data["test"][1]))
         min_freq = cfg.min_freq if cfg.level == "word" else 1
         train_tokens = [tokenize(t, cfg.level)[: cfg.max_tokens] for t in self.data["train"][0]]
@@ -156,13 +160,14 @@ class ClassificationTask:
 
 def load_classifier(path: str | Path) -> tuple[TextClassifier, TokenVocab, list[str], ClassifyConfig]:
     """The model, vocabulary, label names and config of a saved classifier checkpoint."""
-    meta = checkpoint.read_state(path)["meta"]
-    if meta.get("task") != "classify":
-        raise checkpoint.CheckpointError(f"{path} is not a text-classifier checkpoint")
-    cfg, vocab = ClassifyConfig(**meta["classify"]), TokenVocab.from_json(meta["vocab"])
-    model = TextClassifier(len(vocab), len(meta["labels"]), cfg)
+    meta = checkpoint.read_state(path, task="classify")["meta"]
+    cfg = checkpoint.settings(ClassifyConfig, meta.get("classify"), path)
+    vocab, labels = TokenVocab.from_json(meta.get("vocab")), meta.get("labels")
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(y, str) for y in labels)):
+        raise checkpoint.CheckpointError(f"{path}: the saved labels are not a list of at least two names")
+    model = TextClassifier(len(vocab), len(labels), cfg)
     checkpoint.load(path, model)
-    return model.eval(), vocab, meta["labels"], cfg
+    return model.eval(), vocab, labels, cfg
 
 
 @torch.no_grad()

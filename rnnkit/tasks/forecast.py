@@ -326,10 +326,9 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastC
     prepared with the run's scaler, and the run's calibration."""
     run = Path(run)
     path = run / "best" if (run / "best").exists() else run
-    meta = checkpoint.read_state(path)["meta"]
-    if meta.get("task") != "forecast":
-        raise checkpoint.CheckpointError(f"{run} is not a forecasting run")
-    cfg = ForecastConfig(**{**meta["forecast"], **overrides})
+    meta = checkpoint.read_state(path, task="forecast")["meta"]
+    saved = meta.get("forecast")
+    cfg = checkpoint.settings(ForecastConfig, {**saved, **overrides} if isinstance(saved, dict) else saved, path)
     data = prepare(cfg, Scaler.from_json(meta["scaler"]))
     if data.z.shape[1] != meta["n_features"]:
         raise SeriesError(f"the model reads {meta['n_features']} features per step; the data gives "
@@ -492,7 +491,7 @@ def train_args(config: str | None, args: list[str]) -> list[str]:
     if config:
         try:
             in_toml = set(tomllib.loads(Path(config).read_text(encoding="utf-8")).get("train", {}))
-        except (OSError, tomllib.TOMLDecodeError) as err:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise ValueError(f"cannot read config {config}: {err}") from None
     defaults = [a for k, v in TRAIN_DEFAULTS.items() if k not in in_toml for a in ("--" + k.replace("_", "-"), v)]
     return defaults + list(args)

@@ -146,20 +146,18 @@ class LanguageModelTask:
 
 def lm_config(path: str | Path) -> LMConfig:
     """The LMConfig a saved LM checkpoint (a checkpoint or run directory) was trained with."""
-    meta = checkpoint.read_state(path)["meta"]
-    if meta.get("task") != "lm":
-        raise checkpoint.CheckpointError(f"{path} is not a language-model checkpoint")
-    unknown = sorted(set(meta["lm"]) - {f.name for f in dataclasses.fields(LMConfig)})
+    saved = checkpoint.read_state(path, task="lm")["meta"].get("lm")
+    unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(LMConfig)}) if isinstance(saved, dict) else []
     if unknown:
         raise checkpoint.CheckpointError(f"{path}: unknown [lm] settings {', '.join(unknown)} (written by another "
                                          "rnnkit version)")
-    return LMConfig(**meta["lm"])
+    return checkpoint.settings(LMConfig, saved, path)
 
 
 def load_lm(path: str | Path) -> tuple[CharLM, CharVocab | WordVocab]:
     """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""
     cfg = lm_config(path)
-    vocab = vocab_from_json(checkpoint.read_state(path)["meta"]["vocab"])
+    vocab = vocab_from_json(checkpoint.read_state(path)["meta"].get("vocab"))
     model = CharLM(len(vocab), cfg)
     checkpoint.load(path, model)
     return model, vocab

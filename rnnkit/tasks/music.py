@@ -139,10 +139,8 @@ def pooled_nll(task: MusicTask, split: str) -> float:
 def load_music(path: str | Path, data: str = "") -> MusicTask:
     """The task of a saved music checkpoint (a checkpoint or run directory) with its weights loaded;
     `data` replaces the data set it was trained on."""
-    meta = checkpoint.read_state(path)["meta"]
-    if meta.get("task") != "music":
-        raise checkpoint.CheckpointError(f"{path} is not a music checkpoint")
-    task = MusicTask(MusicConfig(**{**meta["music"], **({"data": data} if data else {})}))
+    cfg = checkpoint.settings(MusicConfig, checkpoint.read_state(path, task="music")["meta"].get("music"), path)
+    task = MusicTask(dataclasses.replace(cfg, data=data) if data else cfg)
     checkpoint.load(path, task.model)
     return task
 

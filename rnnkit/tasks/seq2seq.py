@@ -457,11 +457,9 @@ class Translator:
     @classmethod
     def load(cls, path: str | Path) -> Translator:
         """The model and vocabularies of a saved seq2seq checkpoint (checkpoint or run directory)."""
-        meta = checkpoint.read_state(path)["meta"]
-        if meta.get("task") != "seq2seq":
-            raise checkpoint.CheckpointError(f"{path} is not a seq2seq checkpoint (task {meta.get('task')!r})")
-        src, tgt = PairVocab.from_json(meta["src_vocab"]), PairVocab.from_json(meta["tgt_vocab"])
-        model = Seq2Seq(len(src), len(tgt), Seq2SeqConfig(**meta["seq2seq"]))
+        meta = checkpoint.read_state(path, task="seq2seq")["meta"]
+        src, tgt = PairVocab.from_json(meta.get("src_vocab")), PairVocab.from_json(meta.get("tgt_vocab"))
+        model = Seq2Seq(len(src), len(tgt), checkpoint.settings(Seq2SeqConfig, meta.get("seq2seq"), path))
         checkpoint.load(path, model)
         return cls(model.eval(), src, tgt, meta["max_len"])
 

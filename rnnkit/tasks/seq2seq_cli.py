@@ -24,7 +24,7 @@ def train(ctx: typer.Context,
     from rnnkit.train import TrainingDiverged
 
     try:
-        summary, translator, task, run_dir = run_training(config, [*TRAIN_DEFAULTS, *ctx.args])
+        summary, translator, task, run_dir = run_training(config, ctx.args, [*TRAIN_DEFAULTS, *ctx.args])
     except ValueError as err:  # bad options, an unreadable or malformed pairs file, a bad config
         fail(str(err))
     except TrainingDiverged as err:
@@ -37,15 +37,20 @@ def train(ctx: typer.Context,
                f"{summary['seconds']:.0f} s; checkpoint in {run_dir}")
 
 
-def run_training(config: str | None, args: list[str]):
-    """(trainer summary, Translator with the best weights, task, run dir) for CLI-style arguments."""
+def run_training(config: str | None, args: list[str], fresh_args: list[str] | None = None):
+    """(trainer summary, Translator with the best weights, task, run dir) for CLI-style arguments
+    (`fresh_args`, if given, for a run that does not --resume: see rnnkit.cli.train_configs)."""
     import torch
 
+    from rnnkit.cli import train_configs
     from rnnkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask, Translator
-    from rnnkit.train import Trainer, TrainConfig, build_configs
+    from rnnkit.train import Trainer, TrainConfig
     from rnnkit.train.checkpoint import CheckpointError
 
-    cfgs = build_configs({"train": TrainConfig, "seq2seq": Seq2SeqConfig}, config, args)
+    try:
+        cfgs = train_configs({"train": TrainConfig, "seq2seq": Seq2SeqConfig}, config, args, fresh_args)
+    except CheckpointError as err:
+        raise ValueError(str(err)) from None
     if cfgs["train"].tbptt_forward:
         raise ValueError("seq2seq trains on whole pairs: tbptt_forward must be 0")
     torch.manual_seed(cfgs["train"].seed)

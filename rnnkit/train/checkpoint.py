@@ -80,14 +80,20 @@ def save(run_dir: str | Path, names: tuple[str, ...], model: nn.Module, optimize
              "optim_param_groups": optim_state["param_groups"], "carry": carry_spec}
     final = run_dir / f"ckpt-{state['step']:08d}-{uuid.uuid4().hex[:8]}"  # never overwrites one in use
     tmp = run_dir / f".tmp-{final.name}"
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / "model.safetensors"))
-    save_file(tensors, str(tmp / "optim.safetensors"))
-    (tmp / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
-    for f in FILES:
-        with open(tmp / f, "rb") as fh:
-            os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    try:
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / "model.safetensors"))
+        save_file(tensors, str(tmp / "optim.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+        for f in FILES:
+            with open(tmp / f, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except (OSError, SafetensorError) as err:  # e.g. disk full: the previous checkpoints stay as they were
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(err, "strerror", None) or str(err)
+        raise OSError(getattr(err, "errno", None), f"cannot write a checkpoint in {run_dir} ({reason}); "
+                      "`last` and `best` still point at the previous ones") from None
     for name in names:
         link = run_dir / f".tmp-{name}-{os.getpid()}"
         link.unlink(missing_ok=True)
@@ -108,9 +114,10 @@ def _remove_unreferenced(run_dir: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def read_state(path: str | Path) -> dict:
+def read_state(path: str | Path, task: str | None = None) -> dict:
     """The state.json of the checkpoint at `path` (a checkpoint directory, or a run directory,
-    meaning its `last`), after checking that it is an rnnkit safetensors + JSON checkpoint."""
+    meaning its `last`), after checking that it is an rnnkit safetensors + JSON checkpoint (of
+    `task`, if given). Its "meta" is a dict ({} if the writer gave none)."""
     path = Path(path)
     if path.is_dir() and (path / "last").exists():
         path = path / "last"
@@ -126,25 +133,49 @@ def read_state(path: str | Path) -> dict:
         raise CheckpointError(f"{path / 'state.json'} is not valid JSON: {err}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path / 'state.json'} is not an rnnkit checkpoint state")
+    meta = state.setdefault("meta", {})
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path / 'state.json'}: meta is not a JSON object")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path} is a checkpoint of task {meta.get('task')!r}, not {task!r}")
     state["path"] = str(path)
     return state
 
 
-def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None):
-    """Loads weights (and optimiser state) from the checkpoint at `path`; returns (state, carry)."""
-    state = read_state(path)
+def settings(cls: type, values: Any, path: str | Path) -> Any:
+    """`cls(**values)`: a task's config dataclass rebuilt from a checkpoint's meta; unknown or
+    invalid settings are a CheckpointError naming the checkpoint."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{path}: the saved {cls.__name__} is not a JSON object")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: saved settings do not fit {cls.__name__}: {err}") from None
+
+
+def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+         task: str | None = None):
+    """Loads weights (and optimiser state) from the checkpoint at `path` (of `task`, if given);
+    returns (state, carry)."""
+    state = read_state(path, task)
     path = Path(state["path"])
     try:
         missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
         tensors = load_file(str(path / "optim.safetensors"))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{path}: unreadable safetensors file: {err}") from None
+    except RuntimeError as err:  # shapes that differ from the model's
+        raise CheckpointError(f"{path}: weights do not match the model: {str(err).splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise CheckpointError(f"{path}: weights do not match the model (missing {sorted(missing)}, "
                               f"unexpected {sorted(unexpected)})")
-    if optimizer is not None:
-        optim_state = _unflatten(state["optim_state"], tensors)
-        optimizer.load_state_dict({"state": {int(k): v for k, v in optim_state.items()},
-                                   "param_groups": state["optim_param_groups"]})
-    return state, _unflatten(state["carry"], tensors)
+    try:
+        if optimizer is not None:
+            optim_state = _unflatten(state["optim_state"], tensors)
+            optimizer.load_state_dict({"state": {int(k): v for k, v in optim_state.items()},
+                                       "param_groups": state["optim_param_groups"]})
+        return state, _unflatten(state["carry"], tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path}: optimiser or carried state does not match its tensors "
+                              f"({type(err).__name__}: {err})") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class TrainConfig:
     max_rollbacks: int = 3  # rollbacks (each halving the learning rate) before giving up
     tensorboard: bool = False
     device: str = "cpu"
+    overwrite: bool = False  # train afresh in a run_dir that already holds a run (replacing its checkpoints)
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, ("sgd", "rmsprop", "adagrad", "adam", "adamw"))
@@ -71,6 +73,8 @@ class TrainConfig:
                              f"({self.tbptt_forward})")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
+            raise ValueError("max_epochs, max_steps, max_time and patience are all 0: training would never stop")
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -88,11 +92,13 @@ def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
                 raise ValueError(f"{source}: expected true or false, got {raw!r}")
             return raw.lower() in ("true", "1", "yes")
         try:
-            return kind(raw)
+            return _coerce(field, kind(raw), source)
         except ValueError:
             raise ValueError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
+    if kind is float and isinstance(raw, float) and not math.isfinite(raw):
+        raise ValueError(f"{source}: expected a finite number, got {raw!r}")
     if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
         raise ValueError(f"{source}: expected {kind.__name__}, got {raw!r}")
     return raw
@@ -108,11 +114,18 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
     "--hidden-size 512"). Unknown tables, keys and flags raise ValueError naming them.
     """
     fields = {f.name: (table, f) for table, cls in classes.items() for f in dataclasses.fields(cls)}
-    values: dict[str, dict[str, Any]] = {table: dict((base or {}).get(table, {})) for table in classes}
+    values: dict[str, dict[str, Any]] = {table: {} for table in classes}
+    for table, entries in (base or {}).items():  # a saved run's settings: checked like a TOML table
+        if table not in classes or not isinstance(entries, dict):
+            raise ValueError(f"saved settings: unknown or malformed table {table!r}")
+        for key, raw in entries.items():
+            if key not in fields or fields[key][0] != table:
+                raise ValueError(f"saved settings: unknown key {key!r} in [{table}]")
+            values[table][key] = _coerce(fields[key][1], raw, f"saved settings [{table}] {key}")
     if toml_path:
         try:
             doc = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise ValueError(f"cannot read config {toml_path}: {err}") from None
         for table, entries in doc.items():
             if table not in classes or not isinstance(entries, dict):

@@ -6,6 +6,8 @@ import base64
 import dataclasses
 import math
 import os
+import signal
+import threading
 import time
 from itertools import islice
 from pathlib import Path
@@ -42,11 +44,18 @@ def evaluate(model: torch.nn.Module, batches) -> float | None:
     return total / count if count else None
 
 
+class TrainingInterrupted(Exception):
+    """SIGINT (Ctrl-C) stopped training after the batch in progress; `last` holds the run."""
+
+
 class Trainer:
     """Trains `task.model` on `task`'s batches as `cfg` says; `fit()` returns a summary dict."""
 
     def __init__(self, task: Task, cfg: TrainConfig):
         self.task, self.cfg = task, cfg
+        if not cfg.resume and not cfg.overwrite and (Path(cfg.run_dir) / "last").exists():
+            raise ValueError(f"{cfg.run_dir} already holds a run: continue it with --resume {cfg.run_dir}, "
+                             "train elsewhere with --run-dir, or replace it with --overwrite")
         self.rank, self.world = distributed.setup(cfg.device)
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
         self.model = task.model.to(cfg.device)
@@ -74,6 +83,8 @@ class Trainer:
         self.carry = None  # recurrent state carried between batches (stateful streaming)
         self.started = time.perf_counter()
         torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
+        if cfg.resume:  # before the monitor opens files, so a bad checkpoint leaves the run dir as it was
+            self._restore(cfg.resume)
         self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard)
                         if self.rank == 0 else None)
         self.histograms = None  # --tensorboard: gate and gradient histograms at each logging step
@@ -81,10 +92,8 @@ class Trainer:
             from rnnkit.diagnostics.tensorboard import Histograms
 
             self.histograms = Histograms(self.model, self.monitor.writer)
-        if cfg.resume:
-            self._restore(cfg.resume)
         self.bad_steps = 0  # non-finite updates in a row
-        self.stop_early = self.rolled_back = False
+        self.stop_early = self.rolled_back = self.interrupted = False
         self.window = {"loss": 0.0, "updates": 0, "tokens": 0, "time": 0.0, "grad_norm": 0.0}
 
     # ----------------------------------------------------------------------------------------
@@ -96,10 +105,20 @@ class Trainer:
         for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
             if hasattr(module, "engine_info"):
                 self._log({"kind": "engine", "layer": name, **module.engine_info()})
+        # Single process: the first Ctrl-C stops after the current batch and saves `last`; a second
+        # one interrupts at once. (Data-parallel ranks keep the default: they could not agree on a batch.)
+        catch = self.world == 1 and threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._request_stop) if catch else None
         try:
             self._save(("last",))  # a good checkpoint to roll back to, from the first update on
             while not self._done():
                 self._run_epoch()
+            if self.interrupted:
+                if self.last_save != self.step and self.bad_steps == 0:
+                    self._save(("last",))
+                raise TrainingInterrupted(f"interrupted at step {self.step}; the run is saved as "
+                                          f"{self.run_dir / 'last'} (step {self.last_save}): continue it "
+                                          f"with --resume {self.run_dir}")
             # The final weights are always validated and saved as `last` (and `best` if they are).
             improved = self.last_eval != self.step and self._validate()
             names = (("best",) if improved else ()) + (("last",) if self.last_save != self.step else ())
@@ -117,9 +136,15 @@ class Trainer:
                 write_report(self.run_dir, getattr(self.task, "report_samples", dict)())
             return summary
         finally:
+            if catch:
+                signal.signal(signal.SIGINT, previous)
             if self.monitor:
                 self.monitor.close()
             distributed.teardown()
+
+    def _request_stop(self, signum, frame) -> None:
+        self.interrupted = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _run_epoch(self) -> None:
         """Trains from the current position to the end of the epoch, or until a stop or rollback."""
@@ -237,7 +262,7 @@ class Trainer:
 
     def _done(self) -> bool:
         cfg = self.cfg
-        return (self.stop_early or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
+        return (self.stop_early or self.interrupted or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
                 or (cfg.max_steps and self.step >= cfg.max_steps)
                 or (cfg.max_time and self._elapsed() >= cfg.max_time))
 
@@ -270,7 +295,7 @@ class Trainer:
 
     def _restore(self, path: str | Path) -> None:
         """Loads weights, optimiser, carried state, RNG and position from a checkpoint."""
-        state, carry = checkpoint.load(path, self.model, self.optimizer)
+        state, carry = checkpoint.load(path, self.model, self.optimizer, task=self.task.meta().get("task"))
         if state["world"] != self.world:
             raise checkpoint.CheckpointError(f"{path} was written by {state['world']} processes; "
                                              f"resume it with the same number (not {self.world})")
