@@ -36,13 +36,15 @@ def cells(section: str, row_start: str, after: str = "") -> list[str] | None:
 def rows(s: dict[str, str]) -> list[str]:
     out = []
     if "speed" in s:
-        for name, torch_name, goal in (("rnnkit LSTM", "nn.LSTM", 0.9), ("rnnkit LSTM peephole", "nn.LSTM", 1.2),
-                                       ("rnnkit GRU", "nn.GRU", 0.9)):
-            c = cells(s["speed"], f"{name} |", "### B=32, H=256")
-            if c:
-                verdict = "met" if float(c[2]) <= goal else "behind"
-                out.append(f"| training step, {name[7:]}, B=32 H=256 | {c[2]}× the time of torch {torch_name} "
-                           f"({verdict}) | goal ≤ {goal}× |")
+        for threads in re.findall(r"^### (\d+ threads?)$", s["speed"], re.M):
+            part = s["speed"][s["speed"].index(f"### {threads}\n") :]
+            for name, torch_name, goal in (("rnnkit LSTM", "nn.LSTM", 0.9), ("rnnkit LSTM peephole", "nn.LSTM", 1.2),
+                                           ("rnnkit GRU", "nn.GRU", 0.9)):
+                c = cells(part, f"{name} |", "#### B=32, H=256")
+                if c:
+                    verdict = "met" if float(c[2]) <= goal else "behind"
+                    out.append(f"| training step, {name[7:]}, B=32 H=256, {threads} | {c[2]}× the time of torch "
+                               f"{torch_name} ({verdict}) | goal ≤ {goal}× |")
     if "classify" in s:
         c, ref = cells(s["classify"], "rnnkit bi-LSTM"), cells(s["classify"], "SVM + tok1")
         if c and ref:

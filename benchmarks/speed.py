@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import statistics
 import sys
 import time
@@ -195,7 +196,7 @@ def table(results) -> str:
     lines = []
     for (N, H), (rows, rate) in results.items():
         lines += [
-            f"\n### B={N}, H={H} (T={T}, I={I}; fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s)\n",
+            f"\n#### B={N}, H={H} (T={T}, I={I}; fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s)\n",
             "| model | train ms | × torch | tokens/s | GEMM % | infer ms | × torch | saved MB | × torch |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -216,7 +217,8 @@ def table(results) -> str:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="B in {1, 32}, H = 256, 3 rounds (~1-2 min)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1],
+                    help="thread counts to measure, each in its own table (default: 1 and all cores)")
     ap.add_argument("--repeats", type=int, default=None, help="timed rounds per shape (default 5, quick 3)")
     ap.add_argument("--batch", type=int, nargs="*", default=None)
     ap.add_argument("--hidden", type=int, nargs="*", default=None)
@@ -231,31 +233,32 @@ def main(argv: list[str]) -> None:
     ap = build_parser()
     args = ap.parse_args(argv)
     started = time.time()
-    torch.set_num_threads(args.threads)
     global CLOCK
     if args.clock == "cpu":
-        if args.threads != 1:
+        if args.threads != [1]:
             ap.error("--clock cpu measures one thread: use it with --threads 1")
         CLOCK = time.thread_time
     batches = args.batch or ([1, 32] if args.quick else [1, 32, 128])
     hiddens = args.hidden or ([256] if args.quick else [256, 512])
     repeats = args.repeats or (3 if args.quick else 5)
-    t0 = time.perf_counter()
     t_build = time.perf_counter()
     compiled.load()
     t_build = time.perf_counter() - t_build
-    results = {}
-    for H in hiddens:
-        for N in batches:
-            results[(N, H)] = bench_shape(N, H, repeats, args.quick)
-            print(table({(N, H): results[(N, H)]}), flush=True)
-    header = (
-        f"Measured {datetime.date.today()} on {hardware()}; extension load {t_build:.2f} s; "
-        f"{repeats} interleaved rounds, medians, {args.clock} clock; run took {time.perf_counter() - t0:.0f} s"
-        f"{' (--quick)' if args.quick else ''}. Timings on a shared machine vary ±25%: compare ratios, "
-        "which are measured in the same rounds."
-    )
-    md = "## Speed: training and inference steps against torch (benchmarks/speed.py)\n\n" + header + "\n" + table(results)
+    parts = ["## Speed: training and inference steps against torch (benchmarks/speed.py)"]
+    for threads in args.threads:  # 1 thread and all cores, each against torch at the same thread count
+        torch.set_num_threads(threads)
+        t0, results = time.perf_counter(), {}
+        for H in hiddens:
+            for N in batches:
+                results[(N, H)] = bench_shape(N, H, repeats, args.quick)
+                print(table({(N, H): results[(N, H)]}), flush=True)
+        parts.append(
+            f"\n### {threads} thread{'s' if threads > 1 else ''}\n\n"
+            f"Measured {datetime.date.today()} on {hardware()}; extension load {t_build:.2f} s; "
+            f"{repeats} interleaved rounds, medians, {args.clock} clock; took {time.perf_counter() - t0:.0f} s"
+            f"{' (--quick)' if args.quick else ''}. Timings on a shared machine vary ±25%: compare ratios, "
+            "which are measured in the same rounds.\n" + table(results))
+    md = "\n".join(parts)
     if not args.no_write:
         write_section("speed", md + "\n" + stamp(started, argv, "speed.py"), args.output)
         print(f"\nwrote {args.output}")
