@@ -53,7 +53,7 @@ def activation_grad(name: str, y: torch.Tensor) -> torch.Tensor:
 def check_choice(argument: str, value, choices) -> None:
     """Raise a ValueError naming the argument when ``value`` is not one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"{argument} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        raise ValueError(f"{argument} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 LN_EPS = 1e-5

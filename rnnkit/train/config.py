@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnkit.cells.base import check_choice  # noqa: F401 (one helper for the whole package; tasks import it from here)
+
 
 @dataclass
 class TrainConfig:
@@ -75,12 +77,6 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
             raise ValueError("max_epochs, max_steps, max_time and patience are all 0: training would never stop")
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """ValueError naming the argument unless `value` is one of `choices`."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
