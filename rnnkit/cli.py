@@ -66,11 +66,7 @@ def lm_train(ctx: typer.Context,
 
     --resume RUN_DIR continues a run exactly where its last checkpoint stopped, with its settings.
     """
-    if nproc > 1:
-        from rnnkit.train.distributed import launch
-
-        argv = ["lm", "train", *(["--config", config] if config else []), *ctx.args]
-        raise typer.Exit(launch(nproc, argv))
+    _relaunch(nproc, "lm", config, ctx.args)
     _train_lm(config, ctx.args, prime="", sample_chars=0, context="")
 
 
@@ -173,6 +169,14 @@ def train_configs(classes: dict, config: str | None, args: list[str], fresh_args
     return cfgs
 
 
+def _relaunch(nproc: int, task: str, config: str | None, args: list[str]) -> None:
+    """With nproc > 1, rerun `rnnkit TASK train ...` as nproc data-parallel processes and exit with their status."""
+    if nproc > 1:
+        from rnnkit.train.distributed import launch
+
+        raise typer.Exit(launch(nproc, [task, "train", *(["--config", config] if config else []), *args]))
+
+
 def _fit(tables: dict, config: str | None, args: list[str], make_task):
     """Build the configs (see train_configs), the task and the trainer, and train; bad input ends in
     one error line."""
@@ -217,10 +221,7 @@ def classify_train(ctx: typer.Context,
     """Train a text classifier (default data: the bundled SMS Spam Collection); any \\[train]/\\[classify]
     setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
     The test split is evaluated once, at the end."""
-    if nproc > 1:
-        from rnnkit.train.distributed import launch
-
-        raise typer.Exit(launch(nproc, ["classify", "train", *(["--config", config] if config else []), *ctx.args]))
+    _relaunch(nproc, "classify", config, ctx.args)
     from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
 
     cfgs, task, trainer, summary = _fit({"classify": ClassifyConfig}, config, ctx.args,
