@@ -1,6 +1,7 @@
 """Text classification: data reading, pooling over variable lengths, metrics, and the CLI end to end."""
 
 import math
+import os
 import subprocess
 import sys
 
@@ -74,7 +75,10 @@ def test_csv_with_named_columns(tmp_path):
 
 
 def rnnkit(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    """The CLI in a subprocess; a wide console, so rich never wraps a table title (temp paths vary)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
