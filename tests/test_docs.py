@@ -14,9 +14,9 @@
   (at most MAX_NOT_RUN in all). `<!-- docs: image FILE -> docs/img/NAME.png -->`, anywhere on a page,
   names a file (relative to the temp dir) that the page's blocks write: the slow test checks it was
   written and, with RNNKIT_DOCS_UPDATE=1, copies it to docs/img/NAME.png. Every image a page shows
-  is such a file.
-- A Korean page docs/ko/X has the same code blocks (and markers) as its English twin docs/X, so it is
-  not run again; README.ko.md's code blocks appear in README.md in the same order, and it is run.
+  is such a file. RNNKIT_DOCS_PRINT=1 with `pytest -s` prints what every block printed.
+- A Korean page docs/ko/X has the same console, python and output blocks (and markers) as its English
+  twin docs/X, so it is not run again (plain ```text blocks, such as equations, may be translated); README.ko.md's code blocks appear in README.md in the same order, and it is run.
 """
 
 from __future__ import annotations
@@ -156,6 +156,12 @@ def mismatch(what: str, want: str, got: str) -> str:
     return f"{what}: the output shown does not match what it printed\n{diff}\n--- printed in full ---\n{got}"
 
 
+def show(what: str, printed: str) -> None:
+    """With RNNKIT_DOCS_PRINT=1 (and pytest -s), print what each command and block printed, to write pages."""
+    if os.environ.get("RNNKIT_DOCS_PRINT") == "1":
+        print(f"\n===== {what}\n{printed}", end="")
+
+
 # The python process of a page: reads (name, code) JSON lines, answers {"out", "error"} lines.
 DRIVER = r"""
 import contextlib, io, json, sys, traceback
@@ -197,10 +203,11 @@ class PageRun:
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
             what = f"{self.where(block)}: $ {command}"
-            assert done.returncode == 0, f"{what}\nexit code {done.returncode}; it printed:\n{done.stdout}"
-            if shown:
-                want = "\n".join(shown)
-                assert matches(want, done.stdout), mismatch(what, want, done.stdout)
+            show(what, done.stdout)
+            if done.returncode != 0:
+                pytest.fail(f"{what}\nexit code {done.returncode}; it printed:\n{done.stdout}", pytrace=False)
+            if shown and not matches("\n".join(shown), done.stdout):
+                pytest.fail(mismatch(what, "\n".join(shown), done.stdout), pytrace=False)
 
     def run_python(self, step: Step, timeout: float) -> None:
         if self.python is None:
@@ -214,12 +221,14 @@ class PageRun:
         line = self.python.stdout.readline() if ready else ""
         if not line:
             self.python.kill()
-            raise AssertionError(f"{what}: no answer from python (timeout {timeout} s or crash)\n"
-                                 f"{self.python_stderr.read_text()}")
+            pytest.fail(f"{what}: no answer from python (timeout {timeout} s or crash)\n"
+                        f"{self.python_stderr.read_text()}", pytrace=False)
         reply = json.loads(line)
-        assert reply["error"] is None, f"{what}: the block raised\n{reply['error']}"
-        if step.expected is not None:
-            assert matches(step.expected.body, reply["out"]), mismatch(what, step.expected.body, reply["out"])
+        show(what, reply["out"])
+        if reply["error"] is not None:
+            pytest.fail(f"{what}: the block raised\n{reply['error']}", pytrace=False)
+        if step.expected is not None and not matches(step.expected.body, reply["out"]):
+            pytest.fail(mismatch(what, step.expected.body, reply["out"]), pytrace=False)
 
     def run(self, steps: list[Step], slow: bool) -> None:
         try:
@@ -263,6 +272,10 @@ def blocks_of(page: Path) -> list[Block]:
     return parse_blocks(page.read_text(encoding="utf-8"))
 
 
+def image_markers(page: Path) -> list[str]:
+    return [m.group("dest") for m in IMAGE_MARKER.finditer(page.read_text(encoding="utf-8"))]
+
+
 @pytest.mark.parametrize("page", run_pages(), ids=ids(run_pages()))
 def test_page(page, tmp_path):
     """The page's blocks that are not slow run and print what the page shows."""
@@ -274,7 +287,8 @@ def test_page(page, tmp_path):
 
 
 def pages_with_slow_blocks() -> list[Path]:
-    return [p for p in run_pages() if any(s.slow for s in page_steps(blocks_of(p)))]
+    """The pages the slow test runs whole: those with slow blocks or images."""
+    return [p for p in run_pages() if any(s.slow for s in page_steps(blocks_of(p))) or image_markers(p)]
 
 
 @pytest.mark.slow
@@ -299,11 +313,13 @@ def test_not_run_blocks_are_few():
 
 @pytest.mark.parametrize("page", tour_pages(), ids=ids(tour_pages()))
 def test_korean_twin(page):
-    """docs/ko/X exists and has the same code blocks, in the same order, as docs/X."""
+    """docs/ko/X exists and has the same console and python blocks and output blocks, in order, as docs/X.
+
+    Plain ```text blocks (equations, not output) may be translated."""
     twin = KO / page.relative_to(DOCS)
     assert twin.exists(), f"{page.relative_to(ROOT)} has no Korean twin {twin.relative_to(ROOT)}"
-    english = [b.signature() for b in blocks_of(page)]
-    korean = [b.signature() for b in blocks_of(twin)]
+    english = [b.signature() for b in blocks_of(page) if b.lang in RUN_LANGS or b.output]
+    korean = [b.signature() for b in blocks_of(twin) if b.lang in RUN_LANGS or b.output]
     assert korean == english, f"{twin.relative_to(ROOT)}: code blocks differ from {page.relative_to(ROOT)}"
 
 
@@ -320,10 +336,6 @@ def test_readme_ko_blocks_come_from_readme():
     english = iter(b.signature() for b in blocks_of(ROOT / "README.md"))
     missing = [b for b in blocks_of(ko) if b.signature() not in english]  # `in` consumes the iterator: order kept
     assert not missing, f"README.ko.md blocks not in README.md (in order): {[b.line for b in missing]}"
-
-
-def image_markers(page: Path) -> list[str]:
-    return [m.group("dest") for m in IMAGE_MARKER.finditer(page.read_text(encoding="utf-8"))]
 
 
 @pytest.mark.parametrize("page", english_pages() + korean_pages(), ids=ids(english_pages() + korean_pages()))
@@ -372,6 +384,6 @@ def test_runner_checks_what_it_runs(tmp_path):
         if name == "good":
             run.run(page_steps(parse_blocks(text)), slow=False)
         else:
-            with pytest.raises(AssertionError):
+            with pytest.raises(pytest.fail.Exception):
                 run.run(page_steps(parse_blocks(text)), slow=False)
     assert console_commands("$ echo a \\\n  b\na b", 1) == [("echo a \\\n  b", ["a b"])]
