@@ -350,6 +350,24 @@ def test_images_are_produced_by_the_page(page):
         assert target in named, f"{page.relative_to(ROOT)} shows {m.group('target')}, which no image marker names"
 
 
+REMOTE = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//|<link[^>]*\shref=[\"']?(https?:)?//[^>]*>"
+                    r"|@import\s+(url\()?[\"']?(https?:)?//|url\([\"']?(https?:)?//")
+
+
+def remote_loads(text: str) -> list[str]:
+    """Scripts, stylesheets, preloads, imports and url()s of an HTML or CSS text that come over the network."""
+    return [m.group(0)[:80] for m in REMOTE.finditer(text)
+            if not (m.group(0).startswith("<link") and "stylesheet" not in m.group(0) and "preload" not in m.group(0))]
+
+
+def test_remote_loads_are_found():
+    page = ('<link rel="stylesheet" href="https://fonts.googleapis.com/css"><script src="//cdn.example/x.js">'
+            '<style>@font-face { src: url(https://example.org/f.woff2) }</style>'
+            '<link rel="next" href="guarantees.html"><link rel="canonical" href="https://example.org/">'
+            '<script src="assets/bundle.js">')
+    assert len(remote_loads(page)) == 3
+
+
 def test_site_builds_offline(tmp_path):
     """mkdocs build --strict succeeds, and the site loads no script, style or font over http(s)."""
     site = tmp_path / "site"
@@ -357,11 +375,8 @@ def test_site_builds_offline(tmp_path):
                            "--site-dir", str(site)], cwd=ROOT, text=True, capture_output=True, timeout=300,
                           env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
     assert done.returncode == 0, done.stdout + done.stderr
-    remote = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//|<link[^>]*\shref=[\"']?(https?:)?//[^>]*>"
-                        r"|@import\s+(url\()?[\"']?(https?:)?//|url\([\"']?(https?:)?//")
-    loads = [f"{f.relative_to(site)}: {m.group(0)[:80]}" for f in site.rglob("*") if f.suffix in (".html", ".css")
-             for m in remote.finditer(f.read_text(encoding="utf-8", errors="replace"))
-             if not (m.group(0).startswith("<link") and "stylesheet" not in m.group(0) and "preload" not in m.group(0))]
+    loads = [f"{f.relative_to(site)}: {hit}" for f in site.rglob("*") if f.suffix in (".html", ".css")
+             for hit in remote_loads(f.read_text(encoding="utf-8", errors="replace"))]
     assert not loads, loads
     assert (site / "index.html").exists() and (site / "ko" / "index.html").exists()
 
