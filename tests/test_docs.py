@@ -84,7 +84,7 @@ def parse_blocks(text: str) -> list[Block]:
         i += 1
         kw = {}
         j = start - 1
-        while j >= 0 and (not lines[j].strip() or MARKER.match(lines[j])):
+        while j >= 0 and (not lines[j].strip() or MARKER.match(lines[j]) or IMAGE_MARKER.fullmatch(lines[j].strip())):
             mk = MARKER.match(lines[j])
             if mk and mk.group("output"):
                 kw["output"] = True
@@ -402,3 +402,5 @@ def test_runner_checks_what_it_runs(tmp_path):
             with pytest.raises(pytest.fail.Exception):
                 run.run(page_steps(parse_blocks(text)), slow=False)
     assert console_commands("$ echo a \\\n  b\na b", 1) == [("echo a \\\n  b", ["a b"])]
+    stacked = parse_blocks("<!-- docs: slow -->\n<!-- docs: image a.png -> docs/img/a.png -->\n```python\npass\n```\n")
+    assert stacked[0].slow
