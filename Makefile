@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick clean
+.PHONY: demo test docs bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation site, built offline into site/ (docs/ and mkdocs.yml; tests/test_docs.py runs its code).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # Every benchmark script rewrites its own section of BENCHMARKS.md (see benchmarks/report.py).
 # The full run takes several hours on 2 cores (seq2seq ~25 min, classify ~20 min, speed ~10 min, ...);
@@ -29,4 +33,4 @@ bench-quick: $(STAMP)
 	set -e; for script in $(BENCH_SCRIPTS); do $(PY) $$script --quick; done; $(PY) benchmarks/headline.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

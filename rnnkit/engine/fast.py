@@ -7,9 +7,9 @@ recurrent weight gradients (∂L/∂U = Σ_t dpre_tᵀ h_{t−1} as one GEMM, pe
 gains as reductions) after the loop.
 
 Buffers (shape letters as in rnnkit.cells.base):
-    states[k]  (T+1, N, H)  state k at every step, states[k][0] = initial state
-    saved      cell-specific activations, filled by the forward loop
-    grads      cell-specific gradients, filled by the backward loop; grads["dxp"] is (T, N, G)
+    `states[k]`  (T+1, N, H)  state k at every step, `states[k][0]` = initial state
+    `saved`      cell-specific activations, filled by the forward loop
+    `grads`      cell-specific gradients, filled by the backward loop; `grads["dxp"]` is (T, N, G)
 """
 
 from __future__ import annotations
