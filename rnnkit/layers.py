@@ -319,13 +319,14 @@ class LSTM(RecurrentLayer):
     """LSTM (see rnnkit.cells.lstm for the equations), optionally with peepholes, CIFG, layer norm.
 
     Options beyond torch.nn.LSTM:
-        forget_bias: initial forget-gate bias (default 1.0; with CIFG the input gate gets −forget_bias).
-        peephole: diagonal cell-to-gate weights (Graves LSTM), weight_peephole_lk (3H: p_i, p_f, p_o).
-        cifg: coupled input-forget gate, f = 1 − i; gates i, g, o only (G = 3H).
-        layer_norm: layer-normalised W x, U h and cell (ln_ih_weight, ln_hh_weight, ln_cell_weight/bias).
-        activation: ``tanh`` or ``softsign`` for the cell input and output squashing.
-        init: ``uniform`` (torch's), ``xavier`` or ``orthogonal``; chrono_init: T_max for chrono biases.
-        engine: ``fast`` (hand-derived BPTT) or ``reference`` (autograd over the step equations).
+
+    - forget_bias: initial forget-gate bias (default 1.0; with CIFG the input gate gets −forget_bias).
+    - peephole: diagonal cell-to-gate weights (Graves LSTM), weight_peephole_lk (3H: p_i, p_f, p_o).
+    - cifg: coupled input-forget gate, f = 1 − i; gates i, g, o only (G = 3H).
+    - layer_norm: layer-normalised W x, U h and cell (ln_ih_weight, ln_hh_weight, ln_cell_weight/bias).
+    - activation: ``tanh`` or ``softsign`` for the cell input and output squashing.
+    - init: ``uniform`` (torch's), ``xavier`` or ``orthogonal``; chrono_init: T_max for chrono biases.
+    - engine: ``fast`` (hand-derived BPTT) or ``reference`` (autograd over the step equations).
 
     Parameters per layer k: weight_ih_lk (G, I), weight_hh_lk (G, H), bias_ih_lk (G), bias_hh_lk (G),
     gate order i, f, g, o as in torch.nn.LSTM.
@@ -376,8 +377,9 @@ class GRU(RecurrentLayer):
     """GRU (see rnnkit.cells.gru for the equations) in the reset-after (torch/cuDNN) or reset-before form.
 
     Options beyond torch.nn.GRU:
-        reset_after: True (default, torch's form) or False (Cho et al.; n = tanh(W x + U (r ∘ h) + b)).
-        init, chrono_init (update-gate biases log U(1, T_max − 1)), engine: as for LSTM.
+
+    - reset_after: True (default, torch's form) or False (Cho et al.; n = tanh(W x + U (r ∘ h) + b)).
+    - init, chrono_init (update-gate biases log U(1, T_max − 1)), engine: as for LSTM.
 
     Parameters per layer k: weight_ih_lk (3H, I), weight_hh_lk (3H, H), bias_ih_lk (3H), bias_hh_lk (3H),
     gate order r, z, n as in torch.nn.GRU.

@@ -14,9 +14,9 @@
   (at most MAX_NOT_RUN in all). `<!-- docs: image FILE -> docs/img/NAME.png -->`, anywhere on a page,
   names a file (relative to the temp dir) that the page's blocks write: the slow test checks it was
   written and, with RNNKIT_DOCS_UPDATE=1, copies it to docs/img/NAME.png. Every image a page shows
-  is such a file.
-- A Korean page docs/ko/X has the same code blocks (and markers) as its English twin docs/X, so it is
-  not run again; README.ko.md's code blocks appear in README.md in the same order, and it is run.
+  is such a file. RNNKIT_DOCS_PRINT=1 with `pytest -s` prints what every block printed.
+- A Korean page docs/ko/X has the same console, python and output blocks (and markers) as its English
+  twin docs/X, so it is not run again (plain ```text blocks, such as equations, may be translated); README.ko.md's code blocks appear in README.md in the same order, and it is run.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def parse_blocks(text: str) -> list[Block]:
         i += 1
         kw = {}
         j = start - 1
-        while j >= 0 and (not lines[j].strip() or MARKER.match(lines[j])):
+        while j >= 0 and (not lines[j].strip() or MARKER.match(lines[j]) or IMAGE_MARKER.fullmatch(lines[j].strip())):
             mk = MARKER.match(lines[j])
             if mk and mk.group("output"):
                 kw["output"] = True
@@ -156,6 +156,12 @@ def mismatch(what: str, want: str, got: str) -> str:
     return f"{what}: the output shown does not match what it printed\n{diff}\n--- printed in full ---\n{got}"
 
 
+def show(what: str, printed: str) -> None:
+    """With RNNKIT_DOCS_PRINT=1 (and pytest -s), print what each command and block printed, to write pages."""
+    if os.environ.get("RNNKIT_DOCS_PRINT") == "1":
+        print(f"\n===== {what}\n{printed}", end="")
+
+
 # The python process of a page: reads (name, code) JSON lines, answers {"out", "error"} lines.
 DRIVER = r"""
 import contextlib, io, json, sys, traceback
@@ -197,10 +203,11 @@ class PageRun:
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
             what = f"{self.where(block)}: $ {command}"
-            assert done.returncode == 0, f"{what}\nexit code {done.returncode}; it printed:\n{done.stdout}"
-            if shown:
-                want = "\n".join(shown)
-                assert matches(want, done.stdout), mismatch(what, want, done.stdout)
+            show(what, done.stdout)
+            if done.returncode != 0:
+                pytest.fail(f"{what}\nexit code {done.returncode}; it printed:\n{done.stdout}", pytrace=False)
+            if shown and not matches("\n".join(shown), done.stdout):
+                pytest.fail(mismatch(what, "\n".join(shown), done.stdout), pytrace=False)
 
     def run_python(self, step: Step, timeout: float) -> None:
         if self.python is None:
@@ -214,12 +221,14 @@ class PageRun:
         line = self.python.stdout.readline() if ready else ""
         if not line:
             self.python.kill()
-            raise AssertionError(f"{what}: no answer from python (timeout {timeout} s or crash)\n"
-                                 f"{self.python_stderr.read_text()}")
+            pytest.fail(f"{what}: no answer from python (timeout {timeout} s or crash)\n"
+                        f"{self.python_stderr.read_text()}", pytrace=False)
         reply = json.loads(line)
-        assert reply["error"] is None, f"{what}: the block raised\n{reply['error']}"
-        if step.expected is not None:
-            assert matches(step.expected.body, reply["out"]), mismatch(what, step.expected.body, reply["out"])
+        show(what, reply["out"])
+        if reply["error"] is not None:
+            pytest.fail(f"{what}: the block raised\n{reply['error']}", pytrace=False)
+        if step.expected is not None and not matches(step.expected.body, reply["out"]):
+            pytest.fail(mismatch(what, step.expected.body, reply["out"]), pytrace=False)
 
     def run(self, steps: list[Step], slow: bool) -> None:
         try:
@@ -263,6 +272,10 @@ def blocks_of(page: Path) -> list[Block]:
     return parse_blocks(page.read_text(encoding="utf-8"))
 
 
+def image_markers(page: Path) -> list[str]:
+    return [m.group("dest") for m in IMAGE_MARKER.finditer(page.read_text(encoding="utf-8"))]
+
+
 @pytest.mark.parametrize("page", run_pages(), ids=ids(run_pages()))
 def test_page(page, tmp_path):
     """The page's blocks that are not slow run and print what the page shows."""
@@ -274,7 +287,8 @@ def test_page(page, tmp_path):
 
 
 def pages_with_slow_blocks() -> list[Path]:
-    return [p for p in run_pages() if any(s.slow for s in page_steps(blocks_of(p)))]
+    """The pages the slow test runs whole: those with slow blocks or images."""
+    return [p for p in run_pages() if any(s.slow for s in page_steps(blocks_of(p))) or image_markers(p)]
 
 
 @pytest.mark.slow
@@ -299,11 +313,13 @@ def test_not_run_blocks_are_few():
 
 @pytest.mark.parametrize("page", tour_pages(), ids=ids(tour_pages()))
 def test_korean_twin(page):
-    """docs/ko/X exists and has the same code blocks, in the same order, as docs/X."""
+    """docs/ko/X exists and has the same console and python blocks and output blocks, in order, as docs/X.
+
+    Plain ```text blocks (equations, not output) may be translated."""
     twin = KO / page.relative_to(DOCS)
     assert twin.exists(), f"{page.relative_to(ROOT)} has no Korean twin {twin.relative_to(ROOT)}"
-    english = [b.signature() for b in blocks_of(page)]
-    korean = [b.signature() for b in blocks_of(twin)]
+    english = [b.signature() for b in blocks_of(page) if b.lang in RUN_LANGS or b.output]
+    korean = [b.signature() for b in blocks_of(twin) if b.lang in RUN_LANGS or b.output]
     assert korean == english, f"{twin.relative_to(ROOT)}: code blocks differ from {page.relative_to(ROOT)}"
 
 
@@ -322,10 +338,6 @@ def test_readme_ko_blocks_come_from_readme():
     assert not missing, f"README.ko.md blocks not in README.md (in order): {[b.line for b in missing]}"
 
 
-def image_markers(page: Path) -> list[str]:
-    return [m.group("dest") for m in IMAGE_MARKER.finditer(page.read_text(encoding="utf-8"))]
-
-
 @pytest.mark.parametrize("page", english_pages() + korean_pages(), ids=ids(english_pages() + korean_pages()))
 def test_images_are_produced_by_the_page(page):
     """Every image a page shows is committed and named by an image marker of the page (or its English twin)."""
@@ -338,6 +350,24 @@ def test_images_are_produced_by_the_page(page):
         assert target in named, f"{page.relative_to(ROOT)} shows {m.group('target')}, which no image marker names"
 
 
+REMOTE = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//|<link[^>]*\shref=[\"']?(https?:)?//[^>]*>"
+                    r"|@import\s+(url\()?[\"']?(https?:)?//|url\([\"']?(https?:)?//")
+
+
+def remote_loads(text: str) -> list[str]:
+    """Scripts, stylesheets, preloads, imports and url()s of an HTML or CSS text that come over the network."""
+    return [m.group(0)[:80] for m in REMOTE.finditer(text)
+            if not (m.group(0).startswith("<link") and "stylesheet" not in m.group(0) and "preload" not in m.group(0))]
+
+
+def test_remote_loads_are_found():
+    page = ('<link rel="stylesheet" href="https://fonts.googleapis.com/css"><script src="//cdn.example/x.js">'
+            '<style>@font-face { src: url(https://example.org/f.woff2) }</style>'
+            '<link rel="next" href="guarantees.html"><link rel="canonical" href="https://example.org/">'
+            '<script src="assets/bundle.js">')
+    assert len(remote_loads(page)) == 3
+
+
 def test_site_builds_offline(tmp_path):
     """mkdocs build --strict succeeds, and the site loads no script, style or font over http(s)."""
     site = tmp_path / "site"
@@ -345,11 +375,8 @@ def test_site_builds_offline(tmp_path):
                            "--site-dir", str(site)], cwd=ROOT, text=True, capture_output=True, timeout=300,
                           env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
     assert done.returncode == 0, done.stdout + done.stderr
-    remote = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//|<link[^>]*\shref=[\"']?(https?:)?//[^>]*>"
-                        r"|@import\s+(url\()?[\"']?(https?:)?//|url\([\"']?(https?:)?//")
-    loads = [f"{f.relative_to(site)}: {m.group(0)[:80]}" for f in site.rglob("*") if f.suffix in (".html", ".css")
-             for m in remote.finditer(f.read_text(encoding="utf-8", errors="replace"))
-             if not (m.group(0).startswith("<link") and "stylesheet" not in m.group(0) and "preload" not in m.group(0))]
+    loads = [f"{f.relative_to(site)}: {hit}" for f in site.rglob("*") if f.suffix in (".html", ".css")
+             for hit in remote_loads(f.read_text(encoding="utf-8", errors="replace"))]
     assert not loads, loads
     assert (site / "index.html").exists() and (site / "ko" / "index.html").exists()
 
@@ -372,6 +399,8 @@ def test_runner_checks_what_it_runs(tmp_path):
         if name == "good":
             run.run(page_steps(parse_blocks(text)), slow=False)
         else:
-            with pytest.raises(AssertionError):
+            with pytest.raises(pytest.fail.Exception):
                 run.run(page_steps(parse_blocks(text)), slow=False)
     assert console_commands("$ echo a \\\n  b\na b", 1) == [("echo a \\\n  b", ["a b"])]
+    stacked = parse_blocks("<!-- docs: slow -->\n<!-- docs: image a.png -> docs/img/a.png -->\n```python\npass\n```\n")
+    assert stacked[0].slow

@@ -182,7 +182,7 @@ def predict(model: TextClassifier, vocab: TokenVocab, cfg: ClassifyConfig, texts
 def classification_metrics(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> dict:
     """Accuracy, per-class precision/recall/F1, Matthews correlation (Gorodkin's K-class form), confusion.
 
-    confusion[i][j] counts examples of true class i predicted as j.
+    `confusion[i][j]` counts examples of true class i predicted as j.
     """
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     confusion.index_put_((y_true, y_pred), torch.ones_like(y_true), accumulate=True)
