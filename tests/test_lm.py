@@ -217,3 +217,14 @@ def test_tied_model_reloaded_from_best_scores_test_like_val_when_they_are_the_sa
     assert model.head.weight is model.embed.weight  # the tie survives safetensors' one stored copy
     metrics, _ = evaluate_text(model, vocab, (tmp_path / "toy.valid.txt").read_text(), task.cfg)
     assert metrics["loss"] == pytest.approx(summary["best_val"], abs=1e-6)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"), (b"caf\xe9\n", "not UTF-8 text (byte 3)"), (b"ab\x00cd", "binary data, not text"),
+    (b"a", "at least 2 are needed"),
+])
+def test_eval_of_a_bad_data_file_is_one_clear_line(tiny_lm_run, tmp_path, content, message):
+    path = tmp_path / "scored.txt"
+    path.write_bytes(content)
+    code, _, err = cli("lm", "eval", "--checkpoint", tiny_lm_run, "--data", path)
+    assert code == 2 and message in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1
