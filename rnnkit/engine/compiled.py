@@ -19,6 +19,8 @@ didn't write is never read); with zoneout or eval-mode zoneout they are saved as
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import platform
@@ -63,11 +65,31 @@ def build_flags() -> list[str]:
 
 
 def cache_dir() -> Path:
-    """Where the built extension lives: $RNNKIT_EXT_DIR, else ~/.cache/rnnkit/ext/<python>-<torch>-<flags>."""
+    """Where the built extension lives: $RNNKIT_EXT_DIR, else ~/.cache/rnnkit/ext/<python>-<torch>-<tag>,
+    the tag a hash of the flags and of each source's path and text (so two checkouts, or two versions
+    of the source, never rebuild each other's copy)."""
     root = os.environ.get("RNNKIT_EXT_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnkit" / "ext"
-    tag = hashlib.sha1(" ".join(build_flags()).encode()).hexdigest()[:8]
+    key = hashlib.sha1(" ".join(build_flags()).encode())
+    for source in SOURCES:
+        key.update(str(source.resolve()).encode() + b"\0" + source.read_bytes())
+    tag = key.hexdigest()[:8]
     py = f"py{sys.version_info.major}{sys.version_info.minor}"
     return Path(root) / f"{py}-torch{torch.__version__.replace('+', '_')}-{tag}"
+
+
+@contextlib.contextmanager
+def build_lock(build: Path):
+    """Holds an flock on BUILD/.rnnkit.lock (the kernel drops it when its process dies) while the
+    extension is built or loaded. Every rnnkit process builds under it, so torch's own lock file
+    BUILD/lock found while holding it was left by a build that was killed; it is removed, or torch
+    would wait for it forever."""
+    with open(build / ".rnnkit.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        (build / "lock").unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load(verbose: bool = False):
@@ -84,10 +106,11 @@ def load(verbose: bool = False):
 
                 build = cache_dir()
                 build.mkdir(parents=True, exist_ok=True)
-                ext = cpp_load(
-                    name="rnnkit_ext", sources=[str(s) for s in SOURCES], extra_cflags=build_flags(),
-                    extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=verbose,
-                )  # fmt: skip
+                with build_lock(build):
+                    ext = cpp_load(
+                        name="rnnkit_ext", sources=[str(s) for s in SOURCES], extra_cflags=build_flags(),
+                        extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=verbose,
+                    )  # fmt: skip
             except Exception as e:  # no compiler, no ninja, headers missing, ...
                 reason = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
         if ext is None and reason != "RNNKIT_COMPILED=0":
