@@ -2,8 +2,8 @@
 
 Writes the `lm-shakespeare`, `lm-ptb-word` and `lm-ptb-char` sections of BENCHMARKS.md (one per task, so a
 task rerun alone leaves the others). Usage: python benchmarks/lm.py [--quick] [--tasks shakespeare,ptb-word,ptb-char]
-[--steps N]. The configs in benchmarks/configs/lm_*.toml hold the full budgets; --steps trains a shorter run
-(the cosine schedule then anneals over those steps).
+[--steps N]. The configs in benchmarks/configs/lm_*.toml hold the full budgets (minutes of training, max_time;
+the cosine schedule anneals over that time); --steps stops a shorter run after N updates (annealing over them).
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
              f"{summary['params'] / 1e6:.2f}M parameters")
     reproduce = command("lm.py", ["--tasks", name] + (["--steps", str(steps)] if steps else []))
     rows = [f"| {model}; {summary['step']} updates of {lm.batch_size}×{lm.seq_len} tokens "
-            f"({summary['tokens'] / 1e6:.2f}M tokens), {seconds / 60:.1f} min | **{value:.4g}** | "
+            f"({summary['tokens'] / 1e6:.2f}M tokens), {seconds / 60:.1f} min of wall time "
+            f"({summary['tokens'] / summary['seconds']:,.0f} tokens/s over the training time, evaluations included) | **{value:.4g}** | "
             f"val {val['loss']:.4f} nats/token = {val['bits']:.4f} bits = perplexity {val['perplexity']:.2f} | "
             f"`{reproduce}` |"]
     rows.append(f"| unigram of the training tokens (add-one smoothed): frequencies only, no context | "
@@ -122,7 +123,7 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
     rows += [f"| {ref} | {number} | {source} | – |" for ref, number, source in bench.references]
     budget = ("" if not steps else
               f"\n**Shorter than the full budget**: this run trained {steps} updates; the config's budget is "
-              f"`python benchmarks/lm.py --tasks {name}` ({_full_steps(bench)} updates). On a shared CPU the "
+              f"`python benchmarks/lm.py --tasks {name}` ({_budget(bench)}). On a shared CPU the "
               f"full run was not affordable here; its number is not claimed.\n")
     return "\n".join([
         f"## {bench.title}",
@@ -138,8 +139,9 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
     ])
 
 
-def _full_steps(bench: Bench) -> int:
-    return build_configs({"train": TrainConfig, "lm": LMConfig}, str(CONFIGS / bench.config), [])["train"].max_steps
+def _budget(bench: Bench) -> str:
+    train = build_configs({"train": TrainConfig, "lm": LMConfig}, str(CONFIGS / bench.config), [])["train"]
+    return f"{train.max_time / 60:.0f} min of training" if train.max_time else f"{train.max_steps} updates"
 
 
 def main(argv: list[str]) -> None:

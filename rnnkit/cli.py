@@ -97,9 +97,7 @@ def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint direct
             split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
             data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
     """Loss in nats per token, perplexity and bits per token (per character at char level)."""
-    from pathlib import Path
-
-    from rnnkit.data.text import read_splits
+    from rnnkit.data.text import read_splits, read_text_file
     from rnnkit.tasks.lm import evaluate_text, lm_config, load_lm
     from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.config import check_choice
@@ -109,9 +107,7 @@ def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint direct
         cfg = lm_config(checkpoint)
         model, vocab = load_lm(checkpoint)
         if data:
-            if not Path(data).is_file():
-                raise ValueError(f"{data}: no such file")
-            text, source = Path(data).read_text(encoding="utf-8"), data
+            text, source = read_text_file(data), data
         else:
             texts = read_splits(cfg.data)
             if split not in texts:

@@ -203,3 +203,28 @@ def test_a_checkpoint_with_unknown_lm_settings_is_a_clear_error(tiny_lm_run, tmp
     (ckpt / "state.json").write_text(json.dumps(state))
     code, _, err = cli("lm", "sample", "--checkpoint", ckpt)
     assert code == 2 and "unknown [lm] settings text" in err
+
+
+def test_tied_model_reloaded_from_best_scores_test_like_val_when_they_are_the_same_text(tmp_path):
+    train = ptb_like(tmp_path)
+    (tmp_path / "toy.test.txt").write_text((tmp_path / "toy.valid.txt").read_text())
+    torch.manual_seed(0)
+    task = LanguageModelTask(small(data=str(train), level="word", seq_len=6, embed_size=16, tie_weights=True))
+    summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_steps=5, lr=0.03,
+                                        log_every=1000)).fit()
+    assert summary["test"] == pytest.approx(summary["best_val"], abs=1e-6)  # test read after reloading `best`
+    model, vocab = load_lm(tmp_path / "run" / "best")
+    assert model.head.weight is model.embed.weight  # the tie survives safetensors' one stored copy
+    metrics, _ = evaluate_text(model, vocab, (tmp_path / "toy.valid.txt").read_text(), task.cfg)
+    assert metrics["loss"] == pytest.approx(summary["best_val"], abs=1e-6)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"), (b"caf\xe9\n", "not UTF-8 text (byte 3)"), (b"ab\x00cd", "binary data, not text"),
+    (b"a", "at least 2 are needed"),
+])
+def test_eval_of_a_bad_data_file_is_one_clear_line(tiny_lm_run, tmp_path, content, message):
+    path = tmp_path / "scored.txt"
+    path.write_bytes(content)
+    code, _, err = cli("lm", "eval", "--checkpoint", tiny_lm_run, "--data", path)
+    assert code == 2 and message in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1

@@ -110,3 +110,12 @@ def test_configs_from_toml_then_flags(tmp_path):
         build_configs({"train": TrainConfig}, None, ["--lrr", "1"])
     with pytest.raises(ValueError, match="option --max-steps: expected int, got 'many'"):
         build_configs({"train": TrainConfig}, None, ["--max-steps", "many"])
+
+
+def test_cosine_follows_the_time_budget_when_it_runs_out_first():
+    s = Schedule(TrainConfig(lr=1.0, schedule="cosine", min_lr=0.1, max_time=100.0), total_steps=1000)
+    assert s.lr(10, elapsed=50.0) == pytest.approx(0.55)  # half the time, 1% of the steps
+    assert s.lr(500, elapsed=10.0) == pytest.approx(0.55)  # half the steps, 10% of the time
+    assert s.lr(20, elapsed=100.0) == pytest.approx(0.1)
+    timed_only = Schedule(TrainConfig(lr=1.0, schedule="cosine", min_lr=0.0, max_time=10.0), total_steps=0)
+    assert timed_only.lr(0, elapsed=0.0) == 1.0 and timed_only.lr(3, elapsed=5.0) == pytest.approx(0.5)

@@ -171,7 +171,10 @@ def lm_metrics(nats: float) -> dict[str, float]:
 def evaluate_text(model: CharLM, vocab: CharVocab | WordVocab, text: str, cfg: LMConfig) -> tuple[dict, int]:
     """(lm_metrics, predicted tokens) of `model` on all of `text`, laid out as in validation
     (eval_batch_size contiguous streams). Unknown characters raise ValueError; unknown words are <unk>."""
-    stream = eval_stream(vocab.encode(text), cfg)
+    ids = vocab.encode(text)
+    if len(ids) < 2:
+        raise ValueError(f"the text holds {len(ids)} token(s); at least 2 are needed to predict one")
+    stream = eval_stream(ids, cfg)
     return lm_metrics(evaluate(model, stream_batches(stream))), stream.y.numel()
 
 

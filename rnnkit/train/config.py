@@ -47,7 +47,7 @@ class TrainConfig:
     warmup_steps: int = 0
     decay_after_epoch: int = 10  # step: multiply by decay_rate at the end of every epoch >= this
     decay_rate: float = 0.97
-    min_lr: float = 0.0  # cosine: the floor reached at the last update
+    min_lr: float = 0.0  # cosine: the floor reached at the last update (or at max_time, if that comes first)
     plateau_factor: float = 0.5  # plateau: multiply by this after plateau_patience evaluations
     plateau_patience: int = 2  # without a better validation loss
     # evaluation, early stopping, checkpoints, monitoring

@@ -178,7 +178,7 @@ class Trainer:
         """One optimiser update on a chunk x, y (B, n, ...) continuing from the carried state."""
         cfg, t0 = self.cfg, time.perf_counter()
         # 1. the learning rate of this update (schedule x warm-up x rollback halvings)
-        lr = self.schedule.lr(self.step) * self.lr_scale
+        lr = self.schedule.lr(self.step, self._elapsed()) * self.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         # 2. forward over the chunk and backward over its last k2 steps; with weight noise the

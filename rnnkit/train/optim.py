@@ -38,12 +38,18 @@ class Schedule:
         self.best = math.inf  # plateau: best validation loss so far
         self.bad_evals = 0  # plateau: evaluations since it improved
 
-    def lr(self, step: int) -> float:
-        """Learning rate for update number `step` (0-based)."""
+    def lr(self, step: int, elapsed: float = 0.0) -> float:
+        """Learning rate for update number `step` (0-based) after `elapsed` seconds of training.
+
+        cosine: lr(p) = min_lr + (lr - min_lr) (1 + cos(pi p)) / 2, with progress p the larger of
+        step / total_steps and elapsed / max_time (whichever budget is set), so a run bounded by a
+        wall-clock budget also ends annealed.
+        """
         cfg = self.cfg
         warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-        if cfg.schedule == "cosine" and self.total_steps > 0:
-            progress = min(1.0, step / self.total_steps)
+        if cfg.schedule == "cosine" and (self.total_steps > 0 or cfg.max_time > 0):
+            progress = min(1.0, max(step / self.total_steps if self.total_steps else 0.0,
+                                    elapsed / cfg.max_time if cfg.max_time else 0.0))
             return cfg.min_lr + (cfg.lr - cfg.min_lr) * warm * 0.5 * (1 + math.cos(math.pi * progress))
         return cfg.lr * warm * self.factor
 
