@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
+from report import compact, stamp, val_rows, write_section  # benchmarks/ is on sys.path when a script runs
 from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
 from rnnkit.train import Trainer, TrainConfig, build_configs
 
@@ -77,11 +77,8 @@ def flags(key: str, cell: str) -> list[str]:
 
 
 def val_curve(run_dir: str, batch_size: int) -> list[tuple[int, float]]:
-    """(sequences seen, validation loss) at every validation of the latest run in run_dir (metrics.jsonl
-    keeps earlier runs' rows; each run starts with its `engine` rows)."""
-    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    start = max(i for i, r in enumerate(rows) if r.get("kind") == "engine")
-    return [(r["step"] * batch_size, r["loss"]) for r in rows[start:] if r.get("kind") == "val"]
+    """(sequences seen, validation loss) at every validation of the latest run in run_dir."""
+    return [(r["step"] * batch_size, r["loss"]) for r in val_rows(run_dir)]
 
 
 def run(key: str, cell: str, cap: float, sizes: str, threads: int, run_dir: str) -> dict:
@@ -138,14 +135,6 @@ def goal_met(key: str, cell: str, r: dict) -> bool | None:
     if what == "sequences":
         return r["first_right"] is not None and r["first_right"] < bound
     return r["metrics"]["loss"] <= bound
-
-
-def compact(curve: list, points: int = 7) -> str:
-    """A curve as a few evenly spaced `sequences: value` checkpoints (always the last one)."""
-    if not curve:
-        return "–"
-    picks = sorted({round(i * (len(curve) - 1) / (points - 1)) for i in range(points)})
-    return " · ".join(f"{curve[i][0] / 1000:g}k: {curve[i][1]:.3g}" for i in picks)
 
 
 def plot(results: dict) -> None:
@@ -221,7 +210,7 @@ def section(results: dict) -> str:
                          f"{'–' if r['chance'] is None else format(r['chance'], '.4f')} | "
                          f"{goal} | `{r['command']}` |")
             if met is False:
-                curves.append(f"| {key} | {cell} | {compact(r['curve'])} |")
+                curves.append(f"| {key} | {cell} | {compact([(x / 1000, y) for x, y in r['curve']], 'k')} |")
     lines += ["", "Goals and published numbers:"]
     for key in TASKS:
         if any(f"{key}/{c}" in results["runs"] for c in CELLS) and (key in GOALS or key in PUBLISHED):
