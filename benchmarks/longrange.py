@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "quick, 300 full)")
     parser.add_argument("--rnn-seconds", type=float, default=0.0, help="tanh-RNN cap per run (default --seconds)")
     parser.add_argument("--tasks", default="", help=f"a subset of {','.join(TASKS)}")
+    parser.add_argument("--cells", default=",".join(CELLS), help="a subset of rnn,gru,lstm")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run-dir", default="runs/bench-longrange")
     parser.add_argument("--render", action="store_true", help="train nothing: rewrite the section and the plot "
@@ -254,15 +255,16 @@ def main() -> None:
     if not argv.quick and RESULTS.exists():
         results = json.loads(RESULTS.read_text(encoding="utf-8"))
     started, trained = time.time(), [] if argv.render else chosen
+    cells = [c for c in CELLS if c in argv.cells.split(",")]
     for key in trained:
-        for cell in CELLS:
+        for cell in cells:
             r = run(key, cell, argv.rnn_seconds or cap if cell == "rnn" else cap, sizes, argv.threads,
                     f"{argv.run_dir}/{key}-{cell}")
             results["runs"][f"{key}/{cell}"] = r
             print(key, cell, {k: v for k, v in r.items() if k not in ("command", "curve")}, flush=True)
     invocation = stamp(started, sys.argv[1:], "longrange.py").strip()
     for key in trained:
-        for cell in CELLS:
+        for cell in cells:
             results["runs"][f"{key}/{cell}"]["invocation"] = invocation
     if not argv.quick:
         RESULTS.write_text(json.dumps(results, indent=1), encoding="utf-8")
