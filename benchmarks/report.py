@@ -7,6 +7,7 @@ carries the command that reproduces it (``python benchmarks/<script>.py ...``).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -63,3 +64,19 @@ def stamp(started: float, argv: list[str], script: str) -> str:
     """The closing line of a section: when, on what, how long, and the command."""
     return (f"\nMeasured {time.strftime('%Y-%m-%d')} on {environment()}; wall time {time.time() - started:.0f} s; "
             f"command: `{command(script, argv)}`\n")
+
+
+def val_rows(run_dir: str | Path) -> list[dict]:
+    """The validation rows ({"step", "epoch", "loss"}) of the latest run in run_dir (its metrics.jsonl
+    keeps earlier runs' rows after --overwrite; each run starts with its `engine` rows)."""
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    start = max((i for i, r in enumerate(rows) if r.get("kind") == "engine"), default=0)
+    return [r for r in rows[start:] if r.get("kind") == "val"]
+
+
+def compact(curve: list, unit: str = "", points: int = 7) -> str:
+    """A curve [(x, y), ...] as a few evenly spaced `x: y` checkpoints (always the first and last)."""
+    if not curve:
+        return "–"
+    picks = sorted({round(i * (len(curve) - 1) / (points - 1)) for i in range(points)})
+    return " · ".join(f"{curve[i][0]:g}{unit}: {curve[i][1]:.3g}" for i in picks)

@@ -123,10 +123,28 @@ def test_cli_longrange_runs_and_rejects_bad_options(tmp_path):
     assert "reber" in result.output and "strings_correct" in result.output
     for args, message in ((["--task", "parity"], "task must be one of adding, copy, reber"),
                           (["--task", "adding", "--length", "10"], "length must be >= 22"),
-                          (["--cell", "lstm", "--length", "x"], "expected int")):
+                          (["--cell", "lstm", "--length", "x"], "expected int"),
+                          (["--chrono-init", "2"], "chrono_init must be 0 (off) or at least 3"),
+                          (["--init", "he"], "init must be one of uniform, xavier, orthogonal")):
         result = runner.invoke(app, ["longrange", *args, "--run-dir", str(tmp_path / "e")])
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+
+
+def test_chrono_and_forget_bias_options_reach_the_keep_gates():
+    H = 16
+    torch.manual_seed(0)
+    lstm = LongRangeTask(LongRangeConfig(cell="lstm", hidden_size=H, chrono_init=120, val_size=1, test_size=1)).model.rnn
+    b_i, b_f = lstm.bias_ih_l0[:H] + lstm.bias_hh_l0[:H], lstm.bias_ih_l0[H : 2 * H] + lstm.bias_hh_l0[H : 2 * H]
+    assert (b_f >= 0).all() and (b_f <= math.log(119)).all() and b_f.std() > 0.3 and torch.equal(b_i, -b_f)
+    gru = LongRangeTask(LongRangeConfig(cell="gru", hidden_size=H, chrono_init=50, val_size=1, test_size=1)).model.rnn
+    b_z = gru.bias_ih_l0[H : 2 * H] + gru.bias_hh_l0[H : 2 * H]
+    assert (b_z >= 0).all() and (b_z <= math.log(49)).all()
+    plain = LongRangeTask(LongRangeConfig(cell="lstm", hidden_size=H, forget_bias=3.0, init="orthogonal",
+                                          val_size=1, test_size=1)).model.rnn
+    assert torch.allclose(plain.bias_ih_l0[H : 2 * H] + plain.bias_hh_l0[H : 2 * H], torch.full((H,), 3.0))
+    U = plain.weight_hh_l0[:H]
+    assert torch.allclose(U @ U.T, torch.eye(H), atol=1e-5)  # orthogonal recurrent blocks
 
 
 def test_train_batches_are_fresh_each_epoch_and_split_evenly_across_ranks():

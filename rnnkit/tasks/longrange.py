@@ -18,7 +18,7 @@ from rnnkit.data.longrange import (COPY_SYMBOLS, REBER_SYMBOLS, adding_problem, 
                                    reber_batch)
 from rnnkit.data.music import PAD
 from rnnkit.tasks.lm import RNN_CLASSES
-from rnnkit.tasks.music import bernoulli_nll, make_layer, valid_lengths
+from rnnkit.tasks.music import bernoulli_nll, check_layer_init, make_layer, valid_lengths
 from rnnkit.train.config import check_choice
 from rnnkit.train.task import Batch
 
@@ -41,6 +41,9 @@ class LongRangeConfig:
     zoneout: float = 0.0
     peephole: bool = False
     reset_after: bool = True
+    init: str = "uniform"  # uniform | xavier | orthogonal (rnnkit.init)
+    forget_bias: float = 1.0  # lstm: initial forget-gate bias
+    chrono_init: int = 0  # lstm, gru: chrono keep-gate biases for dependencies up to this many steps; 0 = off
     batch_size: int = 32
     train_size: int = 3200  # sequences per epoch (new ones every epoch)
     val_size: int = 512
@@ -51,6 +54,7 @@ class LongRangeConfig:
         check_choice("task", self.task, TASKS)
         check_choice("variant", self.variant, ("hochreiter", "tcn"))
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_layer_init(self)
         for name in ("length", "hidden_size", "num_layers", "batch_size", "train_size", "val_size", "test_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

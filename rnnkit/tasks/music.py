@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.data.music import KEYS, LOWEST_NOTE, PAD, length_batches, load_rolls, next_frame_batch
+from rnnkit.init import SCHEMES
 from rnnkit.tasks.lm import RNN_CLASSES
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
@@ -38,6 +39,9 @@ class MusicConfig:
     zoneout: float = 0.0
     peephole: bool = False  # lstm: Graves 2013 diagonal peepholes (Chung et al. 2014)
     reset_after: bool = True  # gru: False = Cho/Bahdanau form tanh(W x + U (r * h)) (Chung et al.)
+    init: str = "uniform"  # uniform | xavier | orthogonal (rnnkit.init)
+    forget_bias: float = 1.0  # lstm: initial forget-gate bias
+    chrono_init: int = 0  # lstm, gru: chrono keep-gate biases for dependencies up to this many steps; 0 = off
     batch_size: int = 8  # sequences per update, grouped by similar length
     eval_batch_size: int = 64
 
@@ -46,15 +50,25 @@ class MusicConfig:
         for name in ("hidden_size", "num_layers", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_layer_init(self)
         for name in ("dropout", "dropout_output", "recurrent_dropout", "zoneout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
+def check_layer_init(cfg) -> None:
+    """ValueError for an unknown init scheme or a chrono_init that is neither 0 (off) nor >= 3 steps."""
+    check_choice("init", cfg.init, SCHEMES)
+    if cfg.chrono_init and cfg.chrono_init < 3:
+        raise ValueError(f"chrono_init must be 0 (off) or at least 3 steps, got {cfg.chrono_init}")
+
+
 def make_layer(cfg, input_size: int) -> nn.Module:
     """The batch-first rnnkit layer stack a config describes (fields of MusicConfig / LongRangeConfig)."""
-    options = {"lstm": {"peephole": cfg.peephole}, "gru": {"reset_after": cfg.reset_after}, "rnn": {}}[cfg.cell]
-    return RNN_CLASSES[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
+    chrono = cfg.chrono_init or None
+    options = {"lstm": {"peephole": cfg.peephole, "forget_bias": cfg.forget_bias, "chrono_init": chrono},
+               "gru": {"reset_after": cfg.reset_after, "chrono_init": chrono}, "rnn": {}}[cfg.cell]
+    return RNN_CLASSES[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, init=cfg.init,
                                  dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
                                  recurrent_dropout=cfg.recurrent_dropout, zoneout=cfg.zoneout, **options)
 
