@@ -59,6 +59,26 @@ def rows(s: dict[str, str]) -> list[str]:
                                   r"baseline \(([^)]+)\)", s["forecast"], re.M):
             name, word, ours, theirs, base = verdict
             out.append(f"| forecasting {name}, MASE (lower is better) | {ours} ({word}) | {theirs} ({base}) |")
+    for key, what, goal in (("lm-shakespeare", "tiny Shakespeare char LSTM, val nats/char (30 min, this CPU)",
+                             "goal ≤ 1.45; plain torch nn.LSTM 1.449; nanoGPT 1.4697 (A100)"),
+                            ("lm-ptb-word", "PTB word LSTM 2×200, test perplexity", "LSTM ≈13M parameters 78.93 (Bai et al.)"),
+                            ("lm-ptb-char", "PTB char LSTM, test bits/char", "LSTM ≈3M parameters 1.36 (Bai et al.)")):
+        c = cells(s.get(key, ""), "rnnkit ")
+        if c:
+            budget = ", ".join(re.findall(r"\(([\d.]+M tokens)\), ([\d.]+ min)", c[0])[0])
+            verdict = "; " + ("met" if float(c[1].strip("*")) <= 1.45 else "behind") if key == "lm-shakespeare" else ""
+            out.append(f"| {what} | {c[1].strip('*')} ({budget}{verdict}) | {goal} |")
+    for data, name, target in (("jsb", "JSB Chorales", 8.20), ("nottingham", "Nottingham", 3.00)):
+        c = cells(s.get(f"music-{data}", ""), "ours, tuned")
+        if c:
+            verdict = "met" if float(c[8]) <= target else "behind"
+            out.append(f"| {name}, test NLL per frame (lower is better) | {c[8]} ({verdict}) | goal ≤ {target:.2f}; "
+                       f"{c[9].split('best RNN ')[-1]} |")
+    for cell in ("gru", "lstm"):
+        c = cells(s.get("longrange", ""), f"adding-tcn-600 | 600 | {cell} ")
+        if c:
+            out.append(f"| adding problem T=600, {cell.upper()} test MSE | {c[8]} ({'met' if c[11] == 'met' else 'behind'}) "
+                       f"| goal ≤ 1e-4; Bai et al. GRU 5.3e-5, LSTM 0.164 |")
     if "diagnostics" in s:
         rnn, lstm = cells(s["diagnostics"], "rnn (init)"), cells(s["diagnostics"], "lstm (init, forget bias 1)")
         if rnn and lstm:
