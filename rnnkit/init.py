@@ -40,8 +40,13 @@ def init_parameter(name: str, param: nn.Parameter, hidden_size: int, scheme: str
                     nn.init.xavier_uniform_(block)
 
 
+def check_chrono(t_max: int) -> None:
+    """ValueError unless T_max (an enabled chrono_init) is at least 3, so U(1, T_max − 1) is not empty."""
+    if t_max < 3:
+        raise ValueError(f"chrono_init must be 0 (off) or at least 3 (the longest dependency, in steps), got {t_max}")
+
+
 def chrono_bias(hidden_size: int, t_max: int) -> torch.Tensor:
     """log(U(1, T_max − 1)): a keep-gate bias whose time constants spread over 1..T_max steps."""
-    if t_max < 3:
-        raise ValueError(f"chrono_init must be at least 3 (the longest dependency, in steps); got {t_max}")
+    check_chrono(t_max)
     return torch.log(torch.empty(hidden_size).uniform_(1, t_max - 1))

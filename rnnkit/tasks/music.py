@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.data.music import KEYS, LOWEST_NOTE, PAD, length_batches, load_rolls, next_frame_batch
-from rnnkit.init import SCHEMES
+from rnnkit.init import SCHEMES, check_chrono
 from rnnkit.tasks.lm import RNN_CLASSES
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
@@ -59,8 +59,8 @@ class MusicConfig:
 def check_layer_init(cfg) -> None:
     """ValueError for an unknown init scheme or a chrono_init that is neither 0 (off) nor >= 3 steps."""
     check_choice("init", cfg.init, SCHEMES)
-    if cfg.chrono_init and cfg.chrono_init < 3:
-        raise ValueError(f"chrono_init must be 0 (off) or at least 3 steps, got {cfg.chrono_init}")
+    if cfg.chrono_init:
+        check_chrono(cfg.chrono_init)
 
 
 def make_layer(cfg, input_size: int) -> nn.Module:
