@@ -76,7 +76,7 @@ def _train_lm(config: str | None, args: list[str], prime: str, sample_chars: int
     cfgs, task, trainer, summary = _fit({"lm": LMConfig}, config, args, lambda c: LanguageModelTask(c["lm"]))
     if trainer.rank != 0:
         return
-    unit = cfgs["lm"].level
+    unit = task.vocab.unit
     for split, loss in (("val", summary["best_val"]), ("test", summary["test"])):
         if loss is not None:
             stream = task.eval_streams[split]
@@ -96,7 +96,8 @@ def _metrics_line(m: dict, unit: str) -> str:
 def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
             split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
             data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
-    """Loss in nats per token, perplexity and bits per token (per character at char level)."""
+    """Loss in nats per token, perplexity and bits per token (per character for a char model, or for
+    word-level files of space-separated characters such as char PTB)."""
     from rnnkit.data.text import read_splits, read_text_file
     from rnnkit.tasks.lm import evaluate_text, lm_config, load_lm
     from rnnkit.train.checkpoint import CheckpointError
@@ -117,7 +118,7 @@ def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint direct
         metrics, count = evaluate_text(model, vocab, text, cfg)
     except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
         fail(str(err))
-    typer.echo(f"{source}: {count:,} predicted {cfg.level}s; loss {_metrics_line(metrics, cfg.level)}")
+    typer.echo(f"{source}: {count:,} predicted {vocab.unit}s; loss {_metrics_line(metrics, vocab.unit)}")
 
 
 @lm_app.command("sample")

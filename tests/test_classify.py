@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from rnnkit.data.labelled import TokenVocab, pad_batch, read_labelled, stratified_split, tokenize
-from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifier, classification_metrics
+from rnnkit.data.labelled import TokenVocab, pad_batch, read_labelled, stratified_folds, stratified_split, tokenize
+from rnnkit.tasks.classify import (POOLINGS, ClassificationTask, ClassifyConfig, TextClassifier,
+                                   classification_metrics, text_tokens)
 
 
 def test_metrics_on_a_hand_counted_example():
@@ -41,6 +42,34 @@ def test_vocabulary_and_tokens():
     vocab = TokenVocab.build([["a", "b", "a"], ["a", "c"]], min_freq=2)
     assert vocab.tokens == ["<pad>", "<unk>", "a"] and vocab.encode(["a", "zzz"]) == [2, 1]
     assert TokenVocab.from_json(vocab.to_json()).tokens == vocab.tokens
+
+
+def test_zero_digits_gives_unseen_numbers_a_shared_shape():
+    assert tokenize("Call 08712300220 for £1000", "word", zero_digits=True) == [
+        "call", "00000000000", "for", "£", "0000"]
+    assert tokenize("R2D2", "char", zero_digits=True) == ["R", "0", "D", "0"]
+    cfg = ClassifyConfig(digits="zero", max_tokens=2)
+    assert text_tokens("win 500 now", cfg) == ["win", "000"]
+    with pytest.raises(ValueError, match="digits"):
+        ClassifyConfig(digits="drop")
+
+
+def test_stratified_folds_partition_the_rows_with_each_class_share():
+    labels = [0] * 70 + [1] * 30
+    folds = stratified_folds(labels, 7, seed=1)
+    assert sorted(i for fold in folds for i in fold) == list(range(100))
+    assert all(len(fold) in (14, 15) and sum(labels[i] for i in fold) in (4, 5) for fold in folds)
+    assert folds == stratified_folds(labels, 7, seed=1) and folds != stratified_folds(labels, 7, seed=2)
+    with pytest.raises(ValueError, match="k must be"):
+        stratified_folds(labels, 1, seed=0)
+
+
+def test_a_task_on_given_splits_reads_only_them():
+    splits = {"train": (["win cash now"] * 20 + ["see you at lunch"] * 20, ["spam"] * 20 + ["ham"] * 20),
+              "val": (["win now", "lunch"], ["spam", "ham"]), "test": (["cash", "see you"], ["spam", "ham"])}
+    task = ClassificationTask(ClassifyConfig(batch_size=8, min_freq=1), splits)
+    assert task.data is splits and task.labels == ["ham", "spam"]
+    assert sorted(task.vocab.tokens) == sorted(["<pad>", "<unk>", "win", "cash", "now", "see", "you", "at", "lunch"])
 
 
 def test_stratified_split_keeps_class_shares_and_is_disjoint():

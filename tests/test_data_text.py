@@ -91,6 +91,12 @@ def test_word_vocab_is_closed_maps_unknown_words_to_unk_and_round_trips_json():
         WordVocab(["a", "b"])
 
 
+def test_a_vocabulary_says_whether_a_token_is_a_character_or_a_word():
+    assert CharVocab.from_text("abc").unit == "char"
+    assert WordVocab.from_text(" a b _ c \n").unit == "char"  # char PTB: characters separated by spaces
+    assert WordVocab.from_text(" a cat \n").unit == "word"
+
+
 def test_ptb_closed_vocabulary_has_ten_thousand_words():
     text = (ROOT / "data" / "ptb" / "ptb.train.txt").read_text()
     vocab = WordVocab.from_text(text)

@@ -185,6 +185,20 @@ def test_word_level_cli_trains_evaluates_test_and_samples_with_unk(tmp_path):
     assert out.startswith("the okapi ") and len(generated.split()) + generated.count("\n") == 5  # words + <eos>
 
 
+def test_char_ptb_files_read_at_word_level_report_bits_per_character(tmp_path):
+    """ptb.char files space-separate characters ('_' between words): a token is a character."""
+    for split, lines in (("train", 30), ("valid", 3), ("test", 3)):
+        (tmp_path / f"toy.char.{split}.txt").write_text(" t h e _ c a t _ s a t \n a _ d o g \n" * lines)
+    run = tmp_path / "run"
+    code, out, err = cli("lm", "train", "--data", tmp_path / "toy.char.train.txt", "--level", "word", "--run-dir", run,
+                         "--embed-size", 8, "--hidden-size", 8, "--num-layers", 1, "--batch-size", 4, "--seq-len", 6,
+                         "--max-steps", 3, "--threads", 1)
+    assert code == 0, err
+    assert re.search(r"test loss [\d.]+ nats/char, perplexity [\d.]+, [\d.]+ bits/char \([\d,]+ predicted chars", out)
+    code, out, _ = cli("lm", "eval", "--checkpoint", run, "--split", "test")
+    assert code == 0 and "predicted chars; loss" in out and "bits/char" in out and "word" not in out
+
+
 def test_tied_weights_start_small_so_the_first_loss_is_near_uniform():
     torch.manual_seed(0)
     model = CharLM(65, small(embed_size=512, hidden_size=512, tie_weights=True))

@@ -121,6 +121,16 @@ def test_metrics_lines_and_loss_curve_are_written(tmp_path, capsys):
     assert "kind=train step=8 epoch=0 loss=" in out and "eta=" in out
 
 
+def test_overwrite_starts_the_metrics_anew_and_resume_appends_to_them(tmp_path):
+    torch.manual_seed(0)
+    Trainer(EchoTask(Echo()), config(tmp_path, max_epochs=1)).fit()
+    assert [r["step"] for r in rows(tmp_path, "train")] == list(range(1, 9))
+    Trainer(EchoTask(Echo()), config(tmp_path, max_epochs=1, overwrite=True)).fit()
+    assert [r["step"] for r in rows(tmp_path, "train")] == list(range(1, 9))  # not the old run's rows too
+    Trainer(EchoTask(Echo()), config(tmp_path, max_epochs=2, resume=str(tmp_path))).fit()
+    assert [r["step"] for r in rows(tmp_path, "train")] == list(range(1, 17))
+
+
 @pytest.mark.parametrize("args,message", [
     (["lm", "train", "--lr", "-1"], "error: lr must be > 0, got -1.0"),
     (["lm", "train", "--hiden-size", "3"], "error: unknown option '--hiden-size'"),

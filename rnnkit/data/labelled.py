@@ -18,6 +18,7 @@ from rnnkit.data.text import read_text_file
 
 PAD, UNK = "<pad>", "<unk>"
 WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+DIGIT = re.compile(r"[0-9]")
 
 
 def bundled_sms_spam() -> Path:
@@ -66,8 +67,12 @@ def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0") -
     return texts, labels
 
 
-def tokenize(text: str, level: str) -> list[str]:
-    """Words (lower-cased runs of letters, digits and apostrophes; other symbols alone) or characters."""
+def tokenize(text: str, level: str, zero_digits: bool = False) -> list[str]:
+    """Words (lower-cased runs of letters, digits and apostrophes; other symbols alone) or characters;
+    with ``zero_digits`` every digit is read as 0 first, so numbers seen once share their shape
+    ("call 08712300220" -> "call", "00000000000")."""
+    if zero_digits:
+        text = DIGIT.sub("0", text)
     return WORD.findall(text.lower()) if level == "word" else list(text)
 
 
@@ -121,3 +126,19 @@ def stratified_split(labels: list[int], val_frac: float, test_frac: float, seed:
         parts["val"] += order[n_test : n_test + n_val]
         parts["train"] += order[n_test + n_val :]
     return {name: sorted(idx) for name, idx in parts.items()}
+
+
+def stratified_folds(labels: list[int], k: int, seed: int) -> list[list[int]]:
+    """Indices of ``k`` folds for cross-validation: each class shuffled with ``seed`` and dealt out in
+    turn, so every fold holds each class's share (sizes differ by at most one per class)."""
+    if not 2 <= k <= len(labels):
+        raise ValueError(f"k must be in [2, {len(labels)}], got {k}")
+    generator = torch.Generator().manual_seed(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    dealt = 0
+    for label in sorted(set(labels)):
+        members = [i for i, y in enumerate(labels) if y == label]
+        for j in torch.randperm(len(members), generator=generator).tolist():
+            folds[dealt % k].append(members[j])
+            dealt += 1
+    return [sorted(fold) for fold in folds]

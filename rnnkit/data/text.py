@@ -84,6 +84,8 @@ def read_splits(data: str) -> dict[str, str]:
 class CharVocab:
     """A sorted character vocabulary: id i is the i-th distinct character."""
 
+    unit = "char"  # what one token is, for reporting
+
     def __init__(self, chars: list[str]):
         if len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
             raise ValueError(f"chars must be distinct single characters, got {chars!r}")
@@ -157,6 +159,12 @@ class WordVocab:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    @property
+    def unit(self) -> str:
+        """What one token is, for reporting: "char" when every token but <unk> and <eos> is a single
+        character (char PTB, whose files space-separate the characters), else "word"."""
+        return "char" if all(len(t) == 1 for t in self.tokens if t not in (UNK, EOS)) else "word"
 
     def unknown(self, text: str) -> list[str]:
         """The distinct words of `text` that are read as <unk>, in order of appearance."""

@@ -33,6 +33,7 @@ class ClassifyConfig:
     text_col: str = "1"  # 0-based column number (no header row) or column name (header row)
     label_col: str = "0"
     level: str = "word"  # word | char tokens
+    digits: str = "keep"  # keep | zero: every digit read as 0, so unseen numbers share a shape (08712300220 -> 00000000000)
     min_freq: int = 2  # words seen fewer times in the training split map to <unk>
     max_tokens: int = 200  # longer texts are cut to their first max_tokens tokens
     cell: str = "lstm"  # lstm | gru | rnn
@@ -49,6 +50,7 @@ class ClassifyConfig:
 
     def __post_init__(self) -> None:
         check_choice("level", self.level, ("word", "char"))
+        check_choice("digits", self.digits, ("keep", "zero"))
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
         check_choice("pooling", self.pooling, POOLINGS)
         for name in ("min_freq", "max_tokens", "embed_size", "hidden_size", "num_layers", "batch_size"):
@@ -107,23 +109,31 @@ def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
     return {split: ([texts[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
 
 
+def text_tokens(text: str, cfg: ClassifyConfig) -> list[str]:
+    """The tokens a classifier reads from a text: its level and digit setting, cut to max_tokens."""
+    return tokenize(text, cfg.level, zero_digits=cfg.digits == "zero")[: cfg.max_tokens]
+
+
 def encode_texts(texts: list[str], vocab: TokenVocab, cfg: ClassifyConfig) -> list[list[int]]:
-    return [vocab.encode(tokenize(t, cfg.level)[: cfg.max_tokens]) for t in texts]
+    return [vocab.encode(text_tokens(t, cfg)) for t in texts]
 
 
 class ClassificationTask:
-    """Labelled texts split 70/10/20 (stratified, seeded), tokenised, batched with padding."""
+    """Labelled texts split 70/10/20 (stratified, seeded), tokenised, batched with padding.
 
-    def __init__(self, cfg: ClassifyConfig):
+    ``splits`` ({"train" | "val" | "test": (texts, labels)}) replaces the split of ``cfg.data``, as
+    cross-validation does."""
+
+    def __init__(self, cfg: ClassifyConfig, splits: dict[str, tuple[list[str], list[str]]] | None = None):
         self.cfg = cfg
-        self.data = split_texts(cfg)
+        self.data = split_texts(cfg) if splits is None else splits
         sizes = {split: len(texts) for split, (texts, _) in self.data.items()}
         if min(sizes.values()) == 0 or sizes["train"] < cfg.batch_size:
             raise ValueError(f"{cfg.data or 'the data'}: too few rows to split into train/val/test "
                              f"({sizes}) with batch_size {cfg.batch_size}")
         self.labels = sorted(set(self.data["train"][1] + self.data["val"][1] + self.data["test"][1]))
         min_freq = cfg.min_freq if cfg.level == "word" else 1
-        train_tokens = [tokenize(t, cfg.level)[: cfg.max_tokens] for t in self.data["train"][0]]
+        train_tokens = [text_tokens(t, cfg) for t in self.data["train"][0]]
         self.vocab = TokenVocab.build(train_tokens, min_freq)
         self.encoded = {
             split: (encode_texts(texts, self.vocab, cfg), torch.tensor([self.labels.index(y) for y in labels]))

@@ -85,8 +85,8 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
         if cfg.resume:  # before the monitor opens files, so a bad checkpoint leaves the run dir as it was
             self._restore(cfg.resume)
-        self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard)
-                        if self.rank == 0 else None)
+        self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard,
+                                append=bool(cfg.resume)) if self.rank == 0 else None)
         self.histograms = None  # --tensorboard: gate and gradient histograms at each logging step
         if self.monitor and self.monitor.writer:
             from rnnkit.diagnostics.tensorboard import Histograms

@@ -16,10 +16,11 @@ class Monitor:
     """Receives metric rows from the trainer and shows/records them. Only rank 0 makes one."""
 
     def __init__(self, run_dir: str | Path, total_steps: int, max_time: float, tensorboard: bool,
-                 tty: bool | None = None):
+                 tty: bool | None = None, append: bool = False):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")  # appends on resume
+        # A resumed run appends to its metrics; a fresh one (--overwrite included) starts them anew.
+        self.jsonl = open(self.run_dir / "metrics.jsonl", "a" if append else "w", encoding="utf-8")
         self.total_steps, self.max_time = total_steps, max_time
         self.start = time.perf_counter()
         self.start_step = 0  # the step this process started from (set by the trainer on resume)
