@@ -230,46 +230,50 @@ def classify_train(ctx: typer.Context,
         typer.echo(f"run in {cfgs['train'].run_dir}")
 
 
-@classify_app.command("eval")
-def classify_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
-                  data: str = typer.Option("", help="Labelled file to score in full; default: the training "
-                                                    "data's held-out test split.")) -> None:
-    """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
-    import dataclasses
+CHECKPOINTS_HELP = ("A run or checkpoint directory; repeat it to average the class probabilities of several "
+                    "classifiers of the same labels (an ensemble).")
 
+
+@classify_app.command("eval")
+def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
+                  data: str = typer.Option("", help="Labelled file to score in full; default: the training "
+                                                    "data's held-out test split (of the first checkpoint).")) -> None:
+    """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
     from rnnkit.data.labelled import read_labelled
-    from rnnkit.tasks.classify import evaluate_texts, load_classifier, split_texts
+    from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, split_texts
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        model, vocab, labels, cfg = load_classifier(checkpoint)
+        members, labels = load_ensemble(checkpoint)
+        cfg = members[0][2]
         if data:
             texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
         else:
-            texts, truth = split_texts(dataclasses.replace(cfg))["test"]
-        metrics = evaluate_texts(model, vocab, labels, cfg, texts, truth)
+            texts, truth = split_texts(cfg)["test"]
+        metrics = score_probs(predict_mean(members, texts), labels, truth)
     except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
-    _print_classification(metrics, labels, f"{data or 'test split'} ({len(texts)} texts)")
+    models = f", mean of {len(members)} models" if len(members) > 1 else ""
+    _print_classification(metrics, labels, f"{data or 'test split'} ({len(texts)} texts{models})")
 
 
 @classify_app.command("predict")
 def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to classify."),
-                     checkpoint: str = typer.Option(..., help="A run or checkpoint directory."),
+                     checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
                      file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
     from rnnkit.data.text import read_text_file
-    from rnnkit.tasks.classify import load_classifier, predict
+    from rnnkit.tasks.classify import load_ensemble, predict_mean
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        model, vocab, labels, cfg = load_classifier(checkpoint)
+        members, labels = load_ensemble(checkpoint)
         items = list(texts or [])
         if file:
             items += read_text_file(file).splitlines()
         if not items:
             raise ValueError("give texts as arguments or --file")
-        probs = predict(model, vocab, cfg, items)
+        probs = predict_mean(members, items)
     except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
     for text, p in zip(items, probs):

@@ -1,7 +1,9 @@
 """Text classification: data reading, pooling over variable lengths, metrics, and the CLI end to end."""
 
+import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +12,8 @@ import torch
 
 from rnnkit.data.labelled import TokenVocab, pad_batch, read_labelled, stratified_folds, stratified_split, tokenize
 from rnnkit.tasks.classify import (POOLINGS, ClassificationTask, ClassifyConfig, TextClassifier,
-                                   classification_metrics, text_tokens)
+                                   classification_metrics, load_classifier, load_ensemble, predict, predict_mean,
+                                   text_tokens)
 
 
 def test_metrics_on_a_hand_counted_example():
@@ -132,6 +135,27 @@ def test_train_reports_test_metrics_and_predict_uses_the_checkpoint(trained):
     assert [line.split("\t")[0] for line in lines] == ["spam", "ham"]
     ev = rnnkit("classify", "eval", "--checkpoint", str(tmp / "run"), "--data", str(tmp / "d.tsv"))
     assert ev.returncode == 0 and "accuracy 1.0000" in ev.stdout
+
+
+def test_an_ensemble_averages_its_members_probabilities(trained, tmp_path):
+    tmp, _ = trained
+    run = tmp / "run"
+    members, labels = load_ensemble([str(run / "best"), str(run / "last")])
+    texts = ["win a free prize", "lunch at noon", "see you"]
+    expected = (predict(*load_classifier(run / "best")[:2], members[0][2], texts)
+                + predict(*load_classifier(run / "last")[:2], members[1][2], texts)) / 2
+    torch.testing.assert_close(predict_mean(members, texts), expected)
+    ev = rnnkit("classify", "eval", "--checkpoint", str(run / "best"), "--checkpoint", str(run / "last"),
+                "--data", str(tmp / "d.tsv"))
+    assert ev.returncode == 0 and "mean of 2 models" in ev.stdout and "accuracy 1.0000" in ev.stdout
+    other = tmp_path / "other"
+    shutil.copytree(run / "last", other)
+    state = json.loads((other / "state.json").read_text())
+    state["meta"]["labels"] = ["neg", "pos"]
+    (other / "state.json").write_text(json.dumps(state))
+    bad = rnnkit("classify", "predict", "--checkpoint", str(run), "--checkpoint", str(other), "x")
+    assert bad.returncode == 2 and "labels ['neg', 'pos'] differ" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

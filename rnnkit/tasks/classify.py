@@ -180,6 +180,27 @@ def load_classifier(path: str | Path) -> tuple[TextClassifier, TokenVocab, list[
     return model.eval(), vocab, labels, cfg
 
 
+def load_ensemble(paths: list[str]) -> tuple[list[tuple[TextClassifier, TokenVocab, ClassifyConfig]], list[str]]:
+    """Several saved classifiers of the same labels, read together as one (see `predict_mean`):
+    ([(model, vocabulary, config)], label names)."""
+    members, labels = [], None
+    for path in paths:
+        model, vocab, names, cfg = load_classifier(path)
+        if labels is not None and names != labels:
+            raise checkpoint.CheckpointError(f"{path}: its labels {names} differ from {paths[0]}'s {labels}")
+        members.append((model, vocab, cfg))
+        labels = names
+    if labels is None:
+        raise ValueError("give at least one checkpoint")
+    return members, labels
+
+
+def predict_mean(members: list[tuple[TextClassifier, TokenVocab, ClassifyConfig]], texts: list[str]) -> torch.Tensor:
+    """The mean of the members' class probabilities (N, C): an ensemble, each member reading the
+    texts with its own tokens."""
+    return torch.stack([predict(model, vocab, cfg, texts) for model, vocab, cfg in members]).mean(0)
+
+
 @torch.no_grad()
 def predict(model: TextClassifier, vocab: TokenVocab, cfg: ClassifyConfig, texts: list[str]) -> torch.Tensor:
     """Class probabilities (N, C) for raw texts, 256 at a time."""
@@ -211,10 +232,15 @@ def classification_metrics(y_true: torch.Tensor, y_pred: torch.Tensor, num_class
     }  # fmt: skip
 
 
-def evaluate_texts(model, vocab, labels: list[str], cfg: ClassifyConfig, texts, true_labels) -> dict:
-    """classification_metrics of the model's predictions for labelled texts."""
+def score_probs(probs: torch.Tensor, labels: list[str], true_labels: list[str]) -> dict:
+    """classification_metrics of the likeliest label of each row of `probs` (N, C) against label names."""
     unknown = sorted(set(true_labels) - set(labels))
     if unknown:
         raise ValueError(f"label(s) {', '.join(map(repr, unknown))} were not among the training labels {labels}")
     y_true = torch.tensor([labels.index(y) for y in true_labels])
-    return classification_metrics(y_true, predict(model, vocab, cfg, texts).argmax(-1), len(labels))
+    return classification_metrics(y_true, probs.argmax(-1), len(labels))
+
+
+def evaluate_texts(model, vocab, labels: list[str], cfg: ClassifyConfig, texts, true_labels) -> dict:
+    """classification_metrics of the model's predictions for labelled texts."""
+    return score_probs(predict(model, vocab, cfg, texts), labels, true_labels)
