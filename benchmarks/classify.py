@@ -24,7 +24,7 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.labelled import stratified_folds
-from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, classification_metrics, predict, split_texts
+from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, predict, score_probs, split_texts
 from rnnkit.train import Trainer, TrainConfig, build_configs
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "classify.toml"
@@ -90,9 +90,8 @@ def fold_splits(folds: int) -> list[Splits]:
 
 
 def scores(probs: torch.Tensor, labels: list[str], true_labels: list[str]) -> dict:
-    """classification_metrics of the argmax of `probs`, plus spam caught / ham blocked in %."""
-    y_true = torch.tensor([labels.index(y) for y in true_labels])
-    m = classification_metrics(y_true, probs.argmax(-1), len(labels))
+    """score_probs, plus spam caught / ham blocked in %."""
+    m = score_probs(probs, labels, true_labels)
     ham, spam = labels.index("ham"), labels.index("spam")
     m["caught"] = 100 * m["recall"][spam]
     m["blocked"] = 100 * m["confusion"][ham][spam] / sum(m["confusion"][ham])
