@@ -25,6 +25,7 @@ from rnnkit.train import Trainer, TrainConfig, build_configs
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
 QUICK_STEPS = 20
+OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSProp", "adagrad": "AdaGrad", "adam": "Adam", "adamw": "AdamW"}
 
 
 class Bench(NamedTuple):
@@ -104,7 +105,7 @@ def unigram_loss(task: LanguageModelTask, split: str) -> float:
 
 def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, steps: int, started: float,
             argv: list[str]) -> str:
-    lm = cfgs["lm"]
+    lm, train = cfgs["lm"], cfgs["train"]
     split, loss = ("val", summary["best_val"]) if bench.metric == "loss" else ("test", summary["test"])
     value = lm_metrics(loss)[bench.metric]
     unit = {"loss": "nats/char", "perplexity": "perplexity", "bits": "bits/char"}[bench.metric]
@@ -130,7 +131,9 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
         "",
         f"{bench.about} The split is read as {lm.eval_batch_size} contiguous streams, each from a zero state, "
         f"which predict {summary['predicted'][split]:,} of its tokens (a stream's row holds (N − 1) // "
-        f"{lm.eval_batch_size} of them); lower is better. Config `benchmarks/configs/{bench.config}` (Adam, cosine decay, vocabulary {summary['vocab']}).",
+        f"{lm.eval_batch_size} of them); lower is better. Config `benchmarks/configs/{bench.config}` ("
+        f"{OPTIMIZERS[train.optimizer]} at lr {train.lr:g}, clipping at norm {train.clip_norm:g}, {train.schedule} "
+        f"decay, {train.threads} thread{'s' * (train.threads != 1)}, vocabulary {summary['vocab']}).",
         budget,
         f"| model and budget | {split} {unit} | also / source | command |",
         "|---|---|---|---|",
