@@ -1,12 +1,13 @@
 """SMS spam classification: rnnkit's recurrent classifiers beside the published ones (Almeida et al. 2011).
 
-Protocol: the issue's fixed stratified 70/30 train/test split (`split_seed` 0). The tokenisation and the
-cell are chosen by 7-fold cross-validation on the 70% side alone (each run scores one fold, stops early
-on the next, trains on the other five), by the MCC of the pooled out-of-fold predictions; only the chosen
-model, trained on the standard 60/10 part of that side, ever reads the 30% test side.
+Protocol: the issue's fixed stratified 70/30 train/test split (`split_seed` 0). The tokenisation, the
+cell, or a mean of several such models (an ensemble) is chosen by 7-fold cross-validation on the 70% side
+alone (each run scores one fold, stops early on the next, trains on the other five), by the MCC of the
+pooled out-of-fold predictions. Only the chosen entry and the best single model, each model trained on the
+standard 60/10 part of that side, ever read the 30% test side.
 
 Writes the `classify` section of BENCHMARKS.md. Usage: python benchmarks/classify.py [--quick]
-[--cells lstm,gru] [--candidates words,...] [--jobs N]
+[--cells lstm,gru] [--candidates word,...] [--jobs N]
 """
 
 from __future__ import annotations

@@ -237,10 +237,10 @@ CHECKPOINTS_HELP = ("A run or checkpoint directory; repeat it to average the cla
 @classify_app.command("eval")
 def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
                   data: str = typer.Option("", help="Labelled file to score in full; default: the training "
-                                                    "data's held-out test split (of the first checkpoint).")) -> None:
+                                                    "data's held-out test split.")) -> None:
     """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
     from rnnkit.data.labelled import read_labelled
-    from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, split_texts
+    from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, shared_test_split
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
@@ -249,7 +249,7 @@ def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HEL
         if data:
             texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
         else:
-            texts, truth = split_texts(cfg)["test"]
+            texts, truth = shared_test_split(members)
         metrics = score_probs(predict_mean(members, texts), labels, truth)
     except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))

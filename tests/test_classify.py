@@ -156,6 +156,11 @@ def test_an_ensemble_averages_its_members_probabilities(trained, tmp_path):
     bad = rnnkit("classify", "predict", "--checkpoint", str(run), "--checkpoint", str(other), "x")
     assert bad.returncode == 2 and "labels ['neg', 'pos'] differ" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+    state["meta"]["labels"] = ["ham", "spam"]
+    state["meta"]["classify"]["split_seed"] = 7
+    (other / "state.json").write_text(json.dumps(state))
+    bad = rnnkit("classify", "eval", "--checkpoint", str(run), "--checkpoint", str(other))
+    assert bad.returncode == 2 and "split their data differently (split_seed 7 vs 0)" in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -195,6 +195,18 @@ def load_ensemble(paths: list[str]) -> tuple[list[tuple[TextClassifier, TokenVoc
     return members, labels
 
 
+def shared_test_split(members: list[tuple[TextClassifier, TokenVocab, ClassifyConfig]]) -> tuple[list[str], list[str]]:
+    """The held-out test split of the members' data, which they must all have split alike (else a
+    ValueError: one member's test texts could be another's training texts)."""
+    split = [(f, getattr(members[0][2], f)) for f in ("data", "text_col", "label_col", "val_frac", "test_frac", "split_seed")]
+    for _, _, cfg in members[1:]:
+        differ = [f"{f} {getattr(cfg, f)!r} vs {value!r}" for f, value in split if getattr(cfg, f) != value]
+        if differ:
+            raise ValueError(f"the checkpoints split their data differently ({', '.join(differ)}); "
+                             "give --data FILE to score them on one file")
+    return split_texts(members[0][2])["test"]
+
+
 def predict_mean(members: list[tuple[TextClassifier, TokenVocab, ClassifyConfig]], texts: list[str]) -> torch.Tensor:
     """The mean of the members' class probabilities (N, C): an ensemble, each member reading the
     texts with its own tokens."""
