@@ -2,10 +2,32 @@
 
 The layers are drop-in replacements for torch.nn.RNN / LSTM / GRU, trained through rnnkit's own
 BPTT engine (rnnkit.engine); the cells (rnnkit.cells) hold the step equations.
+
+This module is the public facade: it re-exports the public API lazily (PEP 562), each name loaded
+from its home module on first use, so ``import rnnkit`` is cheap and importing one part of the
+package (``rnnkit.cells``, ``rnnkit.train.checkpoint``) does not load the rest. Modules inside the
+package never import this facade; they import from the home module (tests/test_layering.py).
 """
 
-from rnnkit.layers import GRU, LSTM, RNN
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers
+    from rnnkit.layers import GRU, LSTM, RNN
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "LSTM", "RNN", "__version__"]
+# public name -> home module
+_HOMES = {"GRU": "rnnkit.layers", "LSTM": "rnnkit.layers", "RNN": "rnnkit.layers"}
+
+__all__ = ["__version__", *sorted(_HOMES)]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -36,6 +36,7 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
 from rnnkit.engine import ENGINES, ScanMasks, compiled
+from rnnkit.engine.fast import forward_loop
 from rnnkit.init import SCHEMES, chrono_bias, init_parameter
 
 
@@ -190,6 +191,45 @@ class RecurrentLayer(nn.Module):
         output, state = self(input.unsqueeze(time_dim), hx)
         return output.squeeze(time_dim), state
 
+    @torch.no_grad()
+    def trace_gates(self, input, lengths=None) -> dict[str, torch.Tensor]:
+        """The gate activations and states of every layer-direction over ``input``, from a zero state,
+        as the layer computes them in evaluation mode (no dropout; zoneout's expectation).
+
+        Returns {symbol: (L·D, T, N, H)} ((L·D, N, T, H) with batch_first, (L·D, T, H) unbatched),
+        index layer · D + direction: the cell's gates (``cell.GATES``: LSTM i, f, g, o, with f = 1 − i
+        under CIFG; GRU r, z, n; RNN none) and states (h, and c for LSTM). They are the fast engine's
+        saved buffers (rnnkit.engine.fast.forward_loop), not a recomputation; the top layer's h is the
+        output of ``forward`` in evaluation mode. Zero past a sequence's length.
+        """
+        x, _, unbatched = self._check_input(input, None)
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        T, N, D = x.shape[0], x.shape[1], self.num_directions
+        mask = None if lengths is None else lengths_mask(lengths, T, N, x.device)
+        n_state = len(self.cell.state_names)
+        traces = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(D):
+                p = self.layer_params(layer * D + direction)
+                xp = self.cell.input_projection(reverse_in_length(x, mask) if direction else x, p)
+                state0 = tuple(xp.new_zeros(N, self.hidden_size) for _ in range(n_state))
+                masks = self._scan_masks(mask, T, N, n_state, xp, training=False)
+                states, saved = forward_loop(self.cell, xp, state0, self.cell.recurrent_params(p), masks)
+                trace = {**self.cell.gate_values(saved), **dict(zip(self.cell.state_names, (s[1:] for s in states)))}
+                if mask is not None:
+                    trace = {k: v * mask for k, v in trace.items()}
+                if direction:
+                    trace = {k: reverse_in_length(v, mask) for k, v in trace.items()}
+                traces.append(trace)
+                outputs.append(trace["h"])
+            x = torch.cat(outputs, dim=-1)
+        stacked = {k: torch.stack([trace[k] for trace in traces]) for k in traces[0]}
+        if unbatched:
+            return {k: v.squeeze(2) for k, v in stacked.items()}
+        return {k: v.transpose(1, 2) for k, v in stacked.items()} if self.batch_first else stacked
+
     def engine_info(self) -> dict[str, str]:
         """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
         weight = next(self.parameters())
@@ -202,13 +242,16 @@ class RecurrentLayer(nn.Module):
                       f"({compiled.status()})")
         return {"engine": self.engine, "device": str(weight.device), "reason": reason}
 
-    def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor) -> ScanMasks:
-        """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks)."""
+    def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor,
+                    training: bool | None = None) -> ScanMasks:
+        """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks);
+        ``training`` defaults to the layer's mode."""
         H, h_mask, zoneout = self.hidden_size, None, None
-        if self.recurrent_dropout and self.training:
+        training = self.training if training is None else training
+        if self.recurrent_dropout and training:
             keep = 1 - self.recurrent_dropout
             h_mask = like.new_empty(N, H).bernoulli_(keep) / keep
-        if self.zoneout and self.training:
+        if self.zoneout and training:
             zoneout = tuple(like.new_empty(T, N, H).bernoulli_(1 - self.zoneout).bool() for _ in range(n_state))
         elif self.zoneout:
             zoneout = (like.new_full((T, 1, 1), 1 - self.zoneout),) * n_state
@@ -410,6 +453,20 @@ class GRU(RecurrentLayer):
     def from_torch(cls, module: nn.GRU, **options) -> GRU:
         """An rnnkit.GRU with the configuration and weights of a torch.nn.GRU."""
         return cls(**cls._torch_config(module), **options)._copy_from(module)
+
+
+TORCH_TWINS = {nn.RNN: RNN, nn.LSTM: LSTM, nn.GRU: GRU}
+
+
+def as_rnnkit(layer: nn.Module) -> RecurrentLayer:
+    """``layer`` itself if it is an rnnkit layer, else the rnnkit twin (same weights) of a torch.nn
+    RNN, LSTM or GRU; ValueError for any other module."""
+    if isinstance(layer, RecurrentLayer):
+        return layer
+    twin = TORCH_TWINS.get(type(layer))
+    if twin is None:
+        raise ValueError(f"{type(layer).__name__} is not a recurrent layer (rnnkit or torch.nn RNN, LSTM, GRU)")
+    return twin.from_torch(layer)
 
 
 def _reject(unknown: dict, layer: str) -> None:

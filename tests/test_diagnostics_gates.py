@@ -1,56 +1,9 @@
-"""Tests of rnnkit.diagnostics.gates: gate traces equal what the layer computes; the gates page."""
+"""Tests of rnnkit.diagnostics.gates: the units that track the text, the gates page. (The gate traces
+themselves are the layer's: tests/test_layers_trace_gates.py.)"""
 
 import numpy as np
-import pytest
-import torch
-from torch import nn
 
-import rnnkit
-from rnnkit.diagnostics.gates import (as_rnnkit, coloured_text, interpretable_units, text_features, trace,
-                                      write_gates)
-
-
-@pytest.mark.parametrize("options", [{}, {"peephole": True}, {"cifg": True}, {"bidirectional": True},
-                                     {"activation": "softsign"}], ids=str)
-def test_lstm_gates_lie_in_unit_interval_and_rebuild_the_layer_output(options):
-    layer = rnnkit.LSTM(4, 5, num_layers=2, **options)
-    x = torch.randn(9, 3, 4)
-    act = torch.tanh if options.get("activation", "tanh") == "tanh" else nn.functional.softsign
-    traces = trace(layer, x)
-    assert len(traces) == 2 * layer.num_directions
-    for index, tr in enumerate(traces):
-        for gate in "ifo":
-            assert ((tr[gate] > 0) & (tr[gate] < 1)).all()
-        c = tr["c"] if index % layer.num_directions == 0 else tr["c"].flip(0)  # in the direction of the scan
-        c_prev = torch.cat([torch.zeros_like(c[:1]), c[:-1]])
-        if index % layer.num_directions:
-            c_prev = c_prev.flip(0)
-        torch.testing.assert_close(tr["c"], tr["f"] * c_prev + tr["i"] * tr["g"])  # c_t = f c_{t−1} + i g
-        torch.testing.assert_close(tr["h"], tr["o"] * act(tr["c"]))  # h_t = o act(c_t)
-    output = layer(x)[0]
-    top = torch.cat([tr["h"] for tr in traces[-layer.num_directions :]], dim=-1)
-    torch.testing.assert_close(top, output)
-
-
-@pytest.mark.parametrize("reset_after", [True, False])
-def test_gru_gates_rebuild_the_layer_output(reset_after):
-    layer = rnnkit.GRU(3, 6, reset_after=reset_after)
-    x = torch.randn(8, 2, 3)
-    (tr,) = trace(layer, x)
-    assert ((tr["r"] > 0) & (tr["r"] < 1)).all() and ((tr["z"] > 0) & (tr["z"] < 1)).all()
-    h_prev = torch.cat([torch.zeros_like(tr["h"][:1]), tr["h"][:-1]])
-    torch.testing.assert_close(tr["h"], (1 - tr["z"]) * tr["n"] + tr["z"] * h_prev)  # h = (1−z) n + z h_{t−1}
-    torch.testing.assert_close(tr["h"], layer(x)[0])
-
-
-def test_torch_layers_are_traced_through_their_rnnkit_twin():
-    torch.manual_seed(1)
-    lstm = nn.LSTM(4, 5, num_layers=2, batch_first=True)
-    x = torch.randn(2, 7, 4)  # (N, T, I)
-    traces = trace(lstm, x.transpose(0, 1))
-    torch.testing.assert_close(traces[-1]["h"].transpose(0, 1), lstm(x)[0], atol=1e-6, rtol=1e-5)
-    with pytest.raises(ValueError, match="cannot read gates from a Linear"):
-        as_rnnkit(nn.Linear(2, 2))
+from rnnkit.diagnostics.gates import coloured_text, interpretable_units, text_features, write_gates
 
 
 def test_text_features_and_the_unit_that_tracks_line_position():

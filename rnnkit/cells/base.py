@@ -86,8 +86,10 @@ class Cell:
         state_names: names of the state tensors, ``("h",)`` or ``("h", "c")``; h comes first.
         recurrent_names: names of the parameters used inside the time loop, in the order of the
             ``rp`` tuple handed to the steps (present parameters only).
+        GATES: the family's gates, equation symbol -> name, in weight order (empty: no gates).
     """
 
+    GATES: dict[str, str] = {}
     hidden_size: int
     gate_size: int
     state_names: tuple[str, ...]
@@ -117,8 +119,13 @@ class Cell:
         """Buffers the forward loop fills for the backward loop.
 
         Gated cells keep ``gates`` (T, N, G): the activated gates in weight order (LSTM i, f, g, o or
-        i, g, o under CIFG; GRU r, z, n). rnnkit.diagnostics.gates reads them from there.
+        i, g, o under CIFG; GRU r, z, n); ``gate_values`` reads them from there.
         """
+        return {}
+
+    def gate_values(self, saved: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every step's activated gates, {symbol: (T, N, H)} in ``GATES`` order, from the buffers
+        the forward loop filled (nothing is recomputed)."""
         return {}
 
     def forward_step(self, t, xp_t, prev, out, rp, saved) -> None:

@@ -29,6 +29,7 @@ class GRUCell(Cell):
     bias: bool = True
 
     state_names = ("h",)
+    GATES = {"r": "reset gate", "z": "update gate", "n": "candidate"}
 
     @property
     def gate_size(self) -> int:
@@ -37,6 +38,9 @@ class GRUCell(Cell):
     @property
     def recurrent_names(self) -> tuple[str, ...]:
         return ("weight_hh", "bias_hn") if self.reset_after and self.bias else ("weight_hh",)
+
+    def gate_values(self, saved):
+        return dict(zip(self.GATES, saved["gates"].split(self.hidden_size, dim=-1)))
 
     def param_shapes(self, input_size, bias):
         H = self.hidden_size

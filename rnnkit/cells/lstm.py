@@ -45,14 +45,21 @@ class LSTMCell(Cell):
     activation: str = "tanh"
 
     state_names = ("h", "c")
+    GATES = {"i": "input gate", "f": "forget gate", "g": "cell input", "o": "output gate"}
 
     def __post_init__(self):
         check_choice("activation", self.activation, ("tanh", "softsign"))
 
     @property
     def gates(self) -> str:
-        """The gate blocks of xp, in order."""
+        """The gate blocks of xp, in order (CIFG computes no f block: f = 1 − i)."""
         return "igo" if self.cifg else "ifgo"
+
+    def gate_values(self, saved):
+        values = self._blocks(saved["gates"])
+        if self.cifg:
+            values["f"] = 1 - values["i"]
+        return {name: values[name] for name in self.GATES}
 
     @property
     def gate_size(self) -> int:

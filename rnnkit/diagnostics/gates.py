@@ -1,11 +1,9 @@
-"""Gates at work: the gate activations and states of a recurrent layer over an input, and the
-hidden units of a character model that track something readable in the text.
+"""Gates at work: the gate activations and states of a character model's recurrent layer over a
+text, and the hidden units that track something readable in it.
 
-The activations are the cell's own: each layer-direction is run through the fast engine's
-forward loop (rnnkit.engine.fast.forward_loop), whose saved buffer ``gates`` (T, N, G) holds
-every step's activated gate blocks in the weights' order, LSTM i, f, g, o (CIFG: i, g, o, with
-f = 1 − i) and GRU r, z, n, next to the states h (and c). Nothing is recomputed here, so what
-is drawn is exactly what the layer computes. torch.nn layers are converted with ``from_torch``.
+The activations are the layer's own (``RecurrentLayer.trace_gates``: the fast engine's saved
+buffers, nothing recomputed), so what is drawn is exactly what the layer computes. torch.nn
+layers are read through their rnnkit twin (``rnnkit.layers.as_rnnkit``).
 
 Shapes: T time steps (characters), N batch, I input features, H hidden units.
 """
@@ -18,22 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-import rnnkit
+from rnnkit._util import one_thread, pyplot, write_atomic
+from rnnkit._util.html import esc, figure_uri, page, table
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
-from rnnkit.diagnostics.gradient_flow import one_thread
-from rnnkit.diagnostics.html import esc, figure_uri, page, pyplot, table, write_atomic
-from rnnkit.engine import NO_MASKS
-from rnnkit.engine.fast import forward_loop
-from rnnkit.layers import RecurrentLayer
+from rnnkit.layers import RecurrentLayer, as_rnnkit
 from rnnkit.train import checkpoint
 
-TORCH_TO_RNNKIT = {nn.LSTM: rnnkit.LSTM, nn.GRU: rnnkit.GRU, nn.RNN: rnnkit.RNN}
 # What the heat-maps show, per cell family: gates in (0, 1), then the state.
 SHOWN = {LSTMCell: ("i", "f", "o", "c"), GRUCell: ("r", "z", "h")}
-GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o", "g": "cell input g",
-               "r": "reset gate r", "z": "update gate z", "n": "candidate n", "c": "cell state c",
-               "h": "hidden state h"}
+GATE_TITLES = {symbol: f"{name} {symbol}" for cell in (LSTMCell, GRUCell) for symbol, name in cell.GATES.items()}
+GATE_TITLES.update(c="cell state c", h="hidden state h")
 
 
 def load_model(path: str | Path):
@@ -56,48 +49,6 @@ def recurrent_layer(model: nn.Module) -> nn.Module:
     raise ValueError(f"{type(model).__name__} has no RNN/LSTM/GRU layer")
 
 
-def as_rnnkit(layer: nn.Module) -> RecurrentLayer:
-    """``layer`` itself if it is an rnnkit layer, else its rnnkit twin with the same weights."""
-    if isinstance(layer, RecurrentLayer):
-        return layer
-    for torch_class, rnnkit_class in TORCH_TO_RNNKIT.items():
-        if type(layer) is torch_class:
-            return rnnkit_class.from_torch(layer)
-    raise ValueError(f"cannot read gates from a {type(layer).__name__}")
-
-
-@torch.no_grad()
-def trace(layer: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-    """Gate activations and states of every layer-direction over x (T, N, I), from a zero state.
-
-    Returns one dict per layer-direction (index layer · D + direction), each value (T, N, H):
-    LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h. Dropout between layers is off (evaluation).
-    """
-    layer = as_rnnkit(layer)
-    cell, H, D = layer.cell, layer.hidden_size, layer.num_directions
-    traces = []
-    for depth in range(layer.num_layers):
-        outputs = []
-        for direction in range(D):
-            p = layer.layer_params(depth * D + direction)
-            x_dir = x.flip(0) if direction else x
-            state0 = tuple(x.new_zeros(x.shape[1], H) for _ in cell.state_names)
-            states, saved = forward_loop(cell, cell.input_projection(x_dir, p), state0, cell.recurrent_params(p), NO_MASKS)
-            tr = {name: s[1:] for name, s in zip(cell.state_names, states)}
-            if isinstance(cell, LSTMCell):
-                tr.update(zip(cell.gates, saved["gates"].split(H, dim=-1)))
-                if cell.cifg:
-                    tr["f"] = 1 - tr["i"]
-            elif isinstance(cell, GRUCell):
-                tr.update(zip("rzn", saved["gates"].split(H, dim=-1)))
-            if direction:
-                tr = {k: v.flip(0) for k, v in tr.items()}
-            traces.append(tr)
-            outputs.append(tr["h"])
-        x = torch.cat(outputs, dim=-1)
-    return traces
-
-
 # ---- a character model over a text -----------------------------------------------------------
 def text_trace(model: nn.Module, vocab, text: str) -> tuple[RecurrentLayer, list[dict[str, np.ndarray]]]:
     """The char model's recurrent layer (as rnnkit) and its traces over ``text``, each value (T, H)."""
@@ -108,8 +59,9 @@ def text_trace(model: nn.Module, vocab, text: str) -> tuple[RecurrentLayer, list
         raise ValueError(f"{type(model).__name__} has no character embedding: gates over a text need a text model")
     layer = as_rnnkit(recurrent_layer(model))
     with torch.no_grad():
-        x = embed(vocab.encode(text))[:, None]  # (T, 1, E)
-    return layer, [{k: v[:, 0].numpy() for k, v in tr.items()} for tr in trace(layer, x)]
+        traces = layer.trace_gates(embed(vocab.encode(text)))  # one unbatched sequence: {symbol: (L·D, T, H)}
+    depth = next(iter(traces.values())).shape[0]
+    return layer, [{k: v[index].numpy() for k, v in traces.items()} for index in range(depth)]
 
 
 def text_features(text: str) -> dict[str, np.ndarray]:

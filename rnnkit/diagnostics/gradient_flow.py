@@ -24,18 +24,18 @@ from __future__ import annotations
 import copy
 import csv
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-import rnnkit
-from rnnkit.diagnostics.html import pyplot
+from rnnkit._util import one_thread, pyplot
+from rnnkit.diagnostics.gates import load_model, recurrent_layer
+from rnnkit.layers import GRU, LSTM, RNN
 
 THRESHOLD = 1e-3  # the "vanished" level, relative to ‖∂L/∂h_T‖
-CELLS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 @dataclass
@@ -73,18 +73,6 @@ def gradient_norms(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.
         hs.append(h)
     (hs[-1][-1] * w).sum().backward()
     return torch.stack([h.grad.pow(2).sum((0, 2)).sqrt() for h in hs])  # (T, N)
-
-
-@contextmanager
-def one_thread():
-    """Run torch on one thread inside the block: step-by-step work on small tensors is fastest so,
-    and several threads on a busy machine can be ~50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def measure(layer: nn.Module, x: torch.Tensor, seed: int = 0) -> list[float]:
@@ -125,8 +113,6 @@ def checkpoint_curves(path: str | Path, length: int, batch: int = 64, seed: int 
     Both are fed the same inputs: the trained model's embeddings of uniformly random symbols if it
     embeds its input, Gaussian vectors otherwise; only the recurrent weights differ.
     """
-    from rnnkit.diagnostics.gates import load_model, recurrent_layer
-
     model, _ = load_model(path)
     layer = recurrent_layer(model)
     embed = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)

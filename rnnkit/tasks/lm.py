@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit import GRU, LSTM, RNN
 from rnnkit.data.text import VOCABS, CharVocab, StreamBatches, WordVocab, read_splits, vocab_from_json
+from rnnkit.layers import GRU, LSTM, RNN
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.loop import evaluate

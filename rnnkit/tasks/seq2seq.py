@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import rnnkit
 from rnnkit.data.pairs import PairVocab, addition_pairs, date_pairs, pad_batch, read_tsv, split_pairs
+from rnnkit.layers import GRU, LSTM
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.task import Batch
 
-CELLS = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
+CELLS = {"lstm": LSTM, "gru": GRU}
 ATTENTIONS = ("none", "bahdanau", "luong")
 GENERATED = {"addition": addition_pairs, "dates": date_pairs}
 

@@ -16,7 +16,9 @@ import torch
 
 from rnnkit.train import checkpoint, distributed
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.histograms import Histograms
 from rnnkit.train.monitor import Monitor
+from rnnkit.train.report import write_report
 from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
                                 remove_weight_noise)
 from rnnkit.train.task import Task
@@ -89,8 +91,6 @@ class Trainer:
                                 append=bool(cfg.resume)) if self.rank == 0 else None)
         self.histograms = None  # --tensorboard: gate and gradient histograms at each logging step
         if self.monitor and self.monitor.writer:
-            from rnnkit.diagnostics.tensorboard import Histograms
-
             self.histograms = Histograms(self.model, self.monitor.writer)
         self.bad_steps = 0  # non-finite updates in a row
         self.stop_early = self.rolled_back = self.interrupted = False
@@ -131,8 +131,6 @@ class Trainer:
                        "test": test, "seconds": round(self._elapsed(), 1)}
             self._log(summary)
             if self.monitor:  # rank 0: report.html, with the task's samples if it has any
-                from rnnkit.diagnostics.report import write_report  # (imports the trainer's modules)
-
                 write_report(self.run_dir, getattr(self.task, "report_samples", dict)())
             return summary
         finally:

@@ -11,6 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rnnkit._util import pyplot
+
 
 class Monitor:
     """Receives metric rows from the trainer and shows/records them. Only rank 0 makes one."""
@@ -92,11 +94,7 @@ def _fmt(v) -> str:
 
 def plot_losses(jsonl: Path, png: Path) -> None:
     """The train and validation loss against the update step, from a metrics.jsonl, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line]
     fig, ax = plt.subplots(figsize=(7, 4))
     for kind, style in (("train", "-"), ("val", "o-")):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-from pathlib import Path
+
+from rnnkit._util import pyplot
 
 STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -18,16 +18,6 @@ pre, .text { font-family: monospace; white-space: pre-wrap; line-height: 1.5; ba
              padding: 0.6em; border: 1px solid #eee; }
 .muted { color: #777; font-size: 0.9em; }
 """
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def figure_uri(fig) -> str:
@@ -55,11 +45,3 @@ def table(rows: list[tuple[str, object]]) -> str:
 def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f"<style>{STYLE}</style></head><body>\n<h1>{esc(title)}</h1>\n{body}\n</body></html>\n")
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write a text file under a temporary name, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

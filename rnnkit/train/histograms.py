@@ -9,9 +9,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from rnnkit.diagnostics.gates import trace
-from rnnkit.diagnostics.gradient_flow import one_thread
-from rnnkit.layers import RecurrentLayer
+from rnnkit._util import one_thread
+from rnnkit.layers import RecurrentLayer, as_rnnkit
 
 
 class Histograms:
@@ -27,18 +26,17 @@ class Histograms:
 
     def _keep(self, name: str, module: nn.Module, args: tuple) -> None:
         x = args[0]
-        if isinstance(x, torch.Tensor) and x.dim() == 3:  # (T, N, I) or (N, T, I) with batch_first
-            x = x.transpose(0, 1) if module.batch_first else x
-            self.inputs[name] = (module, x[:, : self.rows].detach())
+        if isinstance(x, torch.Tensor) and x.dim() == 3:  # (T, N, I), or (N, T, I) with batch_first
+            self.inputs[name] = (module, (x[: self.rows] if module.batch_first else x[:, : self.rows]).detach())
 
     def log(self, step: int) -> None:
         """Histograms gates/<layer>.<index>/<gate or state>, grad/<param>; scalars grad_norm/<param>."""
         for name, (module, x) in self.inputs.items():
             with one_thread():
-                traces = trace(module, x)
-            for index, tr in enumerate(traces):
-                for key, values in tr.items():
-                    self.writer.add_histogram(f"gates/{name}.{index}/{key}", values, step)
+                traces = as_rnnkit(module).trace_gates(x)  # {symbol: (L·D, ...)}
+            for key, values in traces.items():
+                for index, value in enumerate(values):
+                    self.writer.add_histogram(f"gates/{name}.{index}/{key}", value, step)
         for name, p in self.model.named_parameters():
             if p.grad is not None:
                 self.writer.add_histogram(f"grad/{name}", p.grad, step)

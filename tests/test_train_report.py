@@ -1,4 +1,4 @@
-"""Tests of rnnkit.diagnostics.report: report.html from a real (tiny) training run, rendered by a real
+"""Tests of rnnkit.train.report: report.html from a real (tiny) training run, rendered by a real
 headless browser (Debian's chromium) when it is installed."""
 
 import base64
@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from rnnkit.diagnostics.report import report_html, write_report
+from rnnkit.train.report import report_html, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 KEY_TEXT = ("rnnkit run report: lm", "best validation loss", "Loss curves", "tokens/s", "Samples",

@@ -1,4 +1,4 @@
-"""Tests of rnnkit.diagnostics.tensorboard: gate and gradient histograms of a run with --tensorboard."""
+"""Tests of rnnkit.train.histograms: gate and gradient histograms of a run with --tensorboard."""
 
 import pytest
 import torch
