@@ -20,7 +20,6 @@ didn't write is never read); with zoneout or eval-mode zoneout they are saved as
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import platform
@@ -36,6 +35,11 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
 from rnnkit.engine.masks import ScanMasks
+
+try:
+    import fcntl
+except ImportError:  # Windows: build_lock leaves the locking to torch's own lock file
+    fcntl = None
 
 CSRC = Path(__file__).parent / "csrc"
 SOURCES = [CSRC / "rnnkit_ext.cpp"]
@@ -83,6 +87,9 @@ def build_lock(build: Path):
     extension is built or loaded. Every rnnkit process builds under it, so torch's own lock file
     BUILD/lock found while holding it was left by a build that was killed; it is removed, or torch
     would wait for it forever."""
+    if fcntl is None:
+        yield
+        return
     with open(build / ".rnnkit.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         (build / "lock").unlink(missing_ok=True)
