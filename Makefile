@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test docs bench bench-quick clean
+.PHONY: demo test lint docs bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.11 found on PATH; run make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# ruff (lint and format, ruff.toml) and pyright (basic mode, pyrightconfig.json) on the package.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rnnkit && $(VENV)/bin/ruff format --check rnnkit && $(VENV)/bin/pyright rnnkit
 
 # The documentation site, built offline into site/ (docs/ and mkdocs.yml; tests/test_docs.py runs its code).
 docs: $(STAMP)

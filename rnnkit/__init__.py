@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # public name -> home module
 _HOMES = {"GRU": "rnnkit.layers", "LSTM": "rnnkit.layers", "RNN": "rnnkit.layers"}
 
-__all__ = ["__version__", *sorted(_HOMES)]
+__all__ = ["GRU", "LSTM", "RNN", "__version__"]  # = _HOMES and __version__
 
 
 def __getattr__(name: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import inspect
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -73,11 +74,11 @@ def export(model: nn.Module, example_inputs: tuple[torch.Tensor, ...], path: str
     with torch.no_grad():
         wrapped(*example_inputs)  # fails here, with a clear message, for what cannot be exported
         if fmt == "onnx":
-            kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+            kwargs: dict[str, Any] = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
             torch.onnx.export(wrapped, example_inputs, str(path), input_names=input_names, output_names=["output"],
                               dynamic_axes=dynamic, **kwargs)  # fmt: skip
         else:
-            torch.jit.trace(wrapped, example_inputs).save(str(path))
+            torch.jit.trace(wrapped, example_inputs).save(str(path))  # pyright: ignore[reportAttributeAccessIssue]
     return path
 
 

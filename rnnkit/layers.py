@@ -169,12 +169,12 @@ class RecurrentLayer(nn.Module):
             x = torch.cat(outputs, dim=-1) if self.num_directions == 2 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        state = tuple(torch.stack(s) for s in zip(*finals))
+        state: tuple[torch.Tensor, ...] = tuple(torch.stack(s) for s in zip(*finals))
         if self.batch_first:
             x = x.transpose(0, 1)
         if unbatched:
             x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
-        return x, (state if len(state) > 1 else state[0])
+        return x, (state[0] if len(state) == 1 else state)
 
     def step(self, input, hx=None):
         """One time step, for streaming: input (N, I) or unbatched (I,), state as in forward.
@@ -234,7 +234,8 @@ class RecurrentLayer(nn.Module):
         """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
         weight = next(self.parameters())
         if self.engine == "reference":
-            reason = "reference engine: autograd over the step equations, several times slower; chosen by engine='reference'"
+            reason = ("reference engine: autograd over the step equations, several times slower; "
+                      "chosen by engine='reference'")
         elif compiled.supports(self.cell, weight):
             reason = "fast engine: hand-derived BPTT, time loop compiled (C++)"
         else:
@@ -338,6 +339,8 @@ class RNN(RecurrentLayer):
     weight_hh_lk (H, H), bias_ih_lk (H), bias_hh_lk (H), as in torch.nn.RNN.
     """
 
+    cell: RNNCell
+
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, init="uniform", engine="fast", recurrent_dropout=0.0,
                  zoneout=0.0, **unknown):  # fmt: skip
@@ -347,7 +350,7 @@ class RNN(RecurrentLayer):
         super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
                          recurrent_dropout, zoneout)
 
-    def to_torch(self) -> nn.RNN:
+    def to_torch(self) -> nn.RNNBase:
         if self.cell.nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"torch.nn.RNN has no nonlinearity={self.cell.nonlinearity!r} (only tanh and relu)")
         return super().to_torch()
@@ -374,6 +377,8 @@ class LSTM(RecurrentLayer):
     Parameters per layer k: weight_ih_lk (G, I), weight_hh_lk (G, H), bias_ih_lk (G), bias_hh_lk (G),
     gate order i, f, g, o as in torch.nn.LSTM.
     """
+
+    cell: LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, *, forget_bias=1.0, peephole=False, cifg=False, layer_norm=False,
@@ -402,7 +407,7 @@ class LSTM(RecurrentLayer):
                 if self.chrono_init:
                     self._gate_bias(names, 0, -keep)  # b_i = −b_f
 
-    def to_torch(self) -> nn.LSTM:
+    def to_torch(self) -> nn.RNNBase:
         cell = self.cell
         for option, value, plain in (("peephole", cell.peephole, False), ("cifg", cell.cifg, False),
                                      ("layer_norm", cell.layer_norm, False), ("activation", cell.activation, "tanh")):
@@ -428,6 +433,8 @@ class GRU(RecurrentLayer):
     gate order r, z, n as in torch.nn.GRU.
     """
 
+    cell: GRUCell
+
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, *, reset_after=True, init="uniform", chrono_init=None, engine="fast",
                  recurrent_dropout=0.0, zoneout=0.0, **unknown):  # fmt: skip
@@ -444,7 +451,7 @@ class GRU(RecurrentLayer):
             for names in self._param_names:
                 self._gate_bias(names, 1, chrono_bias(self.hidden_size, self.chrono_init))
 
-    def to_torch(self) -> nn.GRU:
+    def to_torch(self) -> nn.RNNBase:
         if not self.cell.reset_after:
             raise ValueError("torch.nn.GRU has only the reset_after=True form")
         return super().to_torch()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 
 from rnnkit._util import pyplot
 
@@ -36,7 +37,7 @@ def esc(value) -> str:
     return html.escape(str(value))
 
 
-def table(rows: list[tuple[str, object]]) -> str:
+def table(rows: Sequence[tuple[str, object]]) -> str:
     """A two-column key/value table."""
     cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     return f"<table>{cells}</table>"

@@ -44,7 +44,7 @@ class GRUCell(Cell):
 
     def param_shapes(self, input_size, bias):
         H = self.hidden_size
-        shapes = {"weight_ih": (3 * H, input_size), "weight_hh": (3 * H, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (3 * H, input_size), "weight_hh": (3 * H, H)}
         if bias:
             shapes.update(bias_ih=(3 * H,), bias_hh=(3 * H,))
         return shapes

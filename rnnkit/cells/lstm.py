@@ -76,7 +76,7 @@ class LSTMCell(Cell):
 
     def param_shapes(self, input_size, bias):
         H, G = self.hidden_size, self.gate_size
-        shapes = {"weight_ih": (G, input_size), "weight_hh": (G, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (G, input_size), "weight_hh": (G, H)}
         if bias:
             shapes.update(bias_ih=(G,), bias_hh=(G,))
         if self.peephole:
@@ -123,7 +123,7 @@ class LSTMCell(Cell):
 
     # ---- fast engine: forward step, saving what backward needs -------------------------------
     def new_saved(self, T, xp):
-        N, H, G = xp.shape[1], self.hidden_size, self.gate_size
+        N, H = xp.shape[1], self.hidden_size
         saved = {"gates": torch.empty_like(xp), "act_c": xp.new_empty(T, N, H)}
         if self.peephole:
             saved["c_new"] = xp.new_empty(T, N, H)  # c̃_t, which the output gate's peephole reads

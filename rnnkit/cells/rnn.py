@@ -29,7 +29,7 @@ class RNNCell(Cell):
 
     def param_shapes(self, input_size, bias):
         H = self.hidden_size
-        shapes = {"weight_ih": (H, input_size), "weight_hh": (H, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (H, input_size), "weight_hh": (H, H)}
         if bias:
             shapes.update(bias_ih=(H,), bias_hh=(H,))
         return shapes

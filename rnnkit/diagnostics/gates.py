@@ -41,7 +41,7 @@ def load_model(path: str | Path):
     return loaders[task](path)
 
 
-def recurrent_layer(model: nn.Module) -> nn.Module:
+def recurrent_layer(model: nn.Module) -> RecurrentLayer | nn.RNNBase:
     """The first recurrent layer (rnnkit or torch.nn RNN/LSTM/GRU) inside ``model``."""
     for module in model.modules():
         if isinstance(module, (RecurrentLayer, nn.RNNBase)):

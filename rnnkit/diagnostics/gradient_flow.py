@@ -32,7 +32,7 @@ from torch import nn
 
 from rnnkit._util import one_thread, pyplot
 from rnnkit.diagnostics.gates import load_model, recurrent_layer
-from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
 
 THRESHOLD = 1e-3  # the "vanished" level, relative to ‖∂L/∂h_T‖
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -75,7 +75,7 @@ def gradient_norms(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.
     return torch.stack([h.grad.pow(2).sum((0, 2)).sqrt() for h in hs])  # (T, N)
 
 
-def measure(layer: nn.Module, x: torch.Tensor, seed: int = 0) -> list[float]:
+def measure(layer: RecurrentLayer | nn.RNNBase, x: torch.Tensor, seed: int = 0) -> list[float]:
     """Ratios ‖∂L/∂h_{T−k}‖ / ‖∂L/∂h_T‖ for k = 0 .. T−1, norms averaged over the N rows of x (T, N, I).
 
     Computed on a float64 copy of ``layer`` in evaluation mode (no dropout between layers).
@@ -87,7 +87,7 @@ def measure(layer: nn.Module, x: torch.Tensor, seed: int = 0) -> list[float]:
     return (mean / mean[0]).tolist()
 
 
-def fresh_layer(cell: str, input_size: int, hidden_size: int, seed: int = 0, **options) -> nn.Module:
+def fresh_layer(cell: str, input_size: int, hidden_size: int, seed: int = 0, **options) -> RecurrentLayer:
     """An rnnkit layer of kind ``cell`` (rnn, lstm, gru) at initialisation (LSTM: forget bias 1)."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.layers import RecurrentLayer
 from rnnkit.train import checkpoint, distributed
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.histograms import Histograms
 from rnnkit.train.monitor import Monitor
+from rnnkit.train.optim import Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty, remove_weight_noise
 from rnnkit.train.report import write_report
-from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
-                                remove_weight_noise)
 from rnnkit.train.task import Task
 from rnnkit.train.tbptt import detach, forward_update, update_slices
 
@@ -94,7 +94,7 @@ class Trainer:
             self.histograms = Histograms(self.model, self.monitor.writer)
         self.bad_steps = 0  # non-finite updates in a row
         self.stop_early = self.rolled_back = self.interrupted = False
-        self.window = {"loss": 0.0, "updates": 0, "tokens": 0, "time": 0.0, "grad_norm": 0.0}
+        self.window: dict[str, float] = {"loss": 0.0, "updates": 0, "tokens": 0, "time": 0.0, "grad_norm": 0.0}
 
     # ----------------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -103,7 +103,7 @@ class Trainer:
         if self.monitor:
             self.monitor.start_step = self.step
         for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
-            if hasattr(module, "engine_info"):
+            if isinstance(module, RecurrentLayer):
                 self._log({"kind": "engine", "layer": name, **module.engine_info()})
         # Single process: the first Ctrl-C stops after the current batch and saves `last`; a second
         # one interrupts at once. (Data-parallel ranks keep the default: they could not agree on a batch.)
@@ -213,7 +213,7 @@ class Trainer:
             self._log({"kind": "train", "step": self.step, "epoch": self.epoch,
                        "loss": w["loss"] / w["updates"], "lr": lr, "grad_norm": w["grad_norm"] / w["updates"],
                        "tok_s": w["tokens"] / w["time"]})
-            self.window = dict.fromkeys(w, 0)
+            self.window = dict.fromkeys(w, 0.0)
             if self.histograms:
                 self.histograms.log(self.step)
 
@@ -260,9 +260,9 @@ class Trainer:
 
     def _done(self) -> bool:
         cfg = self.cfg
-        return (self.stop_early or self.interrupted or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
-                or (cfg.max_steps and self.step >= cfg.max_steps)
-                or (cfg.max_time and self._elapsed() >= cfg.max_time))
+        return bool(self.stop_early or self.interrupted or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
+                    or (cfg.max_steps and self.step >= cfg.max_steps)
+                    or (cfg.max_time and self._elapsed() >= cfg.max_time))
 
     def _elapsed(self) -> float:
         return self.elapsed + time.perf_counter() - self.started

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +23,7 @@ class Monitor:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # A resumed run appends to its metrics; a fresh one (--overwrite included) starts them anew.
-        self.jsonl = open(self.run_dir / "metrics.jsonl", "a" if append else "w", encoding="utf-8")
+        self.jsonl = open(self.run_dir / "metrics.jsonl", "a" if append else "w", encoding="utf-8")  # noqa: SIM115 (open for the run)
         self.total_steps, self.max_time = total_steps, max_time
         self.start = time.perf_counter()
         self.start_step = 0  # the step this process started from (set by the trainer on resume)
@@ -92,7 +93,7 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def plot_losses(jsonl: Path, png: Path) -> None:
+def plot_losses(jsonl: Path, png: Path | BinaryIO) -> None:
     """The train and validation loss against the update step, from a metrics.jsonl, as a PNG."""
     plt = pyplot()
     rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line]
