@@ -31,8 +31,10 @@ class _NoLengths(nn.Module):
 
     def forward(self, input, hx=None, lengths=None):
         if lengths is not None:
-            raise ValueError("this model passes lengths= to its recurrent layers; export supports "
-                             "fixed-length models (language models, forecasters), not variable-length ones")
+            raise ValueError(
+                "this model passes lengths= to its recurrent layers; export supports "
+                "fixed-length models (language models, forecasters), not variable-length ones"
+            )
         return self.layer(input, hx)
 
 
@@ -61,8 +63,14 @@ class _FirstOutput(nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
 
-def export(model: nn.Module, example_inputs: tuple[torch.Tensor, ...], path: str | Path, fmt: str,
-           input_names: list[str], dynamic: dict[str, dict[int, str]]) -> Path:
+def export(
+    model: nn.Module,
+    example_inputs: tuple[torch.Tensor, ...],
+    path: str | Path,
+    fmt: str,
+    input_names: list[str],
+    dynamic: dict[str, dict[int, str]],
+) -> Path:
     """Write ``model``'s first output as a function of ``example_inputs`` to ``path`` in format ``fmt``.
 
     ``dynamic`` names the axes that may change size (e.g. ``{"ids": {0: "batch", 1: "time"}}``).
@@ -74,7 +82,9 @@ def export(model: nn.Module, example_inputs: tuple[torch.Tensor, ...], path: str
     with torch.no_grad():
         wrapped(*example_inputs)  # fails here, with a clear message, for what cannot be exported
         if fmt == "onnx":
-            kwargs: dict[str, Any] = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+            kwargs: dict[str, Any] = (
+                {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+            )
             torch.onnx.export(wrapped, example_inputs, str(path), input_names=input_names, output_names=["output"],
                               dynamic_axes=dynamic, **kwargs)  # fmt: skip
         else:
@@ -100,6 +110,8 @@ def export_checkpoint(path: str | Path, fmt: str, out: str | Path) -> Path:
         model, cfg, _, _ = load_forecaster(path)
         example, name = torch.zeros(1, cfg.lookback, model.n_features + model.steps), "window"
     else:
-        raise ValueError(f"{path} holds a {task!r} model; export supports language models (lm) and forecasters "
-                         "(forecast), whose inputs have a fixed layout")
+        raise ValueError(
+            f"{path} holds a {task!r} model; export supports language models (lm) and forecasters "
+            "(forecast), whose inputs have a fixed layout"
+        )
     return export(model, (example,), out, fmt, [name], {name: {0: "batch", 1: "time"}})

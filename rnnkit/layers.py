@@ -234,17 +234,21 @@ class RecurrentLayer(nn.Module):
         """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
         weight = next(self.parameters())
         if self.engine == "reference":
-            reason = ("reference engine: autograd over the step equations, several times slower; "
-                      "chosen by engine='reference'")
+            reason = (
+                "reference engine: autograd over the step equations, several times slower; chosen by engine='reference'"
+            )
         elif compiled.supports(self.cell, weight):
             reason = "fast engine: hand-derived BPTT, time loop compiled (C++)"
         else:
-            reason = (f"fast engine: hand-derived BPTT, time loop of per-step torch ops on {weight.device.type} "
-                      f"({compiled.status()})")
+            reason = (
+                f"fast engine: hand-derived BPTT, time loop of per-step torch ops on {weight.device.type} "
+                f"({compiled.status()})"
+            )
         return {"engine": self.engine, "device": str(weight.device), "reason": reason}
 
-    def _scan_masks(self, valid, T: int, N: int, n_state: int, like: torch.Tensor,
-                    training: bool | None = None) -> ScanMasks:
+    def _scan_masks(
+        self, valid, T: int, N: int, n_state: int, like: torch.Tensor, training: bool | None = None
+    ) -> ScanMasks:
         """Lengths, plus this layer-direction's recurrent-dropout and zoneout draws (rnnkit.engine.masks);
         ``training`` defaults to the layer's mode."""
         H, h_mask, zoneout = self.hidden_size, None, None
@@ -289,8 +293,14 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False),
-                              ("recurrent_dropout", 0.0), ("zoneout", 0.0)):
+        for name, default in (
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("recurrent_dropout", 0.0),
+            ("zoneout", 0.0),
+        ):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s + f", cell={self.cell}, init={self.init!r}, engine={self.engine!r}"
@@ -347,8 +357,19 @@ class RNN(RecurrentLayer):
         _reject(unknown, "RNN")
         check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         cell = RNNCell(_positive_int("hidden_size", hidden_size), nonlinearity)
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
-                         recurrent_dropout, zoneout)
+        super().__init__(
+            cell,
+            input_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            init,
+            engine,
+            recurrent_dropout,
+            zoneout,
+        )
 
     def to_torch(self) -> nn.RNNBase:
         if self.cell.nonlinearity not in ("tanh", "relu"):
@@ -385,10 +406,23 @@ class LSTM(RecurrentLayer):
                  activation="tanh", init="uniform", chrono_init=None, engine="fast", recurrent_dropout=0.0,
                  zoneout=0.0, **unknown):  # fmt: skip
         _reject(unknown, "LSTM")
-        cell = LSTMCell(_positive_int("hidden_size", hidden_size), bool(peephole), bool(cifg), bool(layer_norm), activation)
+        cell = LSTMCell(
+            _positive_int("hidden_size", hidden_size), bool(peephole), bool(cifg), bool(layer_norm), activation
+        )
         self.forget_bias, self.chrono_init = forget_bias, chrono_init
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
-                         recurrent_dropout, zoneout)
+        super().__init__(
+            cell,
+            input_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            init,
+            engine,
+            recurrent_dropout,
+            zoneout,
+        )
 
     def reset_parameters(self) -> None:
         """Initialise with the scheme, then the forget gate: chrono biases if chrono_init, else forget_bias."""
@@ -409,8 +443,12 @@ class LSTM(RecurrentLayer):
 
     def to_torch(self) -> nn.RNNBase:
         cell = self.cell
-        for option, value, plain in (("peephole", cell.peephole, False), ("cifg", cell.cifg, False),
-                                     ("layer_norm", cell.layer_norm, False), ("activation", cell.activation, "tanh")):
+        for option, value, plain in (
+            ("peephole", cell.peephole, False),
+            ("cifg", cell.cifg, False),
+            ("layer_norm", cell.layer_norm, False),
+            ("activation", cell.activation, "tanh"),
+        ):
             if value != plain:
                 raise ValueError(f"torch.nn.LSTM has no {option}={value!r}; only the standard LSTM converts")
         return super().to_torch()
@@ -441,8 +479,19 @@ class GRU(RecurrentLayer):
         _reject(unknown, "GRU")
         cell = GRUCell(_positive_int("hidden_size", hidden_size), bool(reset_after), bool(bias))
         self.chrono_init = chrono_init
-        super().__init__(cell, input_size, num_layers, bias, batch_first, dropout, bidirectional, init, engine,
-                         recurrent_dropout, zoneout)
+        super().__init__(
+            cell,
+            input_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            init,
+            engine,
+            recurrent_dropout,
+            zoneout,
+        )
 
     def reset_parameters(self) -> None:
         """Initialise with the scheme; with chrono_init, the update gate z (which keeps h_{t−1}) gets chrono biases."""

@@ -36,8 +36,9 @@ def load_model(path: str | Path):
     loaders = {"lm": load_lm}
     task = checkpoint.read_state(path)["meta"].get("task")
     if task not in loaders:
-        raise checkpoint.CheckpointError(f"{path}: no diagnostics loader for a checkpoint of task {task!r} "
-                                         f"(known: {', '.join(loaders)})")
+        raise checkpoint.CheckpointError(
+            f"{path}: no diagnostics loader for a checkpoint of task {task!r} (known: {', '.join(loaders)})"
+        )
     return loaders[task](path)
 
 
@@ -117,8 +118,10 @@ def coloured_text(text: str, values: np.ndarray) -> str:
         rgb = (255, int(255 * (1 - s)), int(255 * (1 - s))) if s > 0 else (int(255 * (1 + s)),) * 2 + (255,)
         shown = "↵\n" if ch == "\n" else esc(ch)
         spans.append(f'<span style="background:rgb{rgb}" title="{v:.3f}">{shown}</span>')
-    return (f'<div class="text">{"".join(spans)}</div><p class="muted">blue = {low:.3g}, white = {mid:.3g}, '
-            f"red = {high:.3g}</p>")
+    return (
+        f'<div class="text">{"".join(spans)}</div><p class="muted">blue = {low:.3g}, white = {mid:.3g}, '
+        f"red = {high:.3g}</p>"
+    )
 
 
 def heatmaps(tr: dict[str, np.ndarray], keys: tuple[str, ...], text: str, units: np.ndarray):
@@ -133,8 +136,14 @@ def heatmaps(tr: dict[str, np.ndarray], keys: tuple[str, ...], text: str, units:
         values = tr[key][:, units].T  # (units, T)
         gate = key not in ("c", "h")
         limit = float(np.abs(values).max()) or 1.0
-        im = ax.imshow(values, aspect="auto", interpolation="nearest", cmap="viridis" if gate else "RdBu_r",
-                       vmin=0 if gate else -limit, vmax=1 if gate else limit)
+        im = ax.imshow(
+            values,
+            aspect="auto",
+            interpolation="nearest",
+            cmap="viridis" if gate else "RdBu_r",
+            vmin=0 if gate else -limit,
+            vmax=1 if gate else limit,
+        )
         ax.set_title(GATE_TITLES[key], fontsize=9, loc="left")
         ax.set_xticks(range(0, T, step))
         ax.set_xticklabels(labels[::step], fontsize=7, fontfamily="monospace")
@@ -157,19 +166,29 @@ def gates_page(path: str | Path, text: str, max_units: int = 48) -> tuple[str, l
     top = traces[-1]
     # the units drawn in the heat-maps: the top layer's most active (largest variance of the state)
     units = np.sort(np.argsort(-top[state].var(0))[:max_units])
-    facts = [("checkpoint", path), ("layer", f"{type(layer).__name__} {layer.extra_repr()}"),
-             ("text", f"{len(text)} characters"), ("state shown", GATE_TITLES[state])]
+    facts = [
+        ("checkpoint", path),
+        ("layer", f"{type(layer).__name__} {layer.extra_repr()}"),
+        ("text", f"{len(text)} characters"),
+        ("state shown", GATE_TITLES[state]),
+    ]
     parts = [table(facts)]
     found = interpretable_units(traces, text, state)
-    parts.append(f"<h2>Most interpretable units ({GATE_TITLES[state]})</h2><p class='muted'>For each text "
-                 "property, the unit whose state correlates most with it (Pearson r over the characters); "
-                 "hover a character for the value.</p>")
+    parts.append(
+        f"<h2>Most interpretable units ({GATE_TITLES[state]})</h2><p class='muted'>For each text "
+        "property, the unit whose state correlates most with it (Pearson r over the characters); "
+        "hover a character for the value.</p>"
+    )
     for u in found:
         values = traces[u["layer"]][state][:, u["unit"]]
-        parts.append(f"<h3>{esc(u['feature'])}: layer {u['layer']}, unit {u['unit']} (r = {u['r']:+.2f})</h3>"
-                     + coloured_text(text, values))
-    parts.append(f"<h2>Heat-maps, top layer ({len(units)} of {layer.hidden_size} units with the largest "
-                 f"variance of {GATE_TITLES[state]})</h2>")
+        parts.append(
+            f"<h3>{esc(u['feature'])}: layer {u['layer']}, unit {u['unit']} (r = {u['r']:+.2f})</h3>"
+            + coloured_text(text, values)
+        )
+    parts.append(
+        f"<h2>Heat-maps, top layer ({len(units)} of {layer.hidden_size} units with the largest "
+        f"variance of {GATE_TITLES[state]})</h2>"
+    )
     parts.append(f'<img alt="gate heat-maps" src="{figure_uri(heatmaps(top, keys, text, units))}">')
     gates = [k for k in keys if k not in ("c", "h")]
     if gates:

@@ -95,8 +95,15 @@ def fresh_layer(cell: str, input_size: int, hidden_size: int, seed: int = 0, **o
     return CELLS[cell](input_size, hidden_size, **options)
 
 
-def init_curves(cells: list[str], length: int, input_size: int = 32, hidden_size: int = 64, batch: int = 64,
-                forget_bias: float = 1.0, seed: int = 0) -> list[Curve]:
+def init_curves(
+    cells: list[str],
+    length: int,
+    input_size: int = 32,
+    hidden_size: int = 64,
+    batch: int = 64,
+    forget_bias: float = 1.0,
+    seed: int = 0,
+) -> list[Curve]:
     """One curve per cell kind at initialisation, on inputs x ~ N(0, 1) of shape (length, batch, input_size)."""
     x = torch.randn(length, batch, input_size, generator=torch.Generator().manual_seed(seed))
     curves = []
@@ -125,8 +132,10 @@ def checkpoint_curves(path: str | Path, length: int, batch: int = 64, seed: int 
     torch.manual_seed(seed)
     untrained.reset_parameters()
     kind = type(layer).__name__.lower()
-    return [Curve(f"checkpoint {kind} (re-initialised)", measure(untrained, x, seed)),
-            Curve(f"checkpoint {kind} (trained)", measure(layer, x, seed))]
+    return [
+        Curve(f"checkpoint {kind} (re-initialised)", measure(untrained, x, seed)),
+        Curve(f"checkpoint {kind} (trained)", measure(layer, x, seed)),
+    ]
 
 
 def write_csv(curves: list[Curve], path: str | Path) -> None:

@@ -1,11 +1,11 @@
 """What makes one scan differ from the plain recurrence: lengths, zoneout, recurrent dropout.
 
-    valid   (T, N, 1) bool, t < length: past a sequence's end its state is frozen and its output zero
-    zoneout one per state, (T, N, H), the fraction of the new value taken at step t:
-            s_t = u ∘ s̃_t + (1 − u) ∘ s_{t−1}; 0/1 draws in training (Krueger et al. 2016),
-            the constant 1 − p at evaluation
-    h_mask  (N, H) variational recurrent dropout (Gal & Ghahramani 2016): one mask per sequence,
-            scaled by 1/(1 − p), on h_{t−1} where it enters the recurrent products
+valid   (T, N, 1) bool, t < length: past a sequence's end its state is frozen and its output zero
+zoneout one per state, (T, N, H), the fraction of the new value taken at step t:
+        s_t = u ∘ s̃_t + (1 − u) ∘ s_{t−1}; 0/1 draws in training (Krueger et al. 2016),
+        the constant 1 − p at evaluation
+h_mask  (N, H) variational recurrent dropout (Gal & Ghahramani 2016): one mask per sequence,
+        scaled by 1/(1 − p), on h_{t−1} where it enters the recurrent products
 """
 
 from __future__ import annotations

@@ -12,8 +12,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from rnnkit.train.loop import Trainer, TrainingDiverged
     from rnnkit.train.task import Batch, Task
 
-_HOMES = {"Batch": "task", "Task": "task", "TrainConfig": "config", "build_configs": "config",
-          "Trainer": "loop", "TrainingDiverged": "loop"}
+_HOMES = {
+    "Batch": "task",
+    "Task": "task",
+    "TrainConfig": "config",
+    "build_configs": "config",
+    "Trainer": "loop",
+    "TrainingDiverged": "loop",
+}
 
 __all__ = ["Batch", "Task", "TrainConfig", "Trainer", "TrainingDiverged", "build_configs"]  # = _HOMES
 

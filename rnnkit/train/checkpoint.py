@@ -63,8 +63,14 @@ def _all_finite(tensors) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
-def save(run_dir: str | Path, names: tuple[str, ...], model: nn.Module, optimizer: torch.optim.Optimizer,
-         carry: Any, state: dict) -> Path:
+def save(
+    run_dir: str | Path,
+    names: tuple[str, ...],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    carry: Any,
+    state: dict,
+) -> Path:
     """Writes one checkpoint and points each of `names` ("last", "best") at it; returns its path.
 
     Raises CheckpointError, writing nothing, if any weight or optimiser tensor is NaN/Inf.
@@ -76,8 +82,14 @@ def save(run_dir: str | Path, names: tuple[str, ...], model: nn.Module, optimize
     carry_spec = _flatten(carry, "carry.", tensors)
     if not _all_finite(list(model.state_dict().values()) + list(tensors.values())):
         raise CheckpointError("refusing to save a checkpoint with NaN/Inf weights or optimiser state")
-    state = {**state, "format": FORMAT, "version": 1, "optim_state": optim_spec,
-             "optim_param_groups": optim_state["param_groups"], "carry": carry_spec}
+    state = {
+        **state,
+        "format": FORMAT,
+        "version": 1,
+        "optim_state": optim_spec,
+        "optim_param_groups": optim_state["param_groups"],
+        "carry": carry_spec,
+    }
     final = run_dir / f"ckpt-{state['step']:08d}-{uuid.uuid4().hex[:8]}"  # never overwrites one in use
     tmp = run_dir / f".tmp-{final.name}"
     try:
@@ -92,8 +104,10 @@ def save(run_dir: str | Path, names: tuple[str, ...], model: nn.Module, optimize
     except (OSError, SafetensorError) as err:  # e.g. disk full: the previous checkpoints stay as they were
         shutil.rmtree(tmp, ignore_errors=True)
         reason = getattr(err, "strerror", None) or str(err)
-        raise OSError(getattr(err, "errno", None), f"cannot write a checkpoint in {run_dir} ({reason}); "
-                      "`last` and `best` still point at the previous ones") from None
+        raise OSError(
+            getattr(err, "errno", None),
+            f"cannot write a checkpoint in {run_dir} ({reason}); `last` and `best` still point at the previous ones",
+        ) from None
     for name in names:
         link = run_dir / f".tmp-{name}-{os.getpid()}"
         link.unlink(missing_ok=True)
@@ -122,8 +136,10 @@ def read_state(path: str | Path, task: str | None = None) -> dict:
     if path.is_dir() and (path / "last").exists():
         path = path / "last"
     if path.is_file():
-        raise CheckpointError(f"{path} is a file; rnnkit loads checkpoint directories of safetensors + "
-                              "JSON only (pickle files such as .pt/.pth/.bin are never loaded)")
+        raise CheckpointError(
+            f"{path} is a file; rnnkit loads checkpoint directories of safetensors + "
+            "JSON only (pickle files such as .pt/.pth/.bin are never loaded)"
+        )
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise CheckpointError(f"{path} is not an rnnkit checkpoint: missing {', '.join(missing)}")
@@ -153,8 +169,7 @@ def settings(cls: type, values: Any, path: str | Path) -> Any:
         raise CheckpointError(f"{path}: saved settings do not fit {cls.__name__}: {err}") from None
 
 
-def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-         task: str | None = None):
+def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, task: str | None = None):
     """Loads weights (and optimiser state) from the checkpoint at `path` (of `task`, if given);
     returns (state, carry)."""
     state = read_state(path, task)
@@ -167,15 +182,17 @@ def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | 
     except RuntimeError as err:  # shapes that differ from the model's
         raise CheckpointError(f"{path}: weights do not match the model: {str(err).splitlines()[-1].strip()}") from None
     if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not match the model (missing {sorted(missing)}, "
-                              f"unexpected {sorted(unexpected)})")
+        raise CheckpointError(
+            f"{path}: weights do not match the model (missing {sorted(missing)}, unexpected {sorted(unexpected)})"
+        )
     try:
         if optimizer is not None:
             optim_state = _unflatten(state["optim_state"], tensors)
-            optimizer.load_state_dict({"state": {int(k): v for k, v in optim_state.items()},
-                                       "param_groups": state["optim_param_groups"]})
+            optimizer.load_state_dict(
+                {"state": {int(k): v for k, v in optim_state.items()}, "param_groups": state["optim_param_groups"]}
+            )
         return state, _unflatten(state["carry"], tensors)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise CheckpointError(f"{path}: optimiser or carried state does not match its tensors "
-                              f"({type(err).__name__}: {err})") from None
-
+        raise CheckpointError(
+            f"{path}: optimiser or carried state does not match its tensors ({type(err).__name__}: {err})"
+        ) from None

@@ -75,6 +75,14 @@ def gather_rng(world: int) -> list[torch.Tensor]:
 
 def launch(nproc: int, argv: list[str]) -> int:
     """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun; its exit code."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "rnnkit", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "rnnkit",
+        *argv,
+    ]
     return subprocess.call(cmd)

@@ -18,8 +18,15 @@ from rnnkit._util import pyplot
 class Monitor:
     """Receives metric rows from the trainer and shows/records them. Only rank 0 makes one."""
 
-    def __init__(self, run_dir: str | Path, total_steps: int, max_time: float, tensorboard: bool,
-                 tty: bool | None = None, append: bool = False):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        total_steps: int,
+        max_time: float,
+        tensorboard: bool,
+        tty: bool | None = None,
+        append: bool = False,
+    ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # A resumed run appends to its metrics; a fresh one (--overwrite included) starts them anew.
@@ -32,19 +39,25 @@ class Monitor:
         self.progress = None
         if self.tty:
             self.progress = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tok_s]:,.0f} tok/s  "
-                           "ETA {task.fields[eta]}"), TimeElapsedColumn(), console=self.console)
-            self.bar = self.progress.add_task("train", total=total_steps or None, epoch=0, loss=float("nan"),
-                                              tok_s=0.0, eta="?")
+                TextColumn("[bold]epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tok_s]:,.0f} tok/s  ETA {task.fields[eta]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.bar = self.progress.add_task(
+                "train", total=total_steps or None, epoch=0, loss=float("nan"), tok_s=0.0, eta="?"
+            )
             self.progress.start()
         self.writer = None
         if tensorboard:  # imported only when asked for: tensorboard is an optional dependency
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                raise ValueError("--tensorboard needs the tensorboard package: "
-                                 "pip install 'rnnkit[tensorboard]'") from None
+                raise ValueError(
+                    "--tensorboard needs the tensorboard package: pip install 'rnnkit[tensorboard]'"
+                ) from None
             self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def eta(self, step: int) -> str:
@@ -66,8 +79,14 @@ class Monitor:
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
                     self.writer.add_scalar(f"{row['kind']}/{key}", value, row.get("step", 0))
         if row["kind"] == "train" and self.progress is not None:
-            self.progress.update(self.bar, completed=row["step"], epoch=row["epoch"], loss=row["loss"],
-                                 tok_s=row["tok_s"], eta=self.eta(row["step"]))
+            self.progress.update(
+                self.bar,
+                completed=row["step"],
+                epoch=row["epoch"],
+                loss=row["loss"],
+                tok_s=row["tok_s"],
+                eta=self.eta(row["step"]),
+            )
         elif row["kind"] == "train":
             self.print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()) + f" eta={self.eta(row['step'])}")
         else:

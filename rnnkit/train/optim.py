@@ -14,16 +14,17 @@ from rnnkit.train.config import TrainConfig
 def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The torch.optim optimiser named by cfg.optimizer, with its hyper-parameters from cfg."""
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps,
-                                   momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.RMSprop(
+            params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "adagrad":
         return torch.optim.Adagrad(params, lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-               weight_decay=cfg.weight_decay)
+    return cls(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
 class Schedule:
@@ -48,8 +49,13 @@ class Schedule:
         cfg = self.cfg
         warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         if cfg.schedule == "cosine" and (self.total_steps > 0 or cfg.max_time > 0):
-            progress = min(1.0, max(step / self.total_steps if self.total_steps else 0.0,
-                                    elapsed / cfg.max_time if cfg.max_time else 0.0))
+            progress = min(
+                1.0,
+                max(
+                    step / self.total_steps if self.total_steps else 0.0,
+                    elapsed / cfg.max_time if cfg.max_time else 0.0,
+                ),
+            )
             return cfg.min_lr + (cfg.lr - cfg.min_lr) * warm * 0.5 * (1 + math.cos(math.pi * progress))
         return cfg.lr * warm * self.factor
 

@@ -51,11 +51,15 @@ def report_html(run_dir: str | Path, samples: dict[str, str] | None = None) -> s
     val = [r for r in rows if r["kind"] == "val"]
     title = f"rnnkit run report: {meta.get('task', 'run')} in {run_dir.name}"
 
-    results = [("task", meta.get("task", "—")), ("updates", summary.get("step", state.get("step", "—"))),
-               ("epochs completed", summary.get("epoch", state.get("epoch", "—"))),
-               ("best validation loss", _fmt(summary.get("best_val"))), ("test loss", _fmt(summary.get("test"))),
-               ("last training loss (logged window)", _fmt(train[-1]["loss"]) if train else "—"),
-               ("last validation loss", _fmt(val[-1]["loss"]) if val else "—")]
+    results = [
+        ("task", meta.get("task", "—")),
+        ("updates", summary.get("step", state.get("step", "—"))),
+        ("epochs completed", summary.get("epoch", state.get("epoch", "—"))),
+        ("best validation loss", _fmt(summary.get("best_val"))),
+        ("test loss", _fmt(summary.get("test"))),
+        ("last training loss (logged window)", _fmt(train[-1]["loss"]) if train else "—"),
+        ("last validation loss", _fmt(val[-1]["loss"]) if val else "—"),
+    ]
     timing = [("training time", f"{summary['seconds']:.1f} s" if "seconds" in summary else "—")]
     if train:
         tok_s = [r["tok_s"] for r in train if "tok_s" in r]
@@ -66,15 +70,24 @@ def report_html(run_dir: str | Path, samples: dict[str, str] | None = None) -> s
 
     buf = io.BytesIO()
     plot_losses(run_dir / "metrics.jsonl", buf)
-    parts = ["<h2>Results</h2>", table(results),
-             "<h2>Loss curves</h2>", f'<img alt="loss curves" src="{png_uri(buf.getvalue())}">',
-             "<h2>Timing</h2>", table(timing)]
+    parts = [
+        "<h2>Results</h2>",
+        table(results),
+        "<h2>Loss curves</h2>",
+        f'<img alt="loss curves" src="{png_uri(buf.getvalue())}">',
+        "<h2>Timing</h2>",
+        table(timing),
+    ]
     if samples:
         parts.append("<h2>Samples</h2>")
         for name, text in samples.items():
             parts.append(f"<h3>{esc(name)}</h3><pre>{esc(text)}</pre>")
-    parts += ["<h2>Events</h2>", table(events),
-              "<h2>Configuration</h2>", table([(k, _short(v)) for k, v in config.items()] or [("config", "—")])]
+    parts += [
+        "<h2>Events</h2>",
+        table(events),
+        "<h2>Configuration</h2>",
+        table([(k, _short(v)) for k, v in config.items()] or [("config", "—")]),
+    ]
     for name, value in meta.items():
         if isinstance(value, dict):
             parts += [f"<h3>{esc(name)}</h3>", table([(k, _short(v)) for k, v in value.items()])]
