@@ -31,11 +31,6 @@ class Batch:
     reset: bool = True
     count: int | None = None  # targets the mean loss is over, if not y.numel() (padded batches)
 
-    @property
-    def n_tokens(self) -> int:
-        """Number of predicted time steps in the batch (for throughput and loss averaging)."""
-        return self.y.shape[0] * self.y.shape[1]
-
 
 class Task(Protocol):
     """What the trainer needs from a task."""
