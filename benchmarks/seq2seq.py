@@ -23,15 +23,14 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.tasks.captioning import CaptionConfig, DigitsCaptionTask
-from rnnkit.tasks.seq2seq import plot_attention
-from rnnkit.tasks.seq2seq_cli import TRAIN_DEFAULTS, run_training
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.tasks.seq2seq import TRAIN_DEFAULTS, Seq2SeqConfig, Seq2SeqTask, Translator, plot_attention
+from rnnkit.train import Trainer, TrainConfig, build_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "benchmarks" / "results"
 BEAM, BEAM_PAIRS = 4, 1000
-# name: (flags after TRAIN_DEFAULTS, input for the attention heat-map or None)
+# name: (flags over TRAIN_DEFAULTS, input for the attention heat-map or None)
 RUNS = {
     "addition-bahdanau": (["--task", "addition", "--attention", "bahdanau"], "535+61"),
     "addition-luong": (["--task", "addition", "--attention", "luong"], "535+61"),
@@ -45,7 +44,12 @@ def run_seq2seq(name: str) -> dict:
     flags, heatmap_input = RUNS[name]
     run_dir = f"runs/bench-{name}"
     started = time.perf_counter()
-    summary, translator, task, _ = run_training(None, [*TRAIN_DEFAULTS, *flags, "--run-dir", run_dir])
+    cfgs = build_configs({"train": TrainConfig, "seq2seq": Seq2SeqConfig}, None, [*flags, "--run-dir", run_dir],
+                         base={"train": TRAIN_DEFAULTS})  # as `rnnkit seq2seq train` builds them
+    torch.manual_seed(cfgs["train"].seed)
+    task = Seq2SeqTask(cfgs["seq2seq"])
+    summary = Trainer(task, cfgs["train"]).fit()
+    translator = Translator.from_task(task)
     row = {"name": name, "command": "rnnkit seq2seq train " + " ".join(flags),
            "pairs": {k: len(v) for k, v in task.splits.items()}, "updates": summary["step"],
            "train_s": summary["seconds"], "wall_s": round(time.perf_counter() - started, 1),
@@ -70,6 +74,7 @@ def run_caption() -> dict:
 
 
 def render(rows: dict) -> str:
+    default_flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items() if k != "run_dir")
     pct = "{:.2%}".format
     lines = [
         "## Encoder-decoder and one-to-many: exact match (benchmarks/seq2seq.py)",
@@ -78,7 +83,7 @@ def render(rows: dict) -> str:
         "run on a 2-core machine shared with other jobs (times vary with the load). Exact match: the decoded "
         f"output equals the target exactly. Greedy on the whole split; beam {BEAM} on the first "
         f"{BEAM_PAIRS:,} test pairs (all test images for captioning). Defaults of `rnnkit seq2seq train`: "
-        f"`{' '.join(a for a in TRAIN_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`, GRU, bidirectional "
+        f"`{default_flags}`, GRU, bidirectional "
         "encoder, hidden 128, embedding 32, batch 128, 60,000 generated pairs split 85/5/10.",
         "",
         "| run | train / val / test | updates | training s | val EM greedy | test EM greedy | test EM beam |",

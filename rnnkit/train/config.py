@@ -150,17 +150,3 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
         i += 2
     return {table: cls(**values[table]) for table, cls in classes.items()}
 
-
-def flags_help(*classes: type) -> str:
-    """Every field of the config dataclasses as a flag, its default and its comment from the source:
-    the epilog of the train commands, so that `--help` lists every option."""
-    import inspect
-    import re
-
-    lines = []
-    for cls in classes:
-        comments = dict(re.findall(r"^\s+(\w+):[^#\n]*#\s*(.+)$", inspect.getsource(cls), re.M))
-        for f in dataclasses.fields(cls):
-            note = f" — {comments[f.name]}" if f.name in comments else ""
-            lines.append(f"--{f.name.replace('_', '-')} (default {f.default!r}){note}")
-    return "\n\n".join(lines).replace("[", "\\[")

@@ -1,0 +1,204 @@
+"""What every command shares: one error-mapping path, output that does not depend on the terminal,
+and the factory of train commands (flags generated from the config dataclasses)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+# The one rule for run directories, stated in every --help that takes one.
+RUN_HELP = "A run directory (meaning its best checkpoint, or its last if it has no best) or a checkpoint directory."
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: how bad input is reported, never a traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """The one error-mapping path of every command: bad input (ValueError, OSError, CheckpointError,
+    UnicodeDecodeError) is one `error:` line and exit 2; divergence exit 1; Ctrl-C one line and exit
+    130. Data warnings (SeriesWarning) become `warning:` lines on stderr."""
+    from rnnkit.data.series import SeriesWarning
+    from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.loop import TrainingDiverged, TrainingInterrupted
+
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SeriesWarning)
+        try:
+            yield
+        except (ValueError, OSError, CheckpointError, UnicodeDecodeError) as err:
+            error = (str(err), 2)
+        except TrainingDiverged as err:
+            error = (str(err), 1)
+        except TrainingInterrupted as err:
+            error = (str(err), 130)
+        except KeyboardInterrupt:  # Ctrl-C outside the training loop (reading data, evaluating)
+            error = ("interrupted", 130)
+    for w in caught:
+        typer.echo(f"warning: {w.message}" if w.category is SeriesWarning
+                   else f"warning: {w.category.__name__}: {w.message}", err=True)
+    if error:
+        fail(*error)
+
+
+def console() -> Console:
+    """A rich console that never wraps when the output is not a terminal (a pipe or a file)."""
+    return Console() if sys.stdout.isatty() else Console(width=100_000, soft_wrap=True)
+
+
+def print_table(title: str, table) -> None:
+    """A title line, then a rich table (a title inside the table would wrap at the table's width)."""
+    typer.echo(title)
+    console().print(table)
+
+
+# ---- the train-command factory -------------------------------------------------------------------
+KINDS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    try:
+        from rnnkit.train.config import field_docs
+    except ImportError:  # (until the config classes carry attribute docstrings: no help text)
+        return {}
+    return field_docs(cls)
+
+
+def _field_parameters(classes: dict[str, type], defaults: dict[str, Any]) -> list[inspect.Parameter]:
+    """One typer option per config field: its type, its default (the task's trainer default if it has
+    one) and its attribute docstring as help, grouped in a panel per TOML table."""
+    params = []
+    for table, cls in classes.items():
+        docs = _field_docs(cls)
+        for f in dataclasses.fields(cls):
+            kind = KINDS[str(f.type)]
+            default = defaults.get(f.name, f.default)
+            if isinstance(default, str) and kind is not str:  # a trainer default written as a flag value
+                default = default.lower() in ("true", "1", "yes") if kind is bool else kind(default)
+            option = typer.Option(default, help=escape(docs.get(f.name, "")),
+                                  rich_help_panel=escape(f"[{table}] settings"), show_default=True)
+            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
+    return params
+
+
+def given_flags(ctx: typer.Context, values: dict[str, Any]) -> list[str]:
+    """The settings given on the command line, as flags again (`--name value`, `--flag`/`--no-flag`):
+    the top layer over the defaults, the TOML file and a resumed run's settings."""
+    args = []
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)  # (typer carries its own click: compare by name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + name.replace("_", "-"))
+        else:
+            args += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return args
+
+
+def train_configs(classes: dict[str, type], config: str | None, args: list[str],
+                  train_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The configs of a train command: dataclass defaults < the task's trainer defaults < the TOML
+    file `config` < `args` (flags). `classes` is {"train": TrainConfig, task name: its config class};
+    the task saves its config in its meta under the same name. With --resume: the saved run's
+    settings < `config` < `args`, in the directory that holds the checkpoint (never a run_dir named
+    inside state.json)."""
+    from rnnkit.train import build_configs
+    from rnnkit.train.checkpoint import read_state
+
+    cfgs = build_configs(classes, config, args, base={"train": dict(train_defaults or {})})
+    if cfgs["train"].resume:
+        name = next(k for k in classes if k != "train")
+        saved = read_state(cfgs["train"].resume, task=name)  # a run directory: its last checkpoint
+        cfgs = build_configs(classes, config, args, base={"train": saved.get("config"), name: saved["meta"].get(name)})
+        if "--run-dir" not in args:
+            cfgs["train"].run_dir = str(Path(saved["path"]).parent)
+    return cfgs
+
+
+@dataclasses.dataclass
+class TrainCommand:
+    """A train command: the task's config table and class, its trainer defaults (a layer under the
+    user's TOML and flags) and `body(cfgs)`, which trains (one library call) and prints."""
+
+    task: str
+    config_class: type
+    body: Callable[[dict[str, Any]], None]
+    train_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    callback: Callable[..., None] | None = None  # the typer command (set by train_command)
+
+    @property
+    def classes(self) -> dict[str, type]:
+        from rnnkit.train import TrainConfig
+
+        return {"train": TrainConfig, self.task: self.config_class}
+
+    def run(self, config: str | None, args: list[str]) -> None:
+        """Builds the configs from `config` and `args` and runs the body, every error mapped by `errors`."""
+        import torch
+
+        with errors():
+            cfgs = train_configs(self.classes, config, args, self.train_defaults)
+            torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
+            self.body(cfgs)
+
+
+def train_command(app: typer.Typer | None, name: str, task: str, config_class: type,
+                  train_defaults: dict[str, Any] | None = None) -> Callable[[Callable], TrainCommand]:
+    """Decorator: makes `body(cfgs)` a train command (its `callback`) with --config, --nproc and one flag
+    per field of TrainConfig and `config_class` (so --resume, --overwrite, --threads, ...), and registers
+    it as command `name` of `app` (if given). The body's docstring is the command's help."""
+
+    def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
+        spec = TrainCommand(task, config_class, body, dict(train_defaults or {}))
+
+        def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
+            args = given_flags(ctx, values)
+            if nproc > 1:  # rerun this command as nproc data-parallel processes; exit with their status
+                from rnnkit.train.distributed import launch
+
+                path = [c.info_name or "" for c in _contexts(ctx) if c.parent is not None]
+                raise typer.Exit(launch(nproc, [*path, *(["--config", config] if config else []), *args]))
+            spec.run(config, args)
+
+        fixed = [
+            inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+            inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+                None, help=escape(f"A TOML file with [train] and [{task}] tables: over the defaults, under the "
+                                  "flags given."))),
+            inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=int, default=typer.Option(
+                1, help="Data-parallel processes on this machine (started through torchrun).")),
+        ]
+        params = fixed + _field_parameters(spec.classes, spec.train_defaults)
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__doc__ = body.__doc__
+        spec.callback = command
+        if app is not None:
+            app.command(name)(command)
+        return spec
+
+    return register
+
+
+def _contexts(ctx: typer.Context | None) -> list[typer.Context]:
+    chain = []
+    while ctx is not None:
+        chain.append(ctx)
+        ctx = ctx.parent
+    return chain[::-1]
