@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(PY) -m rnnkit demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The documentation site, built offline into site/ (docs/ and mkdocs.yml; tests/test_docs.py runs its code).
 docs: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from rnnkit.cli.common import RUN_HELP, errors, print_table, train_command
@@ -42,12 +44,17 @@ def train(cfgs: dict) -> None:
 
 
 @classify_app.command("eval")
-def evaluate(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
+def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
              data: str = typer.Option("", help="Labelled file to score in full; default: the training "
                                                "data's held-out test split.")) -> None:
     """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
     from rnnkit.data.labelled import read_labelled
-    from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, shared_test_split
+    from rnnkit.tasks.classify import (
+        load_ensemble,
+        predict_mean,
+        score_probs,
+        shared_test_split,
+    )
 
     with errors():
         members, labels = load_ensemble(checkpoint)
@@ -62,8 +69,8 @@ def evaluate(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
 
 
 @classify_app.command("predict")
-def predict(texts: list[str] = typer.Argument(None, help="Texts to classify."),
-            checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
+def predict(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
+            texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
             file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
     from rnnkit.data.text import read_text_file

@@ -169,7 +169,9 @@ class ClassificationTask:
 
 
 def load_classifier(path: str | Path) -> tuple[TextClassifier, TokenVocab, list[str], ClassifyConfig]:
-    """The model, vocabulary, label names and config of a saved classifier checkpoint."""
+    """The model, vocabulary, label names and config of a saved classifier checkpoint (a run directory
+    means its best checkpoint, or its last if it has no best)."""
+    path = checkpoint.inference_path(path)
     meta = checkpoint.read_state(path, task="classify")["meta"]
     cfg = checkpoint.settings(ClassifyConfig, meta.get("classify"), path)
     vocab, labels = TokenVocab.from_json(meta.get("vocab")), meta.get("labels")

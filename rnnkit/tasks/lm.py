@@ -145,7 +145,8 @@ class LanguageModelTask:
 
 
 def lm_config(path: str | Path) -> LMConfig:
-    """The LMConfig a saved LM checkpoint (a checkpoint or run directory) was trained with."""
+    """The LMConfig a saved LM checkpoint (see checkpoint.inference_path) was trained with."""
+    path = checkpoint.inference_path(path)
     saved = checkpoint.read_state(path, task="lm")["meta"].get("lm")
     unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(LMConfig)}) if isinstance(saved, dict) else []
     if unknown:
@@ -155,7 +156,9 @@ def lm_config(path: str | Path) -> LMConfig:
 
 
 def load_lm(path: str | Path) -> tuple[CharLM, CharVocab | WordVocab]:
-    """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""
+    """The model and vocabulary of a saved LM checkpoint (a checkpoint directory, or a run directory:
+    its best checkpoint, or its last if it has no best)."""
+    path = checkpoint.inference_path(path)
     cfg = lm_config(path)
     vocab = vocab_from_json(checkpoint.read_state(path)["meta"].get("vocab"))
     model = CharLM(len(vocab), cfg)

@@ -151,8 +151,10 @@ def pooled_nll(task: MusicTask, split: str) -> float:
 
 
 def load_music(path: str | Path, data: str = "") -> MusicTask:
-    """The task of a saved music checkpoint (a checkpoint or run directory) with its weights loaded;
-    `data` replaces the data set it was trained on."""
+    """The task of a saved music checkpoint (a checkpoint directory, or a run directory: its best
+    checkpoint, or its last if it has no best) with its weights loaded; `data` replaces the data set
+    it was trained on."""
+    path = checkpoint.inference_path(path)
     cfg = checkpoint.settings(MusicConfig, checkpoint.read_state(path, task="music")["meta"].get("music"), path)
     task = MusicTask(dataclasses.replace(cfg, data=data) if data else cfg)
     checkpoint.load(path, task.model)

@@ -462,7 +462,9 @@ class Translator:
 
     @classmethod
     def load(cls, path: str | Path) -> Translator:
-        """The model and vocabularies of a saved seq2seq checkpoint (checkpoint or run directory)."""
+        """The model and vocabularies of a saved seq2seq checkpoint (a checkpoint directory, or a run
+        directory: its best checkpoint, or its last if it has no best)."""
+        path = checkpoint.inference_path(path)
         meta = checkpoint.read_state(path, task="seq2seq")["meta"]
         src, tgt = PairVocab.from_json(meta.get("src_vocab")), PairVocab.from_json(meta.get("tgt_vocab"))
         model = Seq2Seq(len(src), len(tgt), checkpoint.settings(Seq2SeqConfig, meta.get("seq2seq"), path))
