@@ -98,27 +98,17 @@ def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint direct
             data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
     """Loss in nats per token, perplexity and bits per token (per character for a char model, or for
     word-level files of space-separated characters such as char PTB)."""
-    from rnnkit.data.text import read_splits, read_text_file
-    from rnnkit.tasks.lm import evaluate_text, lm_config, load_lm
+    from rnnkit.tasks.lm import LanguageModel
     from rnnkit.train.checkpoint import CheckpointError
-    from rnnkit.train.config import check_choice
 
     try:
-        check_choice("split", split, ("val", "test"))
-        cfg = lm_config(checkpoint)
-        model, vocab = load_lm(checkpoint)
-        if data:
-            text, source = read_text_file(data), data
-        else:
-            texts = read_splits(cfg.data)
-            if split not in texts:
-                raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
-                                 "into train/val); give --data FILE to score another file")
-            text, source = texts[split], f"the {split} split of {cfg.data or 'tiny Shakespeare'}"
-        metrics, count = evaluate_text(model, vocab, text, cfg)
+        lm = LanguageModel.load(checkpoint)
+        metrics = lm.evaluate(data or None, split)
+        source = data or f"the {split} split of {lm.config.data or 'tiny Shakespeare'}"
     except (ValueError, OSError, UnicodeDecodeError, CheckpointError) as err:
         fail(str(err))
-    typer.echo(f"{source}: {count:,} predicted {vocab.unit}s; loss {_metrics_line(metrics, vocab.unit)}")
+    unit = lm.vocab.unit
+    typer.echo(f"{source}: {metrics['tokens']:,} predicted {unit}s; loss {_metrics_line(metrics, unit)}")
 
 
 @lm_app.command("sample")
@@ -131,7 +121,7 @@ def lm_sample(run: str = typer.Argument(None, help="A run or checkpoint director
               seed: int = typer.Option(0)) -> None:
     """Generate text from a trained language model (prime words unknown to a word model are read as <unk>)."""
     from rnnkit.data.text import WordVocab
-    from rnnkit.tasks.lm import load_lm, sample
+    from rnnkit.tasks.lm import LanguageModel
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
@@ -139,11 +129,11 @@ def lm_sample(run: str = typer.Argument(None, help="A run or checkpoint director
             raise ValueError("give the model as --checkpoint DIR")
         if length < 0:
             raise ValueError(f"--length must be >= 0, got {length}")
-        model, vocab = load_lm(checkpoint or run)
-        if isinstance(vocab, WordVocab) and vocab.unknown(prime):
-            typer.echo(f"note: {', '.join(map(repr, vocab.unknown(prime)))} not in the vocabulary; read as <unk>",
+        lm = LanguageModel.load(checkpoint or run)
+        if isinstance(lm.vocab, WordVocab) and lm.vocab.unknown(prime):
+            typer.echo(f"note: {', '.join(map(repr, lm.vocab.unknown(prime)))} not in the vocabulary; read as <unk>",
                        err=True)
-        typer.echo(prime + sample(model, vocab, prime, length, temperature, top_k, seed))
+        typer.echo(prime + lm.sample(prime, length, temperature, top_k, seed))
     except (ValueError, CheckpointError) as err:
         fail(str(err))
 
@@ -219,13 +209,13 @@ def classify_train(ctx: typer.Context,
     setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
     The test split is evaluated once, at the end."""
     _relaunch(nproc, "classify", config, ctx.args)
-    from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
+    from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, predict, score_probs
 
     cfgs, task, trainer, summary = _fit({"classify": ClassifyConfig}, config, ctx.args,
                                         lambda c: ClassificationTask(c["classify"]))
     if trainer.rank == 0:
         texts, labels = task.data["test"]
-        metrics = evaluate_texts(task.model, task.vocab, task.labels, task.cfg, texts, labels)
+        metrics = score_probs(predict(task.model, task.vocab, task.cfg, texts), task.labels, labels)
         _print_classification(metrics, task.labels, f"test split ({len(texts)} texts), best weights")
         typer.echo(f"run in {cfgs['train'].run_dir}")
 
@@ -244,8 +234,8 @@ def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HEL
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        members, labels = load_ensemble(checkpoint)
-        cfg = members[0][2]
+        members = load_ensemble(checkpoint)
+        labels, cfg = members[0].labels, members[0].config
         if data:
             texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
         else:
@@ -267,7 +257,8 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        members, labels = load_ensemble(checkpoint)
+        members = load_ensemble(checkpoint)
+        labels = members[0].labels
         items = list(texts or [])
         if file:
             items += read_text_file(file).splitlines()
@@ -438,14 +429,13 @@ def music_eval(run: str = typer.Argument(..., help="A run or checkpoint director
                split: str = typer.Option("test", help="train | val | test"),
                data: str = typer.Option("", help="Another data set than the one trained on.")) -> None:
     """Print the pooled NLL per frame of a trained music model on a split."""
-    from rnnkit.tasks import music
+    from rnnkit.tasks.music import MusicModel
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"split must be one of train, val, test; got {split!r}")
-        task = music.load_music(run, data)
-        typer.echo(f"{split} NLL {music.pooled_nll(task, split):.4f} per frame ({task.cfg.data})")
+        model = MusicModel.load(run)
+        nll = model.evaluate(data or None, split)["nll"]
+        typer.echo(f"{split} NLL {nll:.4f} per frame ({data or model.config.data})")
     except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
 
@@ -464,13 +454,14 @@ def music_sample(run: str = typer.Argument(..., help="A run or checkpoint direct
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        task = music.load_music(run)
-        first = (task.rolls["test"] or task.rolls["train"])[0]
+        model = music.MusicModel.load(run)
+        rolls = model.rolls()
+        first = (rolls["test"] or rolls["train"])[0]
         if not 1 <= prime <= len(first):
             raise ValueError(f"prime must be in 1..{len(first)}, got {prime}")
-        roll = music.sample(task.model, first[:prime], frames, seed)
+        roll = model.sample(first[:prime], frames, seed)
         Path(out + ".mid").write_bytes(music.roll_to_midi(roll, ticks_per_frame))
-        music.save_roll_png(roll, out + ".png", f"{task.cfg.data}, {prime} prime + {frames} sampled frames")
+        music.save_roll_png(roll, out + ".png", f"{model.config.data}, {prime} prime + {frames} sampled frames")
     except (ValueError, OSError, CheckpointError) as err:
         fail(str(err))
     typer.echo(f"wrote {out}.mid and {out}.png ({len(roll)} frames)")

@@ -8,12 +8,6 @@ from rnnkit.train.config import TrainConfig, flags_help
 seq2seq_app = typer.Typer(help="Encoder-decoder models with attention (translation-style, char level).",
                           no_args_is_help=True)
 
-# The defaults of `rnnkit seq2seq train`, before the user's flags (which override them): the
-# configuration that reaches the exact-match goal on 3-digit addition (see benchmarks/seq2seq.py).
-TRAIN_DEFAULTS = ["--max-epochs", "12", "--lr", "0.005", "--schedule", "cosine", "--clip-norm", "1",
-                  "--threads", "1", "--log-every", "100", "--run-dir", "runs/seq2seq"]
-
-
 @seq2seq_app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
                      epilog=flags_help(Seq2SeqConfig, TrainConfig))
 def train(ctx: typer.Context,
@@ -24,7 +18,7 @@ def train(ctx: typer.Context,
     from rnnkit.train import TrainingDiverged
 
     try:
-        summary, translator, task, run_dir = run_training(config, ctx.args, [*TRAIN_DEFAULTS, *ctx.args])
+        summary, translator, task, run_dir = run_training(config, ctx.args)
     except ValueError as err:  # bad options, an unreadable or malformed pairs file, a bad config
         fail(str(err))
     except TrainingDiverged as err:
@@ -37,29 +31,19 @@ def train(ctx: typer.Context,
                f"{summary['seconds']:.0f} s; checkpoint in {run_dir}")
 
 
-def run_training(config: str | None, args: list[str], fresh_args: list[str] | None = None):
-    """(trainer summary, Translator with the best weights, task, run dir) for CLI-style arguments
-    (`fresh_args`, if given, for a run that does not --resume: see rnnkit.cli.train_configs)."""
-    import torch
-
-    from rnnkit.cli import train_configs
-    from rnnkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask, Translator
-    from rnnkit.train import Trainer, TrainConfig
+def run_training(config: str | None, args: list[str]):
+    """(trainer summary, the trained Seq2Seq with its best weights, its trainer task, run dir) for CLI-style
+    arguments: Seq2Seq.train_defaults under the TOML file `config`, under the flags `args`."""
+    from rnnkit.tasks.seq2seq import Seq2Seq
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        cfgs = train_configs({"train": TrainConfig, "seq2seq": Seq2SeqConfig}, config, args, fresh_args)
-    except CheckpointError as err:
-        raise ValueError(str(err)) from None
-    if cfgs["train"].tbptt_forward:
-        raise ValueError("seq2seq trains on whole pairs: tbptt_forward must be 0")
-    torch.manual_seed(cfgs["train"].seed)
-    task = Seq2SeqTask(cfgs["seq2seq"])
-    try:
-        summary = Trainer(task, cfgs["train"]).fit()
+        cfgs = Seq2Seq.configs(config, args)
+        translator = Seq2Seq(cfgs["seq2seq"])
+        summary = translator.fit(train=cfgs["train"])
     except (OSError, CheckpointError) as err:
         raise ValueError(str(err)) from None
-    return summary, Translator.from_task(task), task, cfgs["train"].run_dir
+    return summary, translator, translator.task, cfgs["train"].run_dir
 
 
 @seq2seq_app.command("translate")
@@ -71,12 +55,12 @@ def translate(text: str = typer.Argument(..., help="The source text."),
                                                    "instead of failing.")) -> None:
     """Translate one text with a trained model and print the output."""
     from rnnkit.cli import fail
-    from rnnkit.tasks.seq2seq import Translator, plot_attention
+    from rnnkit.tasks.seq2seq import Seq2Seq, plot_attention
     from rnnkit.train.checkpoint import CheckpointError
 
     try:
-        translator = Translator.load(checkpoint)
-        output, weights = translator.translate(text, beam, "unk" if unk else "error")
+        translator = Seq2Seq.load(checkpoint)
+        output, weights = translator.translate_with_attention(text, beam, "unk" if unk else "error")
         if attention_png:
             if weights is None:
                 raise ValueError("this model has no attention (trained with --attention none)")
