@@ -4,6 +4,7 @@ contract (tasks/base.py: train defaults under the user's TOML, one build_recurre
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,19 +38,15 @@ def readme_api_blocks() -> list[str]:
 def readme_runs(tmp_path_factory):
     """Every README API block run in one temp dir (as a user would): {block number: its namespace}."""
     where = tmp_path_factory.mktemp("api")
-    cwd, threads = Path.cwd(), torch.get_num_threads()
-    spaces = {}
-    try:
-        import os
-
-        os.chdir(where)
+    threads, spaces = torch.get_num_threads(), {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(where)
+        patch.setattr(os, "cpu_count", lambda: 1)  # the trainer's threads=0 means one thread here (a shared machine)
         for i, block in enumerate(readme_api_blocks()):
             namespace: dict = {}
             exec(compile(block, f"README.md Python API block {i}", "exec"), namespace)
             spaces[i] = namespace
-    finally:
-        os.chdir(cwd)
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     return where, spaces
 
 
