@@ -146,13 +146,13 @@ def test_toml_survives_through_the_command_and_resume_keeps_the_run_settings(tmp
 
 
 def test_inference_reads_best_and_resume_reads_last(tmp_path):
-    from rnnkit.train.checkpoint import inference_path
+    from rnnkit.tasks.base import checkpoint_dir
 
     run = tmp_path / "run"
     for name in ("ckpt-1", "ckpt-2"):
         (run / name).mkdir(parents=True)
     (run / "last").symlink_to("ckpt-2")
-    assert inference_path(run) == run / "last"  # no best yet
+    assert checkpoint_dir(run) == run / "last"  # no best yet
     (run / "best").symlink_to("ckpt-1")
-    assert inference_path(run) == run / "best"
-    assert inference_path(run / "ckpt-2") == run / "ckpt-2"
+    assert checkpoint_dir(run) == run / "best"
+    assert checkpoint_dir(run / "ckpt-2") == run / "ckpt-2"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rnnkit.cli.common import RUN_HELP, errors, print_table, train_command
-from rnnkit.tasks.classify import ClassifyConfig
+from rnnkit.tasks.classify import TextClassifier
 
 classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
 CHECKPOINTS_HELP = RUN_HELP + " Repeat it to average the class probabilities of several classifiers of the same " \
@@ -26,20 +26,15 @@ def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
     print_table(f"{title}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f}", table)
 
 
-@train_command(classify_app, "train", "classify", ClassifyConfig)
+@train_command(classify_app, "train", TextClassifier)
 def train(cfgs: dict) -> None:
     """Train a text classifier (default data: the bundled SMS Spam Collection), e.g. --data FILE
     --text-col 1 --label-col 0 --pooling attention --lr 0.003. The test split is evaluated once, at the end."""
-    from rnnkit.tasks.classify import ClassificationTask, evaluate_texts
-    from rnnkit.train import Trainer
-
-    task = ClassificationTask(cfgs["classify"])
-    trainer = Trainer(task, cfgs["train"])
-    trainer.fit()
-    if trainer.rank == 0:
-        texts, labels = task.data["test"]
-        metrics = evaluate_texts(task.model, task.vocab, task.labels, task.cfg, texts, labels)
-        _print_classification(metrics, task.labels, f"test split ({len(texts)} texts), best weights")
+    clf = TextClassifier(cfgs["classify"])
+    clf.fit(train=cfgs["train"])
+    if clf.rank == 0:
+        texts, _ = clf.test_split()
+        _print_classification(clf.evaluate(), clf.labels, f"test split ({len(texts)} texts), best weights")
         typer.echo(f"run in {cfgs['train'].run_dir}")
 
 
@@ -57,8 +52,8 @@ def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP
     )
 
     with errors():
-        members, labels = load_ensemble(checkpoint)
-        cfg = members[0][2]
+        members = load_ensemble(checkpoint)
+        labels, cfg = members[0].labels, members[0].config
         if data:
             texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
         else:
@@ -77,7 +72,8 @@ def predict(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)
     from rnnkit.tasks.classify import load_ensemble, predict_mean
 
     with errors():
-        members, labels = load_ensemble(checkpoint)
+        members = load_ensemble(checkpoint)
+        labels = members[0].labels
         items = list(texts or [])
         if file:
             items += read_text_file(file).splitlines()

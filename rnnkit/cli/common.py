@@ -9,7 +9,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -70,20 +69,14 @@ def print_table(title: str, table) -> None:
 KINDS = {"int": int, "float": float, "str": str, "bool": bool}
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    try:
-        from rnnkit.train.config import field_docs
-    except ImportError:  # (until the config classes carry attribute docstrings: no help text)
-        return {}
-    return field_docs(cls)
-
-
 def _field_parameters(classes: dict[str, type], defaults: dict[str, Any]) -> list[inspect.Parameter]:
     """One typer option per config field: its type, its default (the task's trainer default if it has
     one) and its attribute docstring as help, grouped in a panel per TOML table."""
+    from rnnkit.train.config import field_docs
+
     params = []
     for table, cls in classes.items():
-        docs = _field_docs(cls)
+        docs = field_docs(cls)
         for f in dataclasses.fields(cls):
             kind = KINDS[str(f.type)]
             default = defaults.get(f.name, f.default)
@@ -111,61 +104,49 @@ def given_flags(ctx: typer.Context, values: dict[str, Any]) -> list[str]:
     return args
 
 
-def train_configs(classes: dict[str, type], config: str | None, args: list[str],
-                  train_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The configs of a train command: dataclass defaults < the task's trainer defaults < the TOML
-    file `config` < `args` (flags). `classes` is {"train": TrainConfig, task name: its config class};
-    the task saves its config in its meta under the same name. With --resume: the saved run's
-    settings < `config` < `args`, in the directory that holds the checkpoint (never a run_dir named
-    inside state.json)."""
-    from rnnkit.train import build_configs
-    from rnnkit.train.checkpoint import read_state
+def declared(name: str, config_class: type, train_defaults: dict[str, Any] | None = None) -> type:
+    """A TaskModel that declares only a task's name, config class and trainer defaults: what a train
+    command needs (`configs`), for a task that has no Python API class yet (forecast, longrange)."""
+    from rnnkit.tasks.base import TaskModel
 
-    cfgs = build_configs(classes, config, args, base={"train": dict(train_defaults or {})})
-    if cfgs["train"].resume:
-        name = next(k for k in classes if k != "train")
-        saved = read_state(cfgs["train"].resume, task=name)  # a run directory: its last checkpoint
-        cfgs = build_configs(classes, config, args, base={"train": saved.get("config"), name: saved["meta"].get(name)})
-        if "--run-dir" not in args:
-            cfgs["train"].run_dir = str(Path(saved["path"]).parent)
-    return cfgs
+    return type(f"{config_class.__name__}Task", (TaskModel,),
+                {"name": name, "config_class": config_class, "train_defaults": dict(train_defaults or {})})
 
 
 @dataclasses.dataclass
 class TrainCommand:
-    """A train command: the task's config table and class, its trainer defaults (a layer under the
-    user's TOML and flags) and `body(cfgs)`, which trains (one library call) and prints."""
+    """A train command: `task` (a TaskModel class: its name is the TOML table, its config_class and
+    train_defaults give the flags; `task.configs` layers defaults < train_defaults < TOML < flags) and
+    `body(cfgs)`, which trains (one library call) and prints."""
 
-    task: str
-    config_class: type
+    task: type
     body: Callable[[dict[str, Any]], None]
-    train_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     callback: Callable[..., None] | None = None  # the typer command (set by train_command)
 
     @property
     def classes(self) -> dict[str, type]:
         from rnnkit.train import TrainConfig
 
-        return {"train": TrainConfig, self.task: self.config_class}
+        return {"train": TrainConfig, self.task.name: self.task.config_class}
 
     def run(self, config: str | None, args: list[str]) -> None:
         """Builds the configs from `config` and `args` and runs the body, every error mapped by `errors`."""
         import torch
 
         with errors():
-            cfgs = train_configs(self.classes, config, args, self.train_defaults)
+            cfgs = self.task.configs(config, args)
             torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
             self.body(cfgs)
 
 
-def train_command(app: typer.Typer | None, name: str, task: str, config_class: type,
-                  train_defaults: dict[str, Any] | None = None) -> Callable[[Callable], TrainCommand]:
-    """Decorator: makes `body(cfgs)` a train command (its `callback`) with --config, --nproc and one flag
-    per field of TrainConfig and `config_class` (so --resume, --overwrite, --threads, ...), and registers
-    it as command `name` of `app` (if given). The body's docstring is the command's help."""
+def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[Callable], TrainCommand]:
+    """Decorator: makes `body(cfgs)` the train command of `task` (a TaskModel class, see TrainCommand),
+    its `callback`, with --config, --nproc and one flag per field of TrainConfig and task.config_class
+    (so --resume, --overwrite, --threads, ...), and registers it as command `name` of `app` (if given).
+    The body's docstring is the command's help."""
 
     def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
-        spec = TrainCommand(task, config_class, body, dict(train_defaults or {}))
+        spec = TrainCommand(task, body)
 
         def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
             args = given_flags(ctx, values)
@@ -179,12 +160,12 @@ def train_command(app: typer.Typer | None, name: str, task: str, config_class: t
         fixed = [
             inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
             inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
-                None, help=escape(f"A TOML file with [train] and [{task}] tables: over the defaults, under the "
+                None, help=escape(f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the "
                                   "flags given."))),
             inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=int, default=typer.Option(
                 1, help="Data-parallel processes on this machine (started through torchrun).")),
         ]
-        params = fixed + _field_parameters(spec.classes, spec.train_defaults)
+        params = fixed + _field_parameters(spec.classes, task.train_defaults)
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__doc__ = body.__doc__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rnnkit.cli.common import RUN_HELP, errors, train_command
+from rnnkit.cli.common import RUN_HELP, declared, errors, train_command
 from rnnkit.tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
 
 forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def _load_run(run: str, csv: str, time_col: str, target_col: str):
     return load_forecaster(run, **overrides)
 
 
-@train_command(forecast_app, "train", "forecast", ForecastConfig, TRAIN_DEFAULTS)
+@train_command(forecast_app, "train", declared("forecast", ForecastConfig, TRAIN_DEFAULTS))
 def train(cfgs: dict) -> None:
     """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
     compare with naive, seasonal naive, ARIMA and ETS on the test part."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from rnnkit.cli.common import train_command
+from rnnkit.cli.common import declared, train_command
 from rnnkit.tasks.longrange import LongRangeConfig
 
 
-@train_command(None, "longrange", "longrange", LongRangeConfig)
+@train_command(None, "longrange", declared("longrange", LongRangeConfig))
 def train(cfgs: dict) -> None:
     """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
     print its test figures."""

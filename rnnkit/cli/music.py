@@ -5,22 +5,18 @@ from __future__ import annotations
 import typer
 
 from rnnkit.cli.common import RUN_HELP, errors, train_command
-from rnnkit.tasks.music import MusicConfig
+from rnnkit.tasks.music import MusicModel
 
 music_app = typer.Typer(help="Polyphonic music: next piano-roll frame, 88 Bernoulli keys.", no_args_is_help=True)
 
 
-@train_command(music_app, "train", "music", MusicConfig)
+@train_command(music_app, "train", MusicModel)
 def train(cfgs: dict) -> None:
     """Train on piano rolls (--data jsb | nottingham | FILE.json); prints the validation and test NLL."""
-    from rnnkit.tasks.music import MusicTask
-    from rnnkit.train import Trainer
-
-    task = MusicTask(cfgs["music"])
-    trainer = Trainer(task, cfgs["train"])
-    summary = trainer.fit()
-    if trainer.rank == 0:
-        typer.echo(f"{task.cfg.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
+    model = MusicModel(cfgs["music"])
+    summary = model.fit(train=cfgs["train"])
+    if model.rank == 0:
+        typer.echo(f"{model.config.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
                    f"(summed over 88 keys, pooled over all frames); {summary['step']} updates in "
                    f"{summary['seconds']:.0f} s")
 
@@ -30,14 +26,10 @@ def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
              split: str = typer.Option("test", help="train | val | test"),
              data: str = typer.Option("", help="Another data set than the one trained on.")) -> None:
     """Print the pooled NLL per frame of a trained music model on a split."""
-    from rnnkit.tasks import music
-
     with errors():
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"split must be one of train, val, test; got {split!r}")
-        task = music.load_music(run, data)
-        nll = music.pooled_nll(task, split)
-    typer.echo(f"{split} NLL {nll:.4f} per frame ({task.cfg.data})")
+        model = MusicModel.load(run)
+        nll = model.evaluate(data or None, split)["nll"]
+    typer.echo(f"{split} NLL {nll:.4f} per frame ({data or model.config.data})")
 
 
 @music_app.command("sample")
@@ -53,11 +45,12 @@ def sample(run: str = typer.Argument(..., help=RUN_HELP),
     from rnnkit.tasks import music
 
     with errors():
-        task = music.load_music(run)
-        first = (task.rolls["test"] or task.rolls["train"])[0]
+        model = MusicModel.load(run)
+        rolls = model.rolls()
+        first = (rolls["test"] or rolls["train"])[0]
         if not 1 <= prime <= len(first):
             raise ValueError(f"prime must be in 1..{len(first)}, got {prime}")
-        roll = music.sample(task.model, first[:prime], frames, seed)
+        roll = model.sample(first[:prime], frames, seed)
         Path(out + ".mid").write_bytes(music.roll_to_midi(roll, ticks_per_frame))
-        music.save_roll_png(roll, out + ".png", f"{task.cfg.data}, {prime} prime + {frames} sampled frames")
+        music.save_roll_png(roll, out + ".png", f"{model.config.data}, {prime} prime + {frames} sampled frames")
     typer.echo(f"wrote {out}.mid and {out}.png ({len(roll)} frames)")

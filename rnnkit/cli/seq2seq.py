@@ -5,31 +5,24 @@ from __future__ import annotations
 import typer
 
 from rnnkit.cli.common import RUN_HELP, errors, train_command
-from rnnkit.tasks.seq2seq import TRAIN_DEFAULTS, Seq2SeqConfig
+from rnnkit.tasks.seq2seq import Seq2Seq
 
 seq2seq_app = typer.Typer(help="Encoder-decoder models with attention (translation-style, char level).",
                           no_args_is_help=True)
 
 
-@train_command(seq2seq_app, "train", "seq2seq", Seq2SeqConfig, TRAIN_DEFAULTS)
+@train_command(seq2seq_app, "train", Seq2Seq)
 def train(cfgs: dict) -> None:
     """Train on --data PAIRS.tsv (source TAB target per line) or a generated --task (addition | dates),
     e.g. --attention luong --lr 0.003; prints the exact match of greedy decoding on val and test."""
-    from rnnkit.tasks.seq2seq import Seq2SeqTask, Translator
-    from rnnkit.train import Trainer
-
-    if cfgs["train"].tbptt_forward:
-        raise ValueError("seq2seq trains on whole pairs: tbptt_forward must be 0")
-    task = Seq2SeqTask(cfgs["seq2seq"])
-    trainer = Trainer(task, cfgs["train"])
-    summary = trainer.fit()
-    if trainer.rank != 0:
+    s2s = Seq2Seq(cfgs["seq2seq"])
+    summary = s2s.fit(train=cfgs["train"])
+    if s2s.rank != 0:
         return
-    translator = Translator.from_task(task)
-    for split in ("val", "test"):
-        if task.splits[split]:
-            typer.echo(f"{split} exact match {translator.exact_match(task.splits[split]):.2%} "
-                       f"({len(task.splits[split]):,} pairs, greedy)")
+    splits = s2s.splits()
+    for split, pairs in (("val", splits["val"]), ("test", splits["test"])):
+        if pairs:
+            typer.echo(f"{split} exact match {s2s.exact_match(pairs):.2%} ({len(pairs):,} pairs, greedy)")
     typer.echo(f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
                f"{summary['seconds']:.0f} s; checkpoint in {cfgs['train'].run_dir}")
 
@@ -42,11 +35,10 @@ def translate(text: str = typer.Argument(..., help="The source text."),
               unk: bool = typer.Option(False, help="Map characters outside the vocabulary to <unk> "
                                                    "instead of failing.")) -> None:
     """Translate one text with a trained model and print the output."""
-    from rnnkit.tasks.seq2seq import Translator, plot_attention
+    from rnnkit.tasks.seq2seq import plot_attention
 
     with errors():
-        translator = Translator.load(checkpoint)
-        output, weights = translator.translate(text, beam, "unk" if unk else "error")
+        output, weights = Seq2Seq.load(checkpoint).translate_with_attention(text, beam, "unk" if unk else "error")
         if attention_png:
             if weights is None:
                 raise ValueError("this model has no attention (trained with --attention none)")

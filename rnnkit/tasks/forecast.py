@@ -23,6 +23,7 @@ from torch import nn
 from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, anchor_index,
                                 chronological_split, fill_missing, load_example, read_csv, windows)
 from rnnkit.tasks import baselines
+from rnnkit.tasks.base import checkpoint_dir
 from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
@@ -324,7 +325,7 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastC
     """The best model of a forecast run, its config (with `overrides`, e.g. another csv), the data
     prepared with the run's scaler, and the run's calibration."""
     run = Path(run)
-    path = checkpoint.inference_path(run)
+    path = checkpoint_dir(run)
     meta = checkpoint.read_state(path, task="forecast")["meta"]
     saved = meta.get("forecast")
     cfg = checkpoint.settings(ForecastConfig, {**saved, **overrides} if isinstance(saved, dict) else saved, path)

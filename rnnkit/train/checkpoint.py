@@ -114,17 +114,6 @@ def _remove_unreferenced(run_dir: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def inference_path(path: str | Path) -> Path:
-    """The checkpoint that inference (eval, predict, sample, translate, export) reads: a run directory
-    means its `best` checkpoint, or its `last` if it has no best; any other path is itself. (Resuming
-    reads `last`.)"""
-    path = Path(path)
-    for name in ("best", "last"):
-        if path.is_dir() and (path / name).exists():
-            return path / name
-    return path
-
-
 def read_state(path: str | Path, task: str | None = None) -> dict:
     """The state.json of the checkpoint at `path` (a checkpoint directory, or a run directory,
     meaning its `last`), after checking that it is an rnnkit safetensors + JSON checkpoint (of
