@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
@@ -22,7 +23,7 @@ MUSIC = ('{"train": [[[60, 64], [62], [60, 67], [64], [65]], [[60], [62, 65], [6
 
 
 def rnnkit(*args, **env):
-    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, **env})
 
 
@@ -51,12 +52,12 @@ def test_unknown_command_is_one_clear_error():
 
 
 def test_train_help_lists_every_setting_in_the_options_table():
-    from rnnkit.cli.common import TrainCommand
     from rnnkit.cli import classify, forecast, lm, longrange, music, seq2seq
+    from rnnkit.cli.common import TrainCommand
 
     for module in (lm, classify, forecast, seq2seq, music, longrange):
         assert isinstance(module.train, TrainCommand)
-        argv = TRAIN_COMMANDS[module.train.task]
+        argv = TRAIN_COMMANDS[module.train.task.name]
         out = CliRunner().invoke(app, [*argv, "--help"], terminal_width=200).output
         for cls in module.train.classes.values():
             for field in dataclasses.fields(cls):
@@ -120,11 +121,9 @@ def test_sigint_during_training_is_one_line_and_exit_130_for_every_task(tmp_path
 def test_task_defaults_lie_under_the_toml_file_and_flags_over_it(tmp_path):
     """seq2seq's trainer defaults (lr 0.005, 12 epochs, ...) never override the user's [train] table."""
     from rnnkit.cli import seq2seq
-    from rnnkit.cli.common import train_configs
 
     (tmp_path / "c.toml").write_text('[train]\nlr = 0.01\nmax_epochs = 5\n[seq2seq]\nhidden_size = 8\n')
-    cfgs = train_configs(seq2seq.train.classes, str(tmp_path / "c.toml"), ["--max-epochs", "3"],
-                         seq2seq.train.train_defaults)
+    cfgs = seq2seq.train.task.configs(str(tmp_path / "c.toml"), ["--max-epochs", "3"])
     assert (cfgs["train"].lr, cfgs["train"].max_epochs, cfgs["train"].threads) == (0.01, 3, 1)
     assert (cfgs["train"].schedule, cfgs["train"].run_dir, cfgs["seq2seq"].hidden_size) == ("cosine", "runs/seq2seq", 8)
 
@@ -156,3 +155,21 @@ def test_inference_reads_best_and_resume_reads_last(tmp_path):
     (run / "best").symlink_to("ckpt-1")
     assert checkpoint_dir(run) == run / "best"
     assert checkpoint_dir(run / "ckpt-2") == run / "ckpt-2"
+
+
+@pytest.mark.slow  # ~40 s under load: two torchrun launches
+def test_music_and_forecast_train_with_two_processes(tmp_path):
+    (tmp_path / "s.csv").write_text(SERIES)
+    (tmp_path / "m.json").write_text(MUSIC)
+    tiny = ["--hidden-size", "4", "--max-steps", "2", "--threads", "1", "--nproc", "2"]
+    procs = {
+        "forecast": _popen("forecast", "train", "--csv", str(tmp_path / "s.csv"), "--time-col", "date",
+                           "--target-col", "y", "--horizon", "2", "--lookback", "4", "--val-size", "6",
+                           "--test-size", "6", "--run-dir", str(tmp_path / "forecast"), *tiny),
+        "music": _popen("music", "train", "--data", str(tmp_path / "m.json"), "--batch-size", "2",
+                        "--run-dir", str(tmp_path / "music"), *tiny),
+    }
+    for task, proc in procs.items():
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, (task, stderr)
+        assert checkpoint.read_state(tmp_path / task)["world"] == 2, task

@@ -11,6 +11,7 @@ import typer.rich_utils
 
 from rnnkit.cli import longrange
 from rnnkit.cli.classify import classify_app
+from rnnkit.cli.common import OneLineErrors
 from rnnkit.cli.demo import demo
 from rnnkit.cli.diagnose import diagnose_app
 from rnnkit.cli.export import export
@@ -24,7 +25,7 @@ from rnnkit.cli.seq2seq import seq2seq_app
 if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
     typer.rich_utils.MAX_WIDTH = 100
 
-app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
+app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True, cls=OneLineErrors)
 for name, sub_app in (("lm", lm_app), ("diagnose", diagnose_app), ("seq2seq", seq2seq_app),
                       ("classify", classify_app), ("forecast", forecast_app), ("music", music_app)):
     app.add_typer(sub_app, name=name)

@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import ClickException  # typer carries its own click
+from typer.core import TyperGroup
 
 # The one rule for run directories, stated in every --help that takes one.
 RUN_HELP = "A run directory (meaning its best checkpoint, or its last if it has no best) or a checkpoint directory."
@@ -23,6 +25,24 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: how bad input is reported, never a traceback."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+class OneLineErrors(TyperGroup):
+    """The root command group: a usage error (an unknown command or option, a value of the wrong type,
+    a missing option) is one `error:` line on stderr and exit 2, as every other bad input is."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as err:
+            if type(err).__name__ != "NoArgsIsHelpError":  # (that one has printed the help)
+                typer.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            fail("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @contextmanager
@@ -121,7 +141,7 @@ class TrainCommand:
 
     task: type
     body: Callable[[dict[str, Any]], None]
-    callback: Callable[..., None] | None = None  # the typer command (set by train_command)
+    callback: Callable[..., None]  # the typer command: flags → configs → body
 
     @property
     def classes(self) -> dict[str, type]:
@@ -130,13 +150,18 @@ class TrainCommand:
         return {"train": TrainConfig, self.task.name: self.task.config_class}
 
     def run(self, config: str | None, args: list[str]) -> None:
-        """Builds the configs from `config` and `args` and runs the body, every error mapped by `errors`."""
-        import torch
+        run_training(self.task, self.body, config, args)
 
-        with errors():
-            cfgs = self.task.configs(config, args)
-            torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
-            self.body(cfgs)
+
+def run_training(task: type, body: Callable[[dict[str, Any]], None], config: str | None, args: list[str]) -> None:
+    """Builds `task`'s configs from the TOML file `config` and the flags `args` and runs `body(cfgs)`,
+    every error mapped by `errors`."""
+    import torch
+
+    with errors():
+        cfgs = task.configs(config, args)
+        torch.manual_seed(cfgs["train"].seed)  # the same initial weights in every process
+        body(cfgs)
 
 
 def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[Callable], TrainCommand]:
@@ -146,14 +171,12 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     The body's docstring is the command's help."""
 
     def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
-        spec = TrainCommand(task, body)
-
         def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
             args = given_flags(ctx, values)
             if nproc > 1:  # rerun this command as nproc data-parallel processes; exit with their status
                 from rnnkit.train.distributed import launch
 
-                path = [c.info_name or "" for c in _contexts(ctx) if c.parent is not None]
+                path = _command_path(ctx)
                 raise typer.Exit(launch(nproc, [*path, *(["--config", config] if config else []), *args]))
             spec.run(config, args)
 
@@ -165,11 +188,11 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
             inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=int, default=typer.Option(
                 1, help="Data-parallel processes on this machine (started through torchrun).")),
         ]
+        spec = TrainCommand(task, body, command)
         params = fixed + _field_parameters(spec.classes, task.train_defaults)
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__doc__ = body.__doc__
-        spec.callback = command
         if app is not None:
             app.command(name)(command)
         return spec
@@ -177,9 +200,10 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     return register
 
 
-def _contexts(ctx: typer.Context | None) -> list[typer.Context]:
-    chain = []
-    while ctx is not None:
-        chain.append(ctx)
+def _command_path(ctx: Any) -> list[str]:
+    """The command's words after the program name (["lm", "train"], ["longrange"])."""
+    words = []
+    while ctx.parent is not None:
+        words.append(ctx.info_name or "")
         ctx = ctx.parent
-    return chain[::-1]
+    return words[::-1]

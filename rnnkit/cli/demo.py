@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rnnkit.cli.common import TrainCommand
+from rnnkit.cli.common import run_training
 from rnnkit.cli.lm import train_and_report
 from rnnkit.tasks.lm import LanguageModel
 
@@ -15,6 +15,5 @@ def demo(seconds: float = typer.Option(120.0, help="Training time budget in seco
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
     from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 
-    command = TrainCommand(LanguageModel, lambda cfgs: train_and_report(cfgs, "ROMEO:", 300, DEMO_CONTEXT))
-    command.run(None, [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads),
-                       "--overwrite"])
+    args = [*DEMO_ARGS, "--max-time", str(seconds), "--run-dir", run_dir, "--threads", str(threads), "--overwrite"]
+    run_training(LanguageModel, lambda cfgs: train_and_report(cfgs, "ROMEO:", 300, DEMO_CONTEXT), None, args)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import typer
 
 from rnnkit.cli.common import RUN_HELP, errors, train_command
-from rnnkit.tasks.lm import LanguageModel, lm_metrics
+from rnnkit.tasks.lm import LanguageModel, LanguageModelTask, lm_metrics
 
 lm_app = typer.Typer(help="Language models (char or word level): train, eval, sample.", no_args_is_help=True)
 
@@ -23,7 +25,7 @@ def train_and_report(cfgs: dict, prime: str = "", sample_chars: int = 0, context
     unit = lm.vocab.unit
     for split, loss in (("val", summary["best_val"]), ("test", summary["test"])):
         if loss is not None:
-            stream = lm.task.eval_streams[split]
+            stream = cast(LanguageModelTask, lm.task).eval_streams[split]
             typer.echo(f"{split} loss {_metrics_line(lm_metrics(loss), unit)} ({stream.y.numel():,} predicted {unit}s "
                        f"of the {split} split, as {stream.x.shape[0]} contiguous streams)")
     typer.echo(f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
