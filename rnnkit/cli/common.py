@@ -49,14 +49,22 @@ class OneLineErrors(TyperGroup):
 def errors() -> Iterator[None]:
     """The one error-mapping path of every command: bad input (ValueError, OSError, CheckpointError,
     UnicodeDecodeError) is one `error:` line and exit 2; divergence exit 1; Ctrl-C one line and exit
-    130. Data warnings (SeriesWarning) become `warning:` lines on stderr."""
+    130. A data warning (SeriesWarning) is a `warning:` line on stderr; other warnings are left as they are."""
     from rnnkit.data.series import SeriesWarning
     from rnnkit.train.checkpoint import CheckpointError
     from rnnkit.train.loop import TrainingDiverged, TrainingInterrupted
 
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SeriesWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    default = warnings.showwarning
     error = None
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():
         warnings.simplefilter("always", SeriesWarning)
+        warnings.showwarning = show
         try:
             yield
         except (ValueError, OSError, CheckpointError, UnicodeDecodeError) as err:
@@ -67,9 +75,6 @@ def errors() -> Iterator[None]:
             error = (str(err), 130)
         except KeyboardInterrupt:  # Ctrl-C outside the training loop (reading data, evaluating)
             error = ("interrupted", 130)
-    for w in caught:
-        typer.echo(f"warning: {w.message}" if w.category is SeriesWarning
-                   else f"warning: {w.category.__name__}: {w.message}", err=True)
     if error:
         fail(*error)
 
