@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _TASKS = {"LanguageModel": "rnnkit.tasks.lm", "TextClassifier": "rnnkit.tasks.classify",
           "MusicModel": "rnnkit.tasks.music", "Seq2Seq": "rnnkit.tasks.seq2seq"}
 
-__all__ = ["GRU", "LSTM", "RNN", "__version__", *_TASKS]
+__all__ = ["GRU", "LSTM", "RNN", "LanguageModel", "MusicModel", "Seq2Seq", "TextClassifier", "__version__"]
 
 
 def __getattr__(name: str):

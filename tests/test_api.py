@@ -20,8 +20,8 @@ from rnnkit.tasks.lm import LMConfig
 from rnnkit.tasks.longrange import LongRangeConfig
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.seq2seq import Seq2SeqConfig
-from rnnkit.train.config import TrainConfig, field_docs
 from rnnkit.train.checkpoint import CheckpointError
+from rnnkit.train.config import TrainConfig, field_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_CONFIGS = (LMConfig, ClassifyConfig, MusicConfig, Seq2SeqConfig, LongRangeConfig, CaptionConfig)
@@ -31,7 +31,7 @@ def readme_api_blocks() -> list[str]:
     """The python blocks of README.md's "Python API" section."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^```python\n(.*?)^```", section, re.M | re.S)
+    return re.findall(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def readme_runs(tmp_path_factory):
         patch.setattr(os, "cpu_count", lambda: 1)  # the trainer's threads=0 means one thread here (a shared machine)
         for i, block in enumerate(readme_api_blocks()):
             namespace: dict = {}
-            exec(compile(block, f"README.md Python API block {i}", "exec"), namespace)
+            exec(compile(block, f"README.md Python API block {i}", "exec"), namespace)  # noqa: S102 (the README's code)
             spaces[i] = namespace
     torch.set_num_threads(threads)
     return where, spaces
@@ -101,7 +101,7 @@ def test_save_and_load_round_trip_keeps_predictions_and_metrics(readme_runs, tmp
 
 
 def test_a_model_trained_in_memory_asks_for_data_after_loading(readme_runs):
-    where, spaces = readme_runs
+    where, _ = readme_runs
     lm = rnnkit.LanguageModel.load(where / "runs" / "api-lm")
     with pytest.raises(ValueError, match="in memory"):
         lm.evaluate()

@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import itertools
 import math
 import textwrap
 import tomllib
@@ -27,7 +28,7 @@ def _own_docs(cls: type) -> dict[str, str]:
         return {}
     body = next(n for n in tree.body if isinstance(n, ast.ClassDef)).body
     docs = {}
-    for node, after in zip(body, body[1:]):
+    for node, after in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
                 and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
             docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
