@@ -19,6 +19,29 @@ A task is a subclass of ``TaskModel`` that declares
 
 The base class turns these into ``fit``, ``save``, ``load`` and ``configs`` (TOML + flags), so a
 run trained from Python has exactly the artifacts of a CLI run, and ``load`` returns one object.
+A CLI train command is ``cfgs = Cls.configs(toml, args); api = Cls(cfgs[Cls.name]);
+api.fit(train=cfgs["train"])``; inference is ``Cls.load(path)`` (a run directory means its `best`).
+
+A task in outline (rnnkit.tasks.music.MusicModel is a whole one)::
+
+    class Forecaster(TaskModel):
+        name, config_class = "forecast", ForecastConfig
+        train_defaults = {"max_epochs": 200, "patience": 20}
+
+        def make_task(self, data=None):  # self.train: the TrainConfig of this fit
+            return ForecastTask(self.with_data(data), self.train.seed)
+
+        def adopt(self, task):
+            self.model, self.data = task.model, task.data
+
+        @classmethod
+        def from_meta(cls, meta, path):  # path: the checkpoint directory, its parent the run
+            obj = cls(cls.saved_config(meta, path))
+            obj.model = ForecastRNN(obj.config)
+            return obj
+
+        def after_fit(self, task, train):
+            save_calibration(train.run_dir, calibrate(task.model, task.data, self.config))
 """
 
 from __future__ import annotations
