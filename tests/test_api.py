@@ -205,3 +205,16 @@ def test_task_classes_follow_the_contract():
     assert rnnkit.MusicModel(hidden_size=3).config == MusicConfig(hidden_size=3)
     with pytest.raises(TypeError, match="not both"):
         rnnkit.MusicModel(MusicConfig(), hidden_size=3)
+
+
+def test_a_model_fitted_on_a_path_records_it_and_evaluates_its_split_after_loading(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat. the dog sat on the log.\n" * 20)
+    lm = rnnkit.LanguageModel(hidden_size=8, num_layers=1, seq_len=16, batch_size=4)
+    summary = lm.fit(text, max_steps=2, max_epochs=0, run_dir=str(tmp_path / "run"), log_every=1000)
+    assert lm.config.data == str(text) and summary["step"] == 2
+    loaded = rnnkit.LanguageModel.load(tmp_path / "run")
+    assert loaded.evaluate()["loss"] == pytest.approx(summary["best_val"], abs=1e-6)  # its val split, best weights
+    with pytest.raises(ValueError, match="no test split"):
+        loaded.evaluate(split="test")
