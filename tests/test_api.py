@@ -98,6 +98,8 @@ def test_save_and_load_round_trip_keeps_predictions_and_metrics(readme_runs, tmp
     assert s2s2.evaluate(split="val") == s2s.evaluate(split="val")  # the generated data is re-made from the config
     with pytest.raises(ValueError, match="already holds a run"):
         lm.save(tmp_path / "LanguageModel")
+    with pytest.raises(CheckpointError, match="written by save\\(\\), not a training run"):
+        lm.fit(resume=str(tmp_path / "LanguageModel"))
 
 
 def test_a_model_trained_in_memory_asks_for_data_after_loading(readme_runs):

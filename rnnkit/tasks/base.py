@@ -226,12 +226,20 @@ class TaskModel:
         args = list(args)
         cfgs = build_configs(classes, toml, args, base={"train": dict(cls.train_defaults)})
         if cfgs["train"].resume:
-            saved = checkpoint.read_state(cfgs["train"].resume, task=cls.name)
+            saved = cls._resumable(cfgs["train"].resume)
             base: dict[str, Any] = {"train": saved.get("config"), cls.name: saved["meta"].get(cls.name)}
             cfgs = build_configs(classes, toml, args, base=base)
             if "--run-dir" not in args:
                 cfgs["train"].run_dir = str(Path(saved["path"]).parent)
         return cfgs
+
+    @classmethod
+    def _resumable(cls, path: str | Path) -> dict:
+        """The state of the training run at `path` (its `last`), refusing weights written by `save`."""
+        state = checkpoint.read_state(path, task=cls.name)
+        if not isinstance(state.get("config"), dict):
+            raise checkpoint.CheckpointError(f"{path} holds weights written by save(), not a training run to resume")
+        return state
 
     def fit(self, data: Any = None, train: TrainConfig | None = None, **settings: Any) -> dict:
         """Train on `data` (None: the config's data; a path; or data in memory, see the task) with
@@ -246,6 +254,8 @@ class TaskModel:
             raise TypeError("give a TrainConfig or its settings, not both")
         train = train if train is not None else TrainConfig(**{**self.train_defaults, **settings})
         self.check_train(train)
+        if train.resume:
+            self._resumable(train.resume)
         self.train = train
         torch.manual_seed(train.seed)  # the same initial weights in every process
         task = self.make_task(data)
