@@ -21,7 +21,7 @@ from rnnkit.tasks.longrange import LongRangeConfig
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.seq2seq import Seq2SeqConfig
 from rnnkit.train.checkpoint import CheckpointError
-from rnnkit.train.config import TrainConfig, field_docs
+from rnnkit.train.config import TrainConfig, field_choices, field_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_CONFIGS = (LMConfig, ClassifyConfig, MusicConfig, Seq2SeqConfig, LongRangeConfig, CaptionConfig)
@@ -220,3 +220,9 @@ def test_a_model_fitted_on_a_path_records_it_and_evaluates_its_split_after_loadi
     assert loaded.evaluate()["loss"] == pytest.approx(summary["best_val"], abs=1e-6)  # its val split, best weights
     with pytest.raises(ValueError, match="no test split"):
         loaded.evaluate(split="test")
+
+
+def test_field_choices_lists_the_declared_values_for_help():
+    choices = field_choices(Seq2SeqConfig)
+    assert choices["cell"] == ("lstm", "gru", "rnn") and choices["attention"] == ("none", "bahdanau", "luong")
+    assert "hidden_size" not in choices and field_choices(TrainConfig) == {}

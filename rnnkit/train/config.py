@@ -97,6 +97,13 @@ class Checked:
         """Checks that involve several fields (ValueError); none by default."""
 
 
+def field_choices(cls: type) -> dict[str, tuple]:
+    """{field name: its allowed values} of the fields of a Checked config declared with `one_of`
+    (for --help and shell completion); {} for any other class."""
+    rules = cls.all_rules() if isinstance(cls, type) and issubclass(cls, Checked) else {}
+    return {name: rule.choices for name, rule in rules.items() if rule.choices}
+
+
 @dataclass
 class TrainConfig:
     """Every setting of the trainer; 0 means "off" / "no limit" where stated."""
