@@ -6,8 +6,15 @@ Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, 
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from rnnkit.layers import GRU, LSTM, RNN
+
+if TYPE_CHECKING:  # for type checkers; at run time they are imported on first use (see __getattr__)
+    from rnnkit.tasks.classify import TextClassifier
+    from rnnkit.tasks.lm import LanguageModel
+    from rnnkit.tasks.music import MusicModel
+    from rnnkit.tasks.seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
