@@ -6,8 +6,15 @@ Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, 
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from rnnkit.layers import GRU, LSTM, RNN
+
+if TYPE_CHECKING:  # for type checkers; at run time they are imported on first use (see __getattr__)
+    from rnnkit.tasks.classify import TextClassifier
+    from rnnkit.tasks.lm import LanguageModel
+    from rnnkit.tasks.music import MusicModel
+    from rnnkit.tasks.seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
@@ -15,7 +22,7 @@ __version__ = "0.1.0"
 _TASKS = {"LanguageModel": "rnnkit.tasks.lm", "TextClassifier": "rnnkit.tasks.classify",
           "MusicModel": "rnnkit.tasks.music", "Seq2Seq": "rnnkit.tasks.seq2seq"}
 
-__all__ = ["GRU", "LSTM", "RNN", "__version__", *_TASKS]
+__all__ = ["GRU", "LSTM", "RNN", "LanguageModel", "MusicModel", "Seq2Seq", "TextClassifier", "__version__"]
 
 
 def __getattr__(name: str):

@@ -20,8 +20,8 @@ from rnnkit.tasks.lm import LMConfig
 from rnnkit.tasks.longrange import LongRangeConfig
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.seq2seq import Seq2SeqConfig
-from rnnkit.train.config import TrainConfig, field_docs
 from rnnkit.train.checkpoint import CheckpointError
+from rnnkit.train.config import TrainConfig, field_choices, field_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_CONFIGS = (LMConfig, ClassifyConfig, MusicConfig, Seq2SeqConfig, LongRangeConfig, CaptionConfig)
@@ -31,7 +31,7 @@ def readme_api_blocks() -> list[str]:
     """The python blocks of README.md's "Python API" section."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^```python\n(.*?)^```", section, re.M | re.S)
+    return re.findall(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def readme_runs(tmp_path_factory):
         patch.setattr(os, "cpu_count", lambda: 1)  # the trainer's threads=0 means one thread here (a shared machine)
         for i, block in enumerate(readme_api_blocks()):
             namespace: dict = {}
-            exec(compile(block, f"README.md Python API block {i}", "exec"), namespace)
+            exec(compile(block, f"README.md Python API block {i}", "exec"), namespace)  # noqa: S102 (the README's code)
             spaces[i] = namespace
     torch.set_num_threads(threads)
     return where, spaces
@@ -98,10 +98,12 @@ def test_save_and_load_round_trip_keeps_predictions_and_metrics(readme_runs, tmp
     assert s2s2.evaluate(split="val") == s2s.evaluate(split="val")  # the generated data is re-made from the config
     with pytest.raises(ValueError, match="already holds a run"):
         lm.save(tmp_path / "LanguageModel")
+    with pytest.raises(CheckpointError, match="written by save\\(\\), not a training run"):
+        lm.fit(resume=str(tmp_path / "LanguageModel"))
 
 
 def test_a_model_trained_in_memory_asks_for_data_after_loading(readme_runs):
-    where, spaces = readme_runs
+    where, _ = readme_runs
     lm = rnnkit.LanguageModel.load(where / "runs" / "api-lm")
     with pytest.raises(ValueError, match="in memory"):
         lm.evaluate()
@@ -205,3 +207,22 @@ def test_task_classes_follow_the_contract():
     assert rnnkit.MusicModel(hidden_size=3).config == MusicConfig(hidden_size=3)
     with pytest.raises(TypeError, match="not both"):
         rnnkit.MusicModel(MusicConfig(), hidden_size=3)
+
+
+def test_a_model_fitted_on_a_path_records_it_and_evaluates_its_split_after_loading(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat. the dog sat on the log.\n" * 20)
+    lm = rnnkit.LanguageModel(hidden_size=8, num_layers=1, seq_len=16, batch_size=4)
+    summary = lm.fit(text, max_steps=2, max_epochs=0, run_dir=str(tmp_path / "run"), log_every=1000)
+    assert lm.config.data == str(text) and summary["step"] == 2
+    loaded = rnnkit.LanguageModel.load(tmp_path / "run")
+    assert loaded.evaluate()["loss"] == pytest.approx(summary["best_val"], abs=1e-6)  # its val split, best weights
+    with pytest.raises(ValueError, match="no test split"):
+        loaded.evaluate(split="test")
+
+
+def test_field_choices_lists_the_declared_values_for_help():
+    choices = field_choices(Seq2SeqConfig)
+    assert choices["cell"] == ("lstm", "gru", "rnn") and choices["attention"] == ("none", "bahdanau", "luong")
+    assert "hidden_size" not in choices and field_choices(TrainConfig) == {}

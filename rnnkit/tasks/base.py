@@ -19,11 +19,35 @@ A task is a subclass of ``TaskModel`` that declares
 
 The base class turns these into ``fit``, ``save``, ``load`` and ``configs`` (TOML + flags), so a
 run trained from Python has exactly the artifacts of a CLI run, and ``load`` returns one object.
+A CLI train command is ``cfgs = Cls.configs(toml, args); api = Cls(cfgs[Cls.name]);
+api.fit(train=cfgs["train"])``; inference is ``Cls.load(path)`` (a run directory means its `best`).
+
+A task in outline (rnnkit.tasks.music.MusicModel is a whole one)::
+
+    class Forecaster(TaskModel):
+        name, config_class = "forecast", ForecastConfig
+        train_defaults = {"max_epochs": 200, "patience": 20}
+
+        def make_task(self, data=None):  # self.train: the TrainConfig of this fit
+            return ForecastTask(self.with_data(data), self.train.seed)
+
+        def adopt(self, task):
+            self.model, self.data = task.model, task.data
+
+        @classmethod
+        def from_meta(cls, meta, path):  # path: the checkpoint directory, its parent the run
+            obj = cls(cls.saved_config(meta, path))
+            obj.model = ForecastRNN(obj.config)
+            return obj
+
+        def after_fit(self, task, train):
+            save_calibration(train.run_dir, calibrate(task.model, task.data, self.config))
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -34,10 +58,18 @@ from rnnkit.cells.base import ACTIVATIONS
 from rnnkit.init import SCHEMES
 from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.train import checkpoint
-from rnnkit.train.config import Checked, Rule, TrainConfig, at_least, build_configs, fraction, one_of
+from rnnkit.train.config import (
+    Checked,
+    Rule,
+    TrainConfig,
+    at_least,
+    build_configs,
+    fraction,
+    one_of,
+)
 from rnnkit.train.task import Task
 
-LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+LAYERS: dict[str, Callable[..., RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 IN_MEMORY = "<in memory>"  # the `data` setting of a run trained on data given in memory
 
 
@@ -76,7 +108,7 @@ class RecurrentConfig(Checked):
     nonlinearity: str = "tanh"
     """rnn: the activation: tanh | relu | sigmoid | softsign."""
 
-    rules = {
+    rules: ClassVar[dict[str, Rule]] = {
         "cell": one_of(*LAYERS), "hidden_size": at_least(1), "num_layers": at_least(1),
         "dropout": fraction(), "recurrent_dropout": fraction(), "zoneout": fraction(),
         "init": one_of(*SCHEMES), "activation": one_of("tanh", "softsign"), "nonlinearity": one_of(*ACTIVATIONS),
@@ -143,15 +175,17 @@ class TaskModel:
         self.config = config if config is not None else self.config_class(**settings)
         self.model: torch.nn.Module | None = None
         self.meta: dict = {}
-        self.task: Task | None = None
+        self.task: Any = None  # the task subclass's trainer task
         self.run_dir: Path | None = None
+        self.train: TrainConfig | None = None  # the trainer settings of the last (or running) fit
 
     # ---- what a task declares -------------------------------------------------------------
     def make_task(self, data: Any = None) -> Task:
-        """The trainer's task (data splits and a new model) for `data`: None = the config's data."""
+        """The trainer's task (data splits and a new model) for `data`: None = the config's data.
+        During fit, ``self.train`` holds the trainer settings (e.g. a seed the data split needs)."""
         raise NotImplementedError
 
-    def adopt(self, task: Task) -> None:
+    def adopt(self, task: Any) -> None:
         """Take the trained model and what reading it needs (vocabulary, labels...) from `task`."""
         self.model = task.model
 
@@ -171,7 +205,7 @@ class TaskModel:
     def check_train(self, train: TrainConfig) -> None:
         """ValueError for trainer settings the task cannot use (e.g. truncated BPTT); none by default."""
 
-    def after_fit(self, task: Task, train: TrainConfig) -> None:
+    def after_fit(self, task: Any, train: TrainConfig) -> None:
         """Runs once after training (in the first process only), the best weights loaded; writes any
         artifact the run needs beyond checkpoints and metrics into train.run_dir."""
 
@@ -192,11 +226,20 @@ class TaskModel:
         args = list(args)
         cfgs = build_configs(classes, toml, args, base={"train": dict(cls.train_defaults)})
         if cfgs["train"].resume:
-            saved = checkpoint.read_state(cfgs["train"].resume, task=cls.name)
-            cfgs = build_configs(classes, toml, args, base={"train": saved.get("config"), cls.name: saved["meta"].get(cls.name)})
+            saved = cls._resumable(cfgs["train"].resume)
+            base: dict[str, Any] = {"train": saved.get("config"), cls.name: saved["meta"].get(cls.name)}
+            cfgs = build_configs(classes, toml, args, base=base)
             if "--run-dir" not in args:
                 cfgs["train"].run_dir = str(Path(saved["path"]).parent)
         return cfgs
+
+    @classmethod
+    def _resumable(cls, path: str | Path) -> dict:
+        """The state of the training run at `path` (its `last`), refusing weights written by `save`."""
+        state = checkpoint.read_state(path, task=cls.name)
+        if not isinstance(state.get("config"), dict):
+            raise checkpoint.CheckpointError(f"{path} holds weights written by save(), not a training run to resume")
+        return state
 
     def fit(self, data: Any = None, train: TrainConfig | None = None, **settings: Any) -> dict:
         """Train on `data` (None: the config's data; a path; or data in memory, see the task) with
@@ -211,6 +254,9 @@ class TaskModel:
             raise TypeError("give a TrainConfig or its settings, not both")
         train = train if train is not None else TrainConfig(**{**self.train_defaults, **settings})
         self.check_train(train)
+        if train.resume:
+            self._resumable(train.resume)
+        self.train = train
         torch.manual_seed(train.seed)  # the same initial weights in every process
         task = self.make_task(data)
         trainer = Trainer(task, train)
@@ -245,8 +291,9 @@ class TaskModel:
         path = checkpoint_dir(path)
         meta = checkpoint.read_state(path, task=cls.name)["meta"]
         obj = cls.from_meta(meta, path)
-        checkpoint.load(path, obj._require_model())
-        obj.model.eval()
+        model = obj._require_model()
+        checkpoint.load(path, model)
+        model.eval()
         obj.meta = meta
         return obj
 

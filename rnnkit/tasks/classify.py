@@ -10,16 +10,23 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.labelled import (TokenVocab, bundled_sms_spam, pad_batch, read_labelled, stratified_split,
-                                  tokenize)
+from rnnkit.data.labelled import (
+    TokenVocab,
+    bundled_sms_spam,
+    pad_batch,
+    read_labelled,
+    stratified_split,
+    tokenize,
+)
 from rnnkit.tasks.base import IN_MEMORY, RecurrentConfig, TaskModel, build_recurrent
 from rnnkit.train import checkpoint
-from rnnkit.train.config import at_least, fraction, one_of
+from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
 POOLINGS = ("last", "mean", "max", "attention")
@@ -61,8 +68,10 @@ class ClassifyConfig(RecurrentConfig):
     split_seed: int = 0
     """Seed of the stratified split; independent of the training seed."""
 
-    rules = {"level": one_of("word", "char"), "digits": one_of("keep", "zero"), "pooling": one_of(*POOLINGS),
-             "min_freq": at_least(1), "max_tokens": at_least(1), "embed_size": at_least(1), "batch_size": at_least(1)}
+    rules: ClassVar[dict[str, Rule]] = {
+        "level": one_of("word", "char"), "digits": one_of("keep", "zero"), "pooling": one_of(*POOLINGS),
+        **{name: at_least(1) for name in ("min_freq", "max_tokens", "embed_size", "batch_size")},
+    }
 
     def check(self) -> None:
         super().check()
@@ -256,7 +265,7 @@ def score_probs(probs: torch.Tensor, labels: list[str], true_labels: list[str]) 
 def labelled_pairs(data) -> tuple[list[str], list[str]]:
     """(texts, labels) of labelled texts given in memory as (text, label) pairs."""
     if not isinstance(data, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in data):
-        raise ValueError("give labelled texts as a path or a list of (text, label) pairs")
+        raise TypeError("give labelled texts as a path or a list of (text, label) pairs")
     texts, labels = [str(t) for t, _ in data], [str(y) for _, y in data]
     if len(set(labels)) < 2:
         raise ValueError("a classifier needs at least two labels")

@@ -10,15 +10,30 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.text import (VOCABS, CharVocab, StreamBatches, WordVocab, nanogpt_split, read_splits,
-                              read_text_file, vocab_from_json)
-from rnnkit.tasks.base import IN_MEMORY, LAYERS, RecurrentConfig, TaskModel, build_recurrent
-from rnnkit.train.config import at_least, fraction, one_of
+from rnnkit.data.text import (
+    VOCABS,
+    CharVocab,
+    StreamBatches,
+    WordVocab,
+    nanogpt_split,
+    read_splits,
+    read_text_file,
+    vocab_from_json,
+)
+from rnnkit.tasks.base import (
+    IN_MEMORY,
+    LAYERS,
+    RecurrentConfig,
+    TaskModel,
+    build_recurrent,
+)
+from rnnkit.train.config import Rule, at_least, fraction, one_of
 from rnnkit.train.loop import evaluate
 from rnnkit.train.task import Batch
 
@@ -57,8 +72,10 @@ class LMConfig(RecurrentConfig):
     eval_batch_size: int = 64
     """Rows of the validation text (contiguous streams, each from a zero state)."""
 
-    rules = {"level": one_of(*VOCABS), "embed_size": at_least(1), "batch_size": at_least(1), "seq_len": at_least(1),
-             "eval_batch_size": at_least(1), "dropout_input": fraction(), "dropout_output": fraction()}
+    rules: ClassVar[dict[str, Rule]] = {
+        "level": one_of(*VOCABS), "dropout_input": fraction(), "dropout_output": fraction(),
+        **{name: at_least(1) for name in ("embed_size", "batch_size", "seq_len", "eval_batch_size")},
+    }
 
     def check(self) -> None:
         super().check()
@@ -204,7 +221,7 @@ def text_splits(data: list[str] | dict[str, str]) -> dict[str, str]:
             raise ValueError(f"splits must be train, val and optionally test; got {', '.join(data)}")
         return dict(data)
     if not isinstance(data, (list, tuple)) or not all(isinstance(t, str) for t in data):
-        raise ValueError("give texts as a path, a list of strings or a dict of splits")
+        raise TypeError("give texts as a path, a list of strings or a dict of splits")
     return dict(zip(("train", "val"), nanogpt_split("\n".join(data))))
 
 

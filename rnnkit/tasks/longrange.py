@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.longrange import (COPY_SYMBOLS, REBER_SYMBOLS, adding_problem, copy_memory, embedded_reber,
-                                   reber_batch)
+from rnnkit.data.longrange import (
+    COPY_SYMBOLS,
+    REBER_SYMBOLS,
+    adding_problem,
+    copy_memory,
+    embedded_reber,
+    reber_batch,
+)
 from rnnkit.data.music import PAD
 from rnnkit.tasks.base import RecurrentConfig, build_recurrent
 from rnnkit.tasks.music import bernoulli_nll, valid_lengths
-from rnnkit.train.config import at_least, one_of
+from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
 TASKS = ("adding", "copy", "reber")
@@ -48,8 +55,10 @@ class LongRangeConfig(RecurrentConfig):
     data_seed: int = 0
     """Seed of the drawn sequences."""
 
-    rules = {"task": one_of(*TASKS), "variant": one_of("hochreiter", "tcn"),
-             **{name: at_least(1) for name in ("length", "batch_size", "train_size", "val_size", "test_size")}}
+    rules: ClassVar[dict[str, Rule]] = {
+        "task": one_of(*TASKS), "variant": one_of("hochreiter", "tcn"),
+        **{name: at_least(1) for name in ("length", "batch_size", "train_size", "val_size", "test_size")},
+    }
 
     def check(self) -> None:
         super().check()

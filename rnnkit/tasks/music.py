@@ -12,16 +12,24 @@ import dataclasses
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.music import KEYS, LOWEST_NOTE, PAD, length_batches, load_rolls, next_frame_batch
+from rnnkit.data.music import (
+    KEYS,
+    LOWEST_NOTE,
+    PAD,
+    length_batches,
+    load_rolls,
+    next_frame_batch,
+)
 from rnnkit.data.pairs import split_pairs
 from rnnkit.tasks.base import IN_MEMORY, RecurrentConfig, TaskModel, build_recurrent
-from rnnkit.train.config import at_least, fraction, one_of
+from rnnkit.train.config import Rule, at_least, fraction, one_of
 from rnnkit.train.task import Batch
 
 
@@ -39,7 +47,8 @@ class MusicConfig(RecurrentConfig):
     eval_batch_size: int = 64
     """Sequences per evaluation batch."""
 
-    rules = {"dropout_output": fraction(), "batch_size": at_least(1), "eval_batch_size": at_least(1)}
+    rules: ClassVar[dict[str, Rule]] = {"dropout_output": fraction(), "batch_size": at_least(1),
+                                        "eval_batch_size": at_least(1)}
 
 
 def valid_lengths(y: torch.Tensor) -> torch.Tensor | None:

@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import itertools
 import math
 import textwrap
 import tomllib
@@ -27,7 +28,7 @@ def _own_docs(cls: type) -> dict[str, str]:
         return {}
     body = next(n for n in tree.body if isinstance(n, ast.ClassDef)).body
     docs = {}
-    for node, after in zip(body, body[1:]):
+    for node, after in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
                 and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
             docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
@@ -94,6 +95,13 @@ class Checked:
 
     def check(self) -> None:
         """Checks that involve several fields (ValueError); none by default."""
+
+
+def field_choices(cls: type) -> dict[str, tuple]:
+    """{field name: its allowed values} of the fields of a Checked config declared with `one_of`
+    (for --help and shell completion); {} for any other class."""
+    rules = cls.all_rules() if isinstance(cls, type) and issubclass(cls, Checked) else {}
+    return {name: rule.choices for name, rule in rules.items() if rule.choices}
 
 
 @dataclass
