@@ -64,6 +64,8 @@ def test_train_help_lists_every_setting_in_the_options_table():
                 assert f"│ --{field.name.replace('_', '-')} " in out, (argv, field.name)  # a row of the table
         for flag in ("--config", "--nproc", "--resume", "--overwrite", "--threads"):
             assert f"│ {flag} " in out, (argv, flag)
+        if module is not forecast:  # (ForecastConfig declares no choices yet)
+            assert "<lstm|gru|rnn>" in out, argv  # declared choices are listed (and completed by the shell)
 
 
 def test_every_train_help_lists_its_flags_in_a_pipe_on_a_narrow_terminal():

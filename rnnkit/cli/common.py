@@ -4,6 +4,7 @@ and the factory of train commands (flags generated from the config dataclasses).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import inspect
 import sys
 import warnings
@@ -97,16 +98,19 @@ KINDS = {"int": int, "float": float, "str": str, "bool": bool}
 def _field_parameters(classes: dict[str, type], defaults: dict[str, Any]) -> list[inspect.Parameter]:
     """One typer option per config field: its type, its default (the task's trainer default if it has
     one) and its attribute docstring as help, grouped in a panel per TOML table."""
-    from rnnkit.train.config import field_docs
+    from rnnkit.train.config import field_choices, field_docs
 
     params = []
     for table, cls in classes.items():
-        docs = field_docs(cls)
+        docs, choices = field_docs(cls), field_choices(cls)
         for f in dataclasses.fields(cls):
-            kind = KINDS[str(f.type)]
+            kind: Any = KINDS[str(f.type)]
             default = defaults.get(f.name, f.default)
             if isinstance(default, str) and kind is not str:  # a trainer default written as a flag value
                 default = default.lower() in ("true", "1", "yes") if kind is bool else kind(default)
+            if f.name in choices:  # typer's choices (listed in --help, completed by the shell) are an Enum
+                kind = enum.Enum(f.name, {str(c): str(c) for c in choices[f.name]})
+                default = kind(str(default))
             option = typer.Option(default, help=escape(docs.get(f.name, "")),
                                   rich_help_panel=escape(f"[{table}] settings"), show_default=True)
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
@@ -122,7 +126,9 @@ def given_flags(ctx: typer.Context, values: dict[str, Any]) -> list[str]:
         if source is None or source.name != "COMMANDLINE":
             continue
         flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
+        if isinstance(value, enum.Enum):
+            args += [flag, value.value]
+        elif isinstance(value, bool):
             args.append(flag if value else "--no-" + name.replace("_", "-"))
         else:
             args += [flag, repr(value) if isinstance(value, float) else str(value)]
