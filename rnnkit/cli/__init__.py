@@ -23,7 +23,7 @@ from rnnkit.cli.seq2seq import seq2seq_app
 # --help to a pipe or file has one width, whatever the terminal (COLUMNS) says: the flag names of the
 # options tables are never cut. (TERMINAL_WIDTH, typer's own setting, still wins.)
 if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
-    typer.rich_utils.MAX_WIDTH = 100
+    typer.rich_utils.MAX_WIDTH = 120
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True, cls=OneLineErrors)
 for name, sub_app in (("lm", lm_app), ("diagnose", diagnose_app), ("seq2seq", seq2seq_app),
