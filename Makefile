@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(PY) -m rnnkit demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # ruff (lint and format, ruff.toml) and pyright (basic mode, pyrightconfig.json) on the package.
 lint: $(STAMP)

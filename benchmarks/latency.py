@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
-from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, load_classifier, predict
+from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, TextClassifier
 from rnnkit.train import Trainer, TrainConfig
 
 TEXT = "Free entry! Call now to claim your prize"
@@ -52,10 +52,10 @@ def main(argv: list[str]) -> None:
             cfg = ClassifyConfig(data=str(data), hidden_size=64, embed_size=64, num_layers=1, min_freq=1,
                                  bidirectional=bidirectional, pooling="last")  # fmt: skip
             Trainer(ClassificationTask(cfg), TrainConfig(run_dir=str(run), max_steps=2, max_epochs=0)).fit()
-            model, vocab, labels, cfg = load_classifier(run)
+            classifier = TextClassifier.load(run)
             for threads in (1, torch.get_num_threads()):
                 torch.set_num_threads(threads)
-                ms = median_ms(lambda: predict(model, vocab, cfg, [TEXT]), repeats)
+                ms = median_ms(lambda: classifier.predict_proba([TEXT]), repeats)
                 rows.append(f"| classify, {'bi-' if bidirectional else ''}LSTM 1×64, {len(TEXT.split())}-word text, "
                             f"in-process `predict` | {threads} | {ms:.2f} ms |")
         cli = [sys.executable, "-m", "rnnkit", "classify", "predict", "--checkpoint", str(Path(tmp) / "run0"), TEXT]

@@ -23,21 +23,22 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.tasks.captioning import CaptionConfig, DigitsCaptionTask
-from rnnkit.tasks.seq2seq import plot_attention
-from rnnkit.tasks.seq2seq_cli import TRAIN_DEFAULTS, run_training
+from rnnkit.tasks.seq2seq import Seq2Seq, plot_attention
 from rnnkit.train import Trainer, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "benchmarks" / "results"
 BEAM, BEAM_PAIRS = 4, 1000
-# name: (flags after TRAIN_DEFAULTS, input for the attention heat-map or None)
+# name: (flags over Seq2Seq.train_defaults, input for the attention heat-map or None)
 RUNS = {
     "addition-bahdanau": (["--task", "addition", "--attention", "bahdanau"], "535+61"),
     "addition-luong": (["--task", "addition", "--attention", "luong"], "535+61"),
     "addition-none": (["--task", "addition", "--attention", "none"], None),
     "dates-bahdanau": (["--task", "dates", "--n-pairs", "20000", "--max-epochs", "6"], "march 5th, 2021"),
 }
+DEFAULT_FLAGS = " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+                         for k, v in Seq2Seq.train_defaults.items() if k != "run_dir")
 CAPTION_TRAIN = {"max_epochs": 30, "lr": 0.005, "schedule": "cosine", "threads": 1, "log_every": 1000}
 
 
@@ -45,7 +46,10 @@ def run_seq2seq(name: str) -> dict:
     flags, heatmap_input = RUNS[name]
     run_dir = f"runs/bench-{name}"
     started = time.perf_counter()
-    summary, translator, task, _ = run_training(None, [*TRAIN_DEFAULTS, *flags, "--run-dir", run_dir])
+    cfgs = Seq2Seq.configs(None, [*flags, "--run-dir", run_dir])  # as `rnnkit seq2seq train` builds them
+    translator = Seq2Seq(cfgs["seq2seq"])
+    summary = translator.fit(train=cfgs["train"])
+    task = translator.task
     row = {"name": name, "command": "rnnkit seq2seq train " + " ".join(flags),
            "pairs": {k: len(v) for k, v in task.splits.items()}, "updates": summary["step"],
            "train_s": summary["seconds"], "wall_s": round(time.perf_counter() - started, 1),
@@ -53,7 +57,7 @@ def run_seq2seq(name: str) -> dict:
            "test_greedy": translator.exact_match(task.splits["test"]),
            "test_beam": translator.exact_match(task.splits["test"][:BEAM_PAIRS], beam=BEAM)}
     if heatmap_input:
-        output, weights = translator.translate(heatmap_input)
+        output, weights = translator.translate_with_attention(heatmap_input)
         png = plot_attention(heatmap_input, output, weights, RESULTS / f"seq2seq-attention-{name}.png")
         row["heatmap"] = {"input": heatmap_input, "output": output, "png": str(png.relative_to(ROOT))}
     return row
@@ -78,7 +82,7 @@ def render(rows: dict) -> str:
         "run on a 2-core machine shared with other jobs (times vary with the load). Exact match: the decoded "
         f"output equals the target exactly. Greedy on the whole split; beam {BEAM} on the first "
         f"{BEAM_PAIRS:,} test pairs (all test images for captioning). Defaults of `rnnkit seq2seq train`: "
-        f"`{' '.join(a for a in TRAIN_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`, GRU, bidirectional "
+        f"`{DEFAULT_FLAGS}`, GRU, bidirectional "
         "encoder, hidden 128, embedding 32, batch 128, 60,000 generated pairs split 85/5/10.",
         "",
         "| run | train / val / test | updates | training s | val EM greedy | test EM greedy | test EM beam |",

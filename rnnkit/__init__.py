@@ -1,7 +1,8 @@
 """rnnkit: recurrent neural networks for sequence data.
 
 The layers are drop-in replacements for torch.nn.RNN / LSTM / GRU, trained through rnnkit's own
-BPTT engine (rnnkit.engine); the cells (rnnkit.cells) hold the step equations.
+BPTT engine (rnnkit.engine); the cells (rnnkit.cells) hold the step equations. Each task has a
+Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, MusicModel, Seq2Seq.
 
 This module is the public facade: it re-exports the public API lazily (PEP 562), each name loaded
 from its home module on first use, so ``import rnnkit`` is cheap and importing one part of the
@@ -14,13 +15,25 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from rnnkit.layers import GRU, LSTM, RNN
+    from rnnkit.tasks.classify import TextClassifier
+    from rnnkit.tasks.lm import LanguageModel
+    from rnnkit.tasks.music import MusicModel
+    from rnnkit.tasks.seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
 # public name -> home module
-_HOMES = {"GRU": "rnnkit.layers", "LSTM": "rnnkit.layers", "RNN": "rnnkit.layers"}
+_HOMES = {
+    "GRU": "rnnkit.layers",
+    "LSTM": "rnnkit.layers",
+    "RNN": "rnnkit.layers",
+    "LanguageModel": "rnnkit.tasks.lm",
+    "TextClassifier": "rnnkit.tasks.classify",
+    "MusicModel": "rnnkit.tasks.music",
+    "Seq2Seq": "rnnkit.tasks.seq2seq",
+}
 
-__all__ = ["GRU", "LSTM", "RNN", "__version__"]  # = _HOMES and __version__
+__all__ = [*_HOMES, "__version__"]
 
 
 def __getattr__(name: str):

@@ -100,9 +100,9 @@ def export_checkpoint(path: str | Path, fmt: str, out: str | Path) -> Path:
 
     task = checkpoint.read_state(path)["meta"].get("task")
     if task == "lm":
-        from rnnkit.tasks.lm import load_lm
+        from rnnkit.tasks.lm import LanguageModel
 
-        model, _ = load_lm(path)
+        model = LanguageModel.load(path).model
         example, name = torch.zeros(1, 8, dtype=torch.long), "ids"
     elif task == "forecast":
         from rnnkit.tasks.forecast import load_forecaster

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from rnnkit.data.labelled import TokenVocab, pad_batch, read_labelled, stratified_folds, stratified_split, tokenize
-from rnnkit.tasks.classify import (POOLINGS, ClassificationTask, ClassifyConfig, TextClassifier,
-                                   classification_metrics, load_classifier, load_ensemble, predict, predict_mean,
+from rnnkit.tasks.classify import (POOLINGS, ClassificationTask, ClassifyConfig, TextClassifier, TextClassifierNet,
+                                   classification_metrics, load_ensemble, predict, predict_mean,
                                    text_tokens)
 
 
@@ -30,7 +30,7 @@ def test_metrics_on_a_hand_counted_example():
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_does_not_change_the_prediction(pooling, bidirectional):
-    model = TextClassifier(20, 3, ClassifyConfig(pooling=pooling, bidirectional=bidirectional, hidden_size=8,
+    model = TextClassifierNet(20, 3, ClassifyConfig(pooling=pooling, bidirectional=bidirectional, hidden_size=8,
                                                  embed_size=6)).eval()
     short = torch.tensor([[5, 6, 7]])
     padded = torch.tensor([[5, 6, 7, 0, 0, 0, 0]])
@@ -140,10 +140,11 @@ def test_train_reports_test_metrics_and_predict_uses_the_checkpoint(trained):
 def test_an_ensemble_averages_its_members_probabilities(trained, tmp_path):
     tmp, _ = trained
     run = tmp / "run"
-    members, labels = load_ensemble([str(run / "best"), str(run / "last")])
+    members = load_ensemble([str(run / "best"), str(run / "last")])
     texts = ["win a free prize", "lunch at noon", "see you"]
-    expected = (predict(*load_classifier(run / "best")[:2], members[0][2], texts)
-                + predict(*load_classifier(run / "last")[:2], members[1][2], texts)) / 2
+    best, last = TextClassifier.load(run / "best"), TextClassifier.load(run / "last")
+    expected = (predict(best.model, best.vocab, best.config, texts)
+                + predict(last.model, last.vocab, last.config, texts)) / 2
     torch.testing.assert_close(predict_mean(members, texts), expected)
     ev = rnnkit("classify", "eval", "--checkpoint", str(run / "best"), "--checkpoint", str(run / "last"),
                 "--data", str(tmp / "d.tsv"))

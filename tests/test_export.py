@@ -80,12 +80,13 @@ def test_export_command_on_a_trained_language_model(tiny_lm_run, tmp_path):
     from typer.testing import CliRunner
 
     from rnnkit.cli import app
-    from rnnkit.tasks.lm import load_lm
+    from rnnkit.tasks.lm import LanguageModel
 
     out = tmp_path / "lm.onnx"
     result = CliRunner().invoke(app, ["export", "--checkpoint", str(tiny_lm_run), "--format", "onnx", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    model, vocab = load_lm(tiny_lm_run)
+    lm = LanguageModel.load(tiny_lm_run)
+    model, vocab = lm.model, lm.vocab
     ids = vocab.encode("to be, or not")[None].repeat(2, 1)
     (theirs,) = ort.InferenceSession(str(out)).run(None, {"ids": ids.numpy()})
     with torch.no_grad():

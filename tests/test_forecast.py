@@ -144,10 +144,8 @@ def test_cli_bad_input_in_a_new_process_has_no_traceback(tmp_path):
 
 
 def test_train_defaults_yield_to_the_toml_file_and_to_flags(tmp_path):
-    from rnnkit.tasks.forecast import train_args
-    from rnnkit.train import TrainConfig, build_configs
+    from rnnkit.cli import forecast
 
     (tmp_path / "c.toml").write_text('[train]\nmax_epochs = 5\n[forecast]\ndataset = "nile"\n')
-    cfgs = build_configs({"train": TrainConfig, "forecast": ForecastConfig}, str(tmp_path / "c.toml"),
-                         train_args(str(tmp_path / "c.toml"), ["--patience", "3"]))
+    cfgs = forecast.train.task.configs(str(tmp_path / "c.toml"), ["--patience", "3"])
     assert (cfgs["train"].max_epochs, cfgs["train"].patience, cfgs["train"].threads) == (5, 3, 1)

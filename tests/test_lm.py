@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.text import CharVocab
-from rnnkit.tasks.lm import CharLM, LanguageModelTask, LMConfig, evaluate_text, lm_metrics, load_lm, sample
+from rnnkit.tasks.lm import CharLM, LanguageModelTask, LMConfig, LanguageModel, evaluate_text, lm_metrics, sample
 from rnnkit.train import Trainer, TrainConfig
 
 TEXT = "to be or not to be, that is the question.\n" * 40
@@ -90,7 +90,8 @@ def test_trained_model_beats_uniform_and_reloads_from_its_checkpoint(tmp_path):
     assert task.meta()["vocab"]["chars"] == "".join(sorted(set(TEXT)))
     summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_epochs=3, lr=0.03, log_every=1000)).fit()
     assert summary["best_val"] < 0.5 * torch.log(torch.tensor(float(len(task.vocab)))).item()
-    model, vocab = load_lm(tmp_path / "run" / "best")
+    lm = LanguageModel.load(tmp_path / "run" / "best")
+    model, vocab = lm.model, lm.vocab
     assert vocab.chars == task.vocab.chars
     for a, b in zip(model.state_dict().values(), task.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -125,7 +126,8 @@ def test_word_level_task_reads_ptb_format_and_evaluates_the_test_split(tmp_path)
     summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_epochs=4, lr=0.03,
                                         log_every=1000)).fit()
     assert summary["test"] is not None and summary["best_val"] < 0.5 * math.log(len(task.vocab))
-    model, vocab = load_lm(tmp_path / "run")
+    lm = LanguageModel.load(tmp_path / "run")
+    model, vocab = lm.model, lm.vocab
     assert vocab.tokens == task.vocab.tokens
     text = sample(model, vocab, "the okapi", 12, seed=0)  # an unknown prime word is read as <unk>
     assert set(text.split()) <= set(vocab.tokens)
@@ -227,7 +229,8 @@ def test_tied_model_reloaded_from_best_scores_test_like_val_when_they_are_the_sa
     summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_steps=5, lr=0.03,
                                         log_every=1000)).fit()
     assert summary["test"] == pytest.approx(summary["best_val"], abs=1e-6)  # test read after reloading `best`
-    model, vocab = load_lm(tmp_path / "run" / "best")
+    lm = LanguageModel.load(tmp_path / "run" / "best")
+    model, vocab = lm.model, lm.vocab
     assert model.head.weight is model.embed.weight  # the tie survives safetensors' one stored copy
     metrics, _ = evaluate_text(model, vocab, (tmp_path / "toy.valid.txt").read_text(), task.cfg)
     assert metrics["loss"] == pytest.approx(summary["best_val"], abs=1e-6)

@@ -121,11 +121,11 @@ def test_cli_longrange_runs_and_rejects_bad_options(tmp_path):
                                  "--run-dir", str(tmp_path / "r"), "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert "reber" in result.output and "strings_correct" in result.output
-    for args, message in ((["--task", "parity"], "task must be one of adding, copy, reber"),
+    for args, message in ((["--task", "parity"], "'parity' is not one of 'adding', 'copy', 'reber'"),
                           (["--task", "adding", "--length", "10"], "length must be >= 22"),
-                          (["--cell", "lstm", "--length", "x"], "expected int"),
+                          (["--cell", "lstm", "--length", "x"], "--length"),
                           (["--chrono-init", "2"], "chrono_init must be 0 (off) or at least 3"),
-                          (["--init", "he"], "init must be one of uniform, xavier, orthogonal")):
+                          (["--init", "he"], "'he' is not one of 'uniform', 'xavier', 'orthogonal'")):
         result = runner.invoke(app, ["longrange", *args, "--run-dir", str(tmp_path / "e")])
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output

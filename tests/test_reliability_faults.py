@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.tasks.lm import load_lm
+from rnnkit.tasks.lm import LanguageModel
 from rnnkit.train import checkpoint
 
 TEXT = "to be, or not to be: that is the question.\nHAMLET: whether 'tis nobler in the mind\n" * 40
@@ -63,7 +63,7 @@ def test_sigkill_while_writing_checkpoints_leaves_last_loadable(tmp_path):
         proc.wait(timeout=30)
         proc.stderr.close()
         assert proc.returncode == -signal.SIGKILL
-        model, vocab = load_lm(run)  # weights, optimiser file and state all readable
+        vocab = LanguageModel.load(run / "last").vocab  # weights, optimiser file and state all readable
         state = checkpoint.read_state(run)
         steps.append(state["step"])
         assert len(vocab) == len(set(TEXT))
@@ -85,7 +85,7 @@ def test_sigint_stops_cleanly_saves_last_and_resumes(tmp_path):
     assert "interrupted at step" in lines[0] and f"--resume {run}" in lines[0]
     state = checkpoint.read_state(run)
     assert state["step"] > 0 and f"(step {state['step']})" in lines[0]  # saved at the stop, not at step 0
-    load_lm(run)
+    LanguageModel.load(run / "last")
     resumed = CliRunner().invoke(app, ["lm", "train", "--resume", str(run), "--max-steps", str(state["step"] + 2)])
     assert resumed.exit_code == 0, resumed.output
     assert checkpoint.read_state(run)["step"] == state["step"] + 2
@@ -114,7 +114,7 @@ def test_disk_full_while_writing_a_checkpoint_is_reported_and_keeps_last(tmp_pat
     assert calls["n"] == 2
     assert checkpoint.read_state(run)["step"] == before["step"]  # `last`: the resumed run's first save
     assert not [p for p in run.iterdir() if p.name.startswith(".tmp-")]  # no half-written leftovers
-    load_lm(run)
+    LanguageModel.load(run / "last")
 
 
 @pytest.mark.slow
@@ -135,6 +135,6 @@ def test_many_sigkills_at_random_points(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stderr.close()
-        load_lm(run)
+        LanguageModel.load(run / "last")
         steps.append(checkpoint.read_state(run)["step"])
     assert steps == sorted(steps) and steps[-1] > steps[0]

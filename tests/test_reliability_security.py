@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.tasks.lm import load_lm
+from rnnkit.tasks.lm import LanguageModel
 from rnnkit.train import checkpoint
 
 
@@ -41,7 +41,7 @@ def no_pickle(monkeypatch):
 
 def test_every_loader_reads_without_pickle(tiny_lm_run, tmp_path, no_pickle, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    load_lm(tiny_lm_run)
+    LanguageModel.load(tiny_lm_run)
     runner = CliRunner()
     commands = [["lm", "sample", str(tiny_lm_run), "--prime", "to", "--length", "5"],
                 ["diagnose", "gates", "--checkpoint", str(tiny_lm_run), "--text", "to be", "--out", "g.html"],

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rnnkit.data.pairs import PairVocab, pad_batch
-from rnnkit.tasks.seq2seq import (Seq2Seq, Seq2SeqConfig, Seq2SeqTask, Translator, beam_search, greedy,
+from rnnkit.tasks.seq2seq import (Seq2Seq, Seq2SeqConfig, Seq2SeqNet, Seq2SeqTask, beam_search, greedy,
                                   plot_attention)
 from rnnkit.train import Trainer, TrainConfig
 
@@ -25,7 +25,7 @@ def encode(model, vocab, texts):
 def test_beam_of_one_is_greedy(attention, cell):
     torch.manual_seed(0)
     vocab = PairVocab("+0123456789")
-    model = Seq2Seq(len(vocab), len(vocab), small(attention=attention, cell=cell)).eval()
+    model = Seq2SeqNet(len(vocab), len(vocab), small(attention=attention, cell=cell)).eval()
     state, memory = encode(model, vocab, SOURCES)
     ids, weights = greedy(model.decoder, state, memory, max_len=6)
     for b, text in enumerate(SOURCES):
@@ -43,7 +43,7 @@ def test_beam_of_one_is_greedy(attention, cell):
 def test_attention_weights_sum_to_one_and_ignore_pad(attention):
     torch.manual_seed(0)
     vocab = PairVocab("+0123456789")
-    model = Seq2Seq(len(vocab), len(vocab), small(attention=attention, bidirectional=True)).eval()
+    model = Seq2SeqNet(len(vocab), len(vocab), small(attention=attention, bidirectional=True)).eval()
     y = pad_batch([vocab.encode("17"), vocab.encode("307")], eos=True)
     with torch.no_grad():
         state, memory = encode(model, vocab, ["12+5", "7+300"])
@@ -61,7 +61,7 @@ def test_attention_weights_sum_to_one_and_ignore_pad(attention):
 def test_teacher_forcing_zero_feeds_own_predictions():
     torch.manual_seed(0)
     vocab = PairVocab("+0123456789")
-    model = Seq2Seq(len(vocab), len(vocab), small()).train()
+    model = Seq2SeqNet(len(vocab), len(vocab), small()).train()
     state, memory = encode(model, vocab, ["12+5", "7+300"])
     y_in = torch.tensor([[1, 5, 6, 7], [1, 8, 9, 10]])
     other = torch.tensor([[1, 9, 4, 4], [1, 4, 4, 4]])
@@ -102,22 +102,25 @@ def overfit(tmp_path_factory):
 
 def test_tiny_model_overfits_a_handful_of_pairs_to_exact_match(overfit):
     task, _ = overfit
-    assert Translator.from_task(task).exact_match(task.splits["train"]) == 1.0
+    translator = Seq2Seq(task.cfg)
+    translator.adopt(task)
+    assert translator.exact_match(task.splits["train"]) == 1.0
 
 
 def test_translate_reloads_from_checkpoint_and_beam_agrees(overfit, tmp_path):
     task, run = overfit
-    translator = Translator.load(run)
-    assert translator.translate("61+535")[0] == "596"
-    assert translator.translate("61+535", beam=4)[0] == "596"
-    out, weights = translator.translate("12+30")
+    translator = Seq2Seq.load(run)
+    assert translator.translate("61+535") == "596"
+    assert translator.translate(["61+535"], beam=4) == ["596"]
+    out, weights = translator.translate_with_attention("12+30")
     assert out == "42" and weights.shape == (3, 5)  # "4", "2", <eos> over 5 source chars
     png = plot_attention("12+30", out, weights, tmp_path / "attn.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_translate_rejects_characters_outside_the_vocabulary(overfit):
-    translator = Translator.from_task(overfit[0])
+    translator = Seq2Seq(overfit[0].cfg)
+    translator.adopt(overfit[0])
     with pytest.raises(ValueError, match="'x' is not in the vocabulary"):
         translator.translate("12x3")
-    assert isinstance(translator.translate("12x3", unknown="unk")[0], str)
+    assert isinstance(translator.translate("12x3", unknown="unk"), str)

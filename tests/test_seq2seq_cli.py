@@ -6,6 +6,7 @@ import sys
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
+from rnnkit.train.checkpoint import read_state
 
 
 def rnnkit(*args):
@@ -32,12 +33,15 @@ def test_train_rejects_missing_file_line_without_tab_and_bad_options(tmp_path):
 def test_train_then_translate_with_attention_png(tmp_path):
     data = tmp_path / "pairs.tsv"
     data.write_text("".join(f"{a}+{b}\t{a + b}\n" for a, b in [(1, 2), (12, 30), (5, 5), (99, 1)]) * 20)
-    run = tmp_path / "run"
+    run, toml = tmp_path / "run", tmp_path / "run.toml"
+    toml.write_text('[train]\nlr = 0.01\nschedule = "constant"\n')
     result = CliRunner().invoke(app, ["seq2seq", "train", "--data", str(data), "--val-frac", "0", "--test-frac",
                                       "0", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16",
-                                      "--max-epochs", "2", "--run-dir", str(run)])
+                                      "--max-epochs", "2", "--run-dir", str(run), "--config", str(toml)])
     assert result.exit_code == 0, result.output
     assert "checkpoint in" in result.stdout
+    saved = read_state(run)["config"]  # the user's TOML over the task's defaults (clip_norm 1), flags over both
+    assert (saved["lr"], saved["schedule"], saved["clip_norm"], saved["max_epochs"]) == (0.01, "constant", 1.0, 2)
     png = tmp_path / "attn.png"
     result = rnnkit("seq2seq", "translate", "--checkpoint", str(run), "12+30", "--beam", "3",
                     "--attention-png", str(png))

@@ -133,7 +133,7 @@ def test_overwrite_starts_the_metrics_anew_and_resume_appends_to_them(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["lm", "train", "--lr", "-1"], "error: lr must be > 0, got -1.0"),
-    (["lm", "train", "--hiden-size", "3"], "error: unknown option '--hiden-size'"),
+    (["lm", "train", "--hiden-size", "3"], "error: No such option: --hiden-size"),
     (["lm", "train", "--config", "/nonexistent.toml"], "error: cannot read config /nonexistent.toml"),
     (["lm", "sample", "/tmp/model.pt"], "error: /tmp/model.pt"),
 ])

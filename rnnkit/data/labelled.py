@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.data.pairs import pad_batch  # noqa: F401 (<pad> is id 0 here too; the one pad_batch)
 from rnnkit.data.text import read_text_file
 
 PAD, UNK = "<pad>", "<unk>"
@@ -104,14 +105,6 @@ class TokenVocab:
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("not a token vocabulary: expected a JSON list of strings")
         return cls(list(tokens))
-
-
-def pad_batch(sequences: list[list[int]]) -> torch.Tensor:
-    """(B, T) int64 ids, each row padded with <pad> (0) after its end; T = the longest row (at least 1)."""
-    out = torch.zeros(len(sequences), max(1, max(map(len, sequences))), dtype=torch.long)
-    for row, ids in enumerate(sequences):
-        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return out
 
 
 def stratified_split(labels: list[int], val_frac: float, test_frac: float, seed: int) -> dict[str, list[int]]:

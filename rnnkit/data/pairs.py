@@ -153,7 +153,8 @@ def split_pairs(pairs: list, val_frac: float, test_frac: float, seed: int = 0) -
 
 
 def pad_batch(seqs: list[list[int]], length: int | None = None, eos: bool = False) -> torch.Tensor:
-    """(B, L) int64 ids, each row `seq` (+ <eos> if eos) then <pad>; L = the longest, or `length`."""
+    """(B, L) int64 ids, each row `seq` (+ <eos> if eos) then <pad> (id 0, as in TokenVocab too);
+    L = the longest row (at least 1), or `length` if longer."""
     rows = [s + [PairVocab.eos] if eos else s for s in seqs]
-    L = max(length or 0, max(len(r) for r in rows))
+    L = max(length or 0, 1, max(len(r) for r in rows))
     return torch.tensor([r + [PairVocab.pad] * (L - len(r)) for r in rows], dtype=torch.long)

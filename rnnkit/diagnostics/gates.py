@@ -31,7 +31,11 @@ GATE_TITLES.update(c="cell state c", h="hidden state h")
 
 def load_model(path: str | Path):
     """(model, vocab) of a checkpoint whose task has a loader (today: the char LM, task "lm")."""
-    from rnnkit.tasks.lm import load_lm
+    from rnnkit.tasks.lm import LanguageModel
+
+    def load_lm(path):
+        lm = LanguageModel.load(path)
+        return lm.model, lm.vocab
 
     loaders = {"lm": load_lm}
     task = checkpoint.read_state(path)["meta"].get("task")

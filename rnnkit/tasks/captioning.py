@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from rnnkit.data.pairs import PairVocab, pad_batch, split_pairs
-from rnnkit.tasks.seq2seq import CELLS, Bridge, Decoder, generate, teacher_forced
-from rnnkit.train.config import check_choice
+from rnnkit.tasks.base import RecurrentConfig
+from rnnkit.tasks.seq2seq import Bridge, Decoder, generate, teacher_forced
 from rnnkit.train.task import Batch
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -42,19 +42,19 @@ class ConditionalDecoder(nn.Module):
 
     Called as the trainer's model: ``(logits (B, T, V), loss, None) = model(features (B, F), y (B, T))``
     with y = target ids, <eos>, <pad>... (PairVocab ids); ``generate(features, vocab)`` decodes.
+    The recurrent stack is `rnn`, or RecurrentConfig(cell="gru", hidden_size=64, **settings).
     """
 
-    def __init__(self, feature_size: int, vocab_size: int, embed_size: int = 16, hidden_size: int = 64,
-                 num_layers: int = 1, cell: str = "gru", dropout: float = 0.0):
+    def __init__(self, feature_size: int, vocab_size: int, embed_size: int = 16, rnn: RecurrentConfig | None = None,
+                 **settings):
         super().__init__()
-        check_choice("cell", cell, tuple(CELLS))
+        rnn = rnn if rnn is not None else RecurrentConfig(**{"cell": "gru", "hidden_size": 64, **settings})
         if feature_size < 1:
             raise ValueError(f"feature_size must be >= 1, got {feature_size}")
         self.feature_size = feature_size
-        self.encode_features = nn.Linear(feature_size, hidden_size)
-        self.bridge = Bridge(hidden_size, hidden_size, num_layers, cell)
-        self.decoder = Decoder(vocab_size, embed_size, hidden_size, num_layers, cell, "none",
-                               context_size=hidden_size, dropout=dropout)
+        self.encode_features = nn.Linear(feature_size, rnn.hidden_size)
+        self.bridge = Bridge(rnn.hidden_size, rnn.hidden_size, rnn.num_layers, rnn.cell)
+        self.decoder = Decoder(vocab_size, embed_size, rnn, "none", context_size=rnn.hidden_size)
 
     def start(self, features: torch.Tensor):
         """(decoder state, Memory) for features (B, F)."""
@@ -81,19 +81,21 @@ class ConditionalDecoder(nn.Module):
 
 
 @dataclass
-class CaptionConfig:
+class CaptionConfig(RecurrentConfig):
     """The digits captioning demo: image (64 pixels) -> the digit's name."""
 
     cell: str = "gru"
-    embed_size: int = 16
     hidden_size: int = 64
+    embed_size: int = 16
+    """Embedding size of the name's characters."""
     batch_size: int = 32
+    """Images per update."""
     val_frac: float = 0.1
+    """Validation fraction of the images."""
     test_frac: float = 0.2
+    """Test fraction of the images."""
     data_seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(CELLS))
+    """Seed of the split and of the order of the images."""
 
 
 class DigitsCaptionTask:
@@ -105,7 +107,7 @@ class DigitsCaptionTask:
         self.vocab = PairVocab.from_texts(DIGIT_NAMES)
         self.splits = split_pairs(list(range(len(labels))), cfg.val_frac, cfg.test_frac, seed=cfg.data_seed)
         self.images, self.labels = torch.from_numpy(images), labels
-        self.model = ConditionalDecoder(64, len(self.vocab), cfg.embed_size, cfg.hidden_size, cell=cfg.cell)
+        self.model = ConditionalDecoder(64, len(self.vocab), cfg.embed_size, rnn=cfg)
 
     def _batches(self, rows: list[int], batch_size: int):
         for start in range(0, len(rows), batch_size):

@@ -10,68 +10,84 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.labelled import (TokenVocab, bundled_sms_spam, pad_batch, read_labelled, stratified_split,
-                                  tokenize)
-from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.data.labelled import (
+    TokenVocab,
+    bundled_sms_spam,
+    pad_batch,
+    read_labelled,
+    stratified_split,
+    tokenize,
+)
+from rnnkit.tasks.base import IN_MEMORY, RecurrentConfig, TaskModel, build_recurrent
 from rnnkit.train import checkpoint
-from rnnkit.train.config import check_choice
+from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
 POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass
-class ClassifyConfig:
+class ClassifyConfig(RecurrentConfig):
     """The classifier and its data."""
 
-    data: str = ""  # a .tsv/.csv file; "" = the bundled SMS Spam Collection
-    text_col: str = "1"  # 0-based column number (no header row) or column name (header row)
+    data: str = ""
+    """A .tsv/.csv file of labelled texts; "" = the bundled SMS Spam Collection."""
+    text_col: str = "1"
+    """The text column: a 0-based number (no header row) or a name (header row)."""
     label_col: str = "0"
-    level: str = "word"  # word | char tokens
-    digits: str = "keep"  # keep | zero: every digit read as 0, so unseen numbers share a shape (08712300220 -> 00000000000)
-    min_freq: int = 2  # words seen fewer times in the training split map to <unk>
-    max_tokens: int = 200  # longer texts are cut to their first max_tokens tokens
-    cell: str = "lstm"  # lstm | gru | rnn
+    """The label column: a 0-based number (no header row) or a name (header row)."""
+    level: str = "word"
+    """Tokens: word | char."""
+    digits: str = "keep"
+    """keep | zero: every digit read as 0, so unseen numbers share a shape (08712300220 -> 00000000000)."""
+    min_freq: int = 2
+    """Words seen fewer times in the training split map to <unk>."""
+    max_tokens: int = 200
+    """Longer texts are cut to their first max_tokens tokens."""
     embed_size: int = 64
+    """Embedding size (E)."""
     hidden_size: int = 64
-    num_layers: int = 1
     bidirectional: bool = True
-    pooling: str = "attention"  # last | mean | max | attention
-    dropout: float = 0.3  # on the embeddings and on the pooled vector
+    """Read each text both ways (the pooled vector is 2H wide)."""
+    pooling: str = "attention"
+    """How the outputs become one vector: last | mean | max | attention."""
+    dropout: float = 0.3
+    """Dropout on the embeddings and on the pooled vector (none between recurrent layers)."""
     batch_size: int = 32
-    val_frac: float = 0.1  # carved from the training side
-    test_frac: float = 0.3  # a fixed stratified 70/30 train/test split, as the SMS spam benchmark
-    split_seed: int = 0  # the stratified split; independent of the training seed
+    """Texts per update."""
+    val_frac: float = 0.1
+    """Validation fraction, carved from the training side."""
+    test_frac: float = 0.3
+    """Held-out test fraction: a fixed stratified 70/30 train/test split, as the SMS spam benchmark."""
+    split_seed: int = 0
+    """Seed of the stratified split; independent of the training seed."""
 
-    def __post_init__(self) -> None:
-        check_choice("level", self.level, ("word", "char"))
-        check_choice("digits", self.digits, ("keep", "zero"))
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        check_choice("pooling", self.pooling, POOLINGS)
-        for name in ("min_freq", "max_tokens", "embed_size", "hidden_size", "num_layers", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+    rules: ClassVar[dict[str, Rule]] = {
+        "level": one_of("word", "char"), "digits": one_of("keep", "zero"), "pooling": one_of(*POOLINGS),
+        **{name: at_least(1) for name in ("min_freq", "max_tokens", "embed_size", "batch_size")},
+    }
+
+    def check(self) -> None:
+        super().check()
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
                              f"{self.val_frac} and {self.test_frac}")
 
 
-class TextClassifier(nn.Module):
+class TextClassifierNet(nn.Module):
     """Embedding → dropout → recurrent layers (lengths from the padding) → pooling → dropout → linear."""
 
     def __init__(self, vocab_size: int, num_classes: int, cfg: ClassifyConfig):
         super().__init__()
         self.pooling = cfg.pooling
         self.embed = nn.Embedding(vocab_size, cfg.embed_size, padding_idx=0)
-        self.rnn = RNN_CLASSES[cfg.cell](cfg.embed_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
-                                         bidirectional=cfg.bidirectional)
+        self.rnn = build_recurrent(cfg, cfg.embed_size, bidirectional=cfg.bidirectional, dropout=0.0)
         width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         if cfg.pooling == "attention":  # score_t = vᵀ tanh(A o_t)
             self.attend = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
@@ -103,7 +119,11 @@ class TextClassifier(nn.Module):
 
 def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
     """{"train" | "val" | "test": (texts, labels)}: ``cfg.data`` split stratified with ``cfg.split_seed``."""
-    texts, labels = read_labelled(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col)
+    return split_labelled(*read_labelled(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col), cfg)
+
+
+def split_labelled(texts: list[str], labels: list[str], cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """{"train" | "val" | "test": (texts, labels)}: split stratified as ``cfg`` says."""
     names = sorted(set(labels))
     index = stratified_split([names.index(y) for y in labels], cfg.val_frac, cfg.test_frac, cfg.split_seed)
     return {split: ([texts[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
@@ -139,7 +159,7 @@ class ClassificationTask:
             split: (encode_texts(texts, self.vocab, cfg), torch.tensor([self.labels.index(y) for y in labels]))
             for split, (texts, labels) in self.data.items()
         }  # fmt: skip
-        self.model = TextClassifier(len(self.vocab), len(self.labels), cfg)
+        self.model = TextClassifierNet(len(self.vocab), len(self.labels), cfg)
 
     def _batch(self, split: str, rows: list[int]) -> Batch:
         ids, y = self.encoded[split]
@@ -168,53 +188,40 @@ class ClassificationTask:
                 "classify": dataclasses.asdict(self.cfg)}
 
 
-def load_classifier(path: str | Path) -> tuple[TextClassifier, TokenVocab, list[str], ClassifyConfig]:
-    """The model, vocabulary, label names and config of a saved classifier checkpoint."""
-    meta = checkpoint.read_state(path, task="classify")["meta"]
-    cfg = checkpoint.settings(ClassifyConfig, meta.get("classify"), path)
-    vocab, labels = TokenVocab.from_json(meta.get("vocab")), meta.get("labels")
-    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(y, str) for y in labels)):
-        raise checkpoint.CheckpointError(f"{path}: the saved labels are not a list of at least two names")
-    model = TextClassifier(len(vocab), len(labels), cfg)
-    checkpoint.load(path, model)
-    return model.eval(), vocab, labels, cfg
-
-
-def load_ensemble(paths: list[str]) -> tuple[list[tuple[TextClassifier, TokenVocab, ClassifyConfig]], list[str]]:
-    """Several saved classifiers of the same labels, read together as one (see `predict_mean`):
-    ([(model, vocabulary, config)], label names)."""
-    members, labels = [], None
-    for path in paths:
-        model, vocab, names, cfg = load_classifier(path)
-        if labels is not None and names != labels:
-            raise checkpoint.CheckpointError(f"{path}: its labels {names} differ from {paths[0]}'s {labels}")
-        members.append((model, vocab, cfg))
-        labels = names
-    if labels is None:
+def load_ensemble(paths: list[str]) -> list[TextClassifier]:
+    """Several saved classifiers of the same labels, read together as one (see `predict_mean`)."""
+    members = [TextClassifier.load(path) for path in paths]
+    if not members:
         raise ValueError("give at least one checkpoint")
-    return members, labels
+    for path, member in zip(paths[1:], members[1:]):
+        if member.labels != members[0].labels:
+            raise checkpoint.CheckpointError(f"{path}: its labels {member.labels} differ from {paths[0]}'s "
+                                             f"{members[0].labels}")
+    return members
 
 
-def shared_test_split(members: list[tuple[TextClassifier, TokenVocab, ClassifyConfig]]) -> tuple[list[str], list[str]]:
+def shared_test_split(members: list[TextClassifier]) -> tuple[list[str], list[str]]:
     """The held-out test split of the members' data, which they must all have split alike (else a
     ValueError: one member's test texts could be another's training texts)."""
-    split = [(f, getattr(members[0][2], f)) for f in ("data", "text_col", "label_col", "val_frac", "test_frac", "split_seed")]
-    for _, _, cfg in members[1:]:
-        differ = [f"{f} {getattr(cfg, f)!r} vs {value!r}" for f, value in split if getattr(cfg, f) != value]
+    first = members[0].config
+    split = [(f, getattr(first, f)) for f in ("data", "text_col", "label_col", "val_frac", "test_frac", "split_seed")]
+    for member in members[1:]:
+        differ = [f"{f} {getattr(member.config, f)!r} vs {value!r}" for f, value in split
+                  if getattr(member.config, f) != value]
         if differ:
             raise ValueError(f"the checkpoints split their data differently ({', '.join(differ)}); "
                              "give --data FILE to score them on one file")
-    return split_texts(members[0][2])["test"]
+    return members[0].test_split()
 
 
-def predict_mean(members: list[tuple[TextClassifier, TokenVocab, ClassifyConfig]], texts: list[str]) -> torch.Tensor:
+def predict_mean(members: list[TextClassifier], texts: list[str]) -> torch.Tensor:
     """The mean of the members' class probabilities (N, C): an ensemble, each member reading the
     texts with its own tokens."""
-    return torch.stack([predict(model, vocab, cfg, texts) for model, vocab, cfg in members]).mean(0)
+    return torch.stack([member.predict_proba(texts) for member in members]).mean(0)
 
 
 @torch.no_grad()
-def predict(model: TextClassifier, vocab: TokenVocab, cfg: ClassifyConfig, texts: list[str]) -> torch.Tensor:
+def predict(model: TextClassifierNet, vocab: TokenVocab, cfg: ClassifyConfig, texts: list[str]) -> torch.Tensor:
     """Class probabilities (N, C) for raw texts, 256 at a time."""
     model.eval()
     probs = [torch.softmax(model(pad_batch(encode_texts(texts[s : s + 256], vocab, cfg)))[0], dim=-1)
@@ -253,6 +260,74 @@ def score_probs(probs: torch.Tensor, labels: list[str], true_labels: list[str]) 
     return classification_metrics(y_true, probs.argmax(-1), len(labels))
 
 
-def evaluate_texts(model, vocab, labels: list[str], cfg: ClassifyConfig, texts, true_labels) -> dict:
-    """classification_metrics of the model's predictions for labelled texts."""
-    return score_probs(predict(model, vocab, cfg, texts), labels, true_labels)
+
+
+def labelled_pairs(data) -> tuple[list[str], list[str]]:
+    """(texts, labels) of labelled texts given in memory as (text, label) pairs."""
+    if not isinstance(data, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in data):
+        raise TypeError("give labelled texts as a path or a list of (text, label) pairs")
+    texts, labels = [str(t) for t, _ in data], [str(y) for _, y in data]
+    if len(set(labels)) < 2:
+        raise ValueError("a classifier needs at least two labels")
+    return texts, labels
+
+
+class TextClassifier(TaskModel):
+    """A text classifier: fit on labelled texts, evaluate (accuracy, F1, MCC, confusion), predict labels.
+    Data: a path (see ClassifyConfig.data) or a list of (text, label) pairs.
+
+        clf = TextClassifier(hidden_size=32)
+        clf.fit([("free prize now", "spam"), ("see you at noon", "ham"), ...], max_epochs=3)
+        clf.predict(["win a free prize"])  # ["spam"]
+    """
+
+    name = "classify"
+    config_class = ClassifyConfig
+    config: ClassifyConfig
+    vocab: TokenVocab
+    labels: list[str]
+
+    def make_task(self, data=None) -> ClassificationTask:
+        cfg = self.with_data(data)
+        splits = None if data is None or isinstance(data, (str, Path)) else split_labelled(*labelled_pairs(data), cfg)
+        return ClassificationTask(cfg, splits)
+
+    def adopt(self, task: ClassificationTask) -> None:
+        self.model, self.vocab, self.labels = task.model, task.vocab, task.labels
+
+    @classmethod
+    def from_meta(cls, meta: dict, path) -> TextClassifier:
+        obj = cls(cls.saved_config(meta, path))
+        labels = meta.get("labels")
+        if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(y, str) for y in labels)):
+            raise checkpoint.CheckpointError(f"{path}: the saved labels are not a list of at least two names")
+        obj.vocab, obj.labels = TokenVocab.from_json(meta.get("vocab")), labels
+        obj.model = TextClassifierNet(len(obj.vocab), len(labels), obj.config)
+        return obj
+
+    def test_split(self) -> tuple[list[str], list[str]]:
+        """(texts, labels) held out for testing from the data the model was trained on."""
+        if self.task is not None:
+            return self.task.data["test"]
+        if self.config.data == IN_MEMORY:
+            raise ValueError("this classifier was trained on texts given in memory: give labelled texts to evaluate")
+        return split_texts(self.config)["test"]
+
+    def predict_proba(self, texts: list[str]) -> torch.Tensor:
+        """Class probabilities (N, C), columns in the order of `labels`."""
+        return predict(self._require_model(), self.vocab, self.config, list(texts))
+
+    def predict(self, texts: list[str]) -> list[str]:
+        """The likeliest label of each text."""
+        return [self.labels[i] for i in self.predict_proba(texts).argmax(-1).tolist()]
+
+    def evaluate(self, data: str | Path | list[tuple[str, str]] | None = None) -> dict:
+        """classification_metrics on a labelled file (read with the config's columns), on (text, label)
+        pairs, or (None) on the held-out test split of the training data."""
+        if data is None:
+            texts, truth = self.test_split()
+        elif isinstance(data, (str, Path)):
+            texts, truth = read_labelled(data, self.config.text_col, self.config.label_col)
+        else:
+            texts, truth = labelled_pairs(data)
+        return score_probs(self.predict_proba(texts), self.labels, truth)

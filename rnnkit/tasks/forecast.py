@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch import nn
 from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, anchor_index,
                                 chronological_split, fill_missing, load_example, read_csv, windows)
 from rnnkit.tasks import baselines
+from rnnkit.tasks.base import checkpoint_dir
 from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
@@ -325,7 +325,7 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastC
     """The best model of a forecast run, its config (with `overrides`, e.g. another csv), the data
     prepared with the run's scaler, and the run's calibration."""
     run = Path(run)
-    path = run / "best" if (run / "best").exists() else run
+    path = checkpoint_dir(run)
     meta = checkpoint.read_state(path, task="forecast")["meta"]
     saved = meta.get("forecast")
     cfg = checkpoint.settings(ForecastConfig, {**saved, **overrides} if isinstance(saved, dict) else saved, path)
@@ -479,19 +479,9 @@ def _finish(plt, fig, ax, path, title, data, xs, labels) -> None:
     plt.close(fig)
 
 
-# `rnnkit forecast train` defaults: small series, so many short epochs with early stopping.
+# The trainer defaults of a forecast run, under the user's TOML and flags: small series, so many short
+# epochs with early stopping.
 TRAIN_DEFAULTS = {"max_epochs": "200", "patience": "20", "lr": "0.003", "log_every": "50", "ckpt_every": "0",
                   "run_dir": "runs/forecast", "clip_norm": "1",
                   "threads": "1"}  # small models: one thread is fastest, more only contend
 
-
-def train_args(config: str | None, args: list[str]) -> list[str]:
-    """CLI flags for build_configs: TRAIN_DEFAULTS not set in the TOML file, then the user's `args`."""
-    in_toml = set()
-    if config:
-        try:
-            in_toml = set(tomllib.loads(Path(config).read_text(encoding="utf-8")).get("train", {}))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ValueError(f"cannot read config {config}: {err}") from None
-    defaults = [a for k, v in TRAIN_DEFAULTS.items() if k not in in_toml for a in ("--" + k.replace("_", "-"), v)]
-    return defaults + list(args)

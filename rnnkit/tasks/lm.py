@@ -10,57 +10,75 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.text import VOCABS, CharVocab, StreamBatches, WordVocab, read_splits, vocab_from_json
-from rnnkit.layers import GRU, LSTM, RNN
-from rnnkit.train import checkpoint
-from rnnkit.train.config import check_choice
+from rnnkit.data.text import (
+    VOCABS,
+    CharVocab,
+    StreamBatches,
+    WordVocab,
+    nanogpt_split,
+    read_splits,
+    read_text_file,
+    vocab_from_json,
+)
+from rnnkit.tasks.base import (
+    IN_MEMORY,
+    LAYERS,
+    RecurrentConfig,
+    TaskModel,
+    build_recurrent,
+)
+from rnnkit.train.config import Rule, at_least, fraction, one_of
 from rnnkit.train.loop import evaluate
 from rnnkit.train.task import Batch
 
-# The one place the recurrent layer classes come from.
-RNN_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+RNN_CLASSES = LAYERS  # kept for tasks/forecast.py until it builds its stack with build_recurrent
 
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
-    """A batch-first recurrent layer stack of kind `cell` (lstm | gru | rnn)."""
-    check_choice("cell", cell, tuple(RNN_CLASSES))
-    return RNN_CLASSES[cell](input_size, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0,
-                             batch_first=True)
+    """build_recurrent for the settings forecast passes (kept for tasks/forecast.py until it adopts it)."""
+    return build_recurrent(RecurrentConfig(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+                                           dropout=dropout), input_size)
 
 
 @dataclass
-class LMConfig:
+class LMConfig(RecurrentConfig):
     """The language model and its data."""
 
-    data: str = ""  # a UTF-8 text file ("" = the bundled tiny Shakespeare), split 90/10 as nanoGPT;
-    # or a PTB-style train file (ptb.train.txt) with its valid/test files beside it (see read_splits)
-    level: str = "char"  # char | word (whitespace-separated tokens, <eos> per line, unknown -> <unk>)
-    cell: str = "lstm"  # lstm | gru | rnn
-    embed_size: int = 64
+    data: str = ""
+    """A UTF-8 text file ("" = the bundled tiny Shakespeare), split 90/10 as nanoGPT; or a PTB-style
+    train file (ptb.train.txt) with its valid and test files beside it."""
+    level: str = "char"
+    """Tokens: char | word (whitespace-separated, <eos> per line, unknown words read as <unk>)."""
     hidden_size: int = 512
     num_layers: int = 2
-    dropout: float = 0.0  # between recurrent layers
-    dropout_input: float = 0.0  # on the embeddings
-    dropout_output: float = 0.0  # on the last layer's output, before the linear decoder
-    tie_weights: bool = False  # decoder weight = embedding matrix (needs embed_size == hidden_size)
-    batch_size: int = 32  # B contiguous rows of the training text
-    seq_len: int = 128  # T characters per batch
-    eval_batch_size: int = 64  # rows of the validation text (contiguous streams, each from a zero state)
+    embed_size: int = 64
+    """Embedding size (E)."""
+    dropout_input: float = 0.0
+    """Dropout on the embeddings."""
+    dropout_output: float = 0.0
+    """Dropout on the last layer's output, before the linear decoder."""
+    tie_weights: bool = False
+    """Decoder weight = embedding matrix (needs embed_size == hidden_size)."""
+    batch_size: int = 32
+    """B contiguous rows of the training text."""
+    seq_len: int = 128
+    """T tokens per batch (the BPTT length)."""
+    eval_batch_size: int = 64
+    """Rows of the validation text (contiguous streams, each from a zero state)."""
 
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        check_choice("level", self.level, tuple(VOCABS))
-        for name in ("embed_size", "hidden_size", "num_layers", "batch_size", "seq_len", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "dropout_input", "dropout_output"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+    rules: ClassVar[dict[str, Rule]] = {
+        "level": one_of(*VOCABS), "dropout_input": fraction(), "dropout_output": fraction(),
+        **{name: at_least(1) for name in ("embed_size", "batch_size", "seq_len", "eval_batch_size")},
+    }
+
+    def check(self) -> None:
+        super().check()
         if self.tie_weights and self.embed_size != self.hidden_size:
             raise ValueError(f"tie_weights needs embed_size == hidden_size, got {self.embed_size} "
                              f"and {self.hidden_size}")
@@ -74,7 +92,7 @@ class CharLM(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, cfg.embed_size)
         self.drop_in = nn.Dropout(cfg.dropout_input)
-        self.rnn = make_rnn(cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.rnn = build_recurrent(cfg, cfg.embed_size)
         self.drop_out = nn.Dropout(cfg.dropout_output)
         self.head = nn.Linear(cfg.hidden_size, vocab_size)
         if cfg.tie_weights:  # the shared matrix as a decoder: N(0, 1) rows would give logits of std ~sqrt(H)
@@ -111,9 +129,10 @@ def stream_batches(stream: StreamBatches):
 class LanguageModelTask:
     """A char- or word-level LM on a text's splits, streamed as contiguous rows (see trainer Task)."""
 
-    def __init__(self, cfg: LMConfig):
+    def __init__(self, cfg: LMConfig, texts: dict[str, str] | None = None):
+        """`texts` ({"train", "val"[, "test"]}: text) replaces reading cfg.data."""
         self.cfg = cfg
-        texts = read_splits(cfg.data)
+        texts = read_splits(cfg.data) if texts is None else texts
         self.vocab = build_vocab(texts, cfg.level)
         self.train_stream = StreamBatches(self.vocab.encode(texts["train"]), cfg.batch_size, cfg.seq_len)
         self.eval_streams = {split: eval_stream(self.vocab.encode(texts[split]), cfg)
@@ -142,25 +161,6 @@ class LanguageModelTask:
         unit = "characters" if self.cfg.level == "char" else "words"
         return {f"sample (temperature 0.8, seed 0) after 40 validation {unit}":
                 prime + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)}
-
-
-def lm_config(path: str | Path) -> LMConfig:
-    """The LMConfig a saved LM checkpoint (a checkpoint or run directory) was trained with."""
-    saved = checkpoint.read_state(path, task="lm")["meta"].get("lm")
-    unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(LMConfig)}) if isinstance(saved, dict) else []
-    if unknown:
-        raise checkpoint.CheckpointError(f"{path}: unknown [lm] settings {', '.join(unknown)} (written by another "
-                                         "rnnkit version)")
-    return checkpoint.settings(LMConfig, saved, path)
-
-
-def load_lm(path: str | Path) -> tuple[CharLM, CharVocab | WordVocab]:
-    """The model and vocabulary of a saved LM checkpoint (a checkpoint or run directory)."""
-    cfg = lm_config(path)
-    vocab = vocab_from_json(checkpoint.read_state(path)["meta"].get("vocab"))
-    model = CharLM(len(vocab), cfg)
-    checkpoint.load(path, model)
-    return model, vocab
 
 
 def lm_metrics(nats: float) -> dict[str, float]:
@@ -211,6 +211,77 @@ def sample(model: CharLM, vocab: CharVocab | WordVocab, prime: str, length: int,
         logits, _, state = model(nxt.view(1, 1), None, state)
     model.train(was_training)
     return vocab.decode(out)
+
+
+def text_splits(data: list[str] | dict[str, str]) -> dict[str, str]:
+    """Splits of texts given in memory: {"train", "val"[, "test"]} as given, or a list of documents
+    joined by newlines and split 90/10 as nanoGPT."""
+    if isinstance(data, dict):
+        if not {"train", "val"} <= set(data) <= {"train", "val", "test"}:
+            raise ValueError(f"splits must be train, val and optionally test; got {', '.join(data)}")
+        return dict(data)
+    if not isinstance(data, (list, tuple)) or not all(isinstance(t, str) for t in data):
+        raise TypeError("give texts as a path, a list of strings or a dict of splits")
+    return dict(zip(("train", "val"), nanogpt_split("\n".join(data))))
+
+
+class LanguageModel(TaskModel):
+    """A char- or word-level language model: fit on text, evaluate (nats, perplexity, bits per token),
+    sample. Data: a path (see LMConfig.data), a list of strings, or {"train", "val"[, "test"]} texts.
+
+        lm = LanguageModel(hidden_size=128)
+        lm.fit(["some text", "more text"], max_steps=100, run_dir="runs/lm")
+        print(lm.sample("some", 50))
+    """
+
+    name = "lm"
+    config_class = LMConfig
+    config: LMConfig
+    vocab: CharVocab | WordVocab
+
+    def make_task(self, data=None) -> LanguageModelTask:
+        texts = None if data is None or isinstance(data, (str, Path)) else text_splits(data)
+        return LanguageModelTask(self.with_data(data), texts)
+
+    def adopt(self, task: LanguageModelTask) -> None:
+        self.model, self.vocab = task.model, task.vocab
+
+    @classmethod
+    def from_meta(cls, meta: dict, path) -> LanguageModel:
+        obj = cls(cls.saved_config(meta, path))
+        obj.vocab = vocab_from_json(meta.get("vocab"))
+        obj.model = CharLM(len(obj.vocab), obj.config)
+        return obj
+
+    def evaluate(self, data: str | Path | list[str] | None = None, split: str = "val") -> dict[str, float]:
+        """lm_metrics and the number of predicted `tokens` on a text file or texts (`data`), or on
+        `split` (val | test) of the data the model was trained on."""
+        model, cfg = self._require_model(), self.config
+        if data is not None:
+            text = read_text_file(data) if isinstance(data, (str, Path)) else "\n".join(data)
+        else:
+            one_of("val", "test")("split", split)
+            if self.task is not None:  # the splits of the last fit (perhaps in memory)
+                stream = self.task.eval_streams.get(split)
+                if stream is None:
+                    raise ValueError(f"the training data has no {split} split")
+                return {**lm_metrics(evaluate(model, stream_batches(stream))), "tokens": stream.y.numel()}
+            if cfg.data == IN_MEMORY:
+                raise ValueError("this model was trained on texts given in memory: give the texts to evaluate")
+            texts = read_splits(cfg.data)
+            if split not in texts:
+                raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
+                                 "into train/val); give a text file to score")
+            text = texts[split]
+        metrics, count = evaluate_text(model, self.vocab, text, cfg)
+        return {**metrics, "tokens": count}
+
+    def sample(self, prime: str, length: int = 300, temperature: float = 1.0, top_k: int = 0, seed: int = 0,
+               context: str = "") -> str:
+        """`length` tokens drawn after `context + prime` (see `sample`)."""
+        return sample(self._require_model(), self.vocab, prime, length, temperature, top_k, seed, context)
+
+    predict = sample
 
 
 # `rnnkit demo`: a small LSTM that learns visibly in about two minutes on 2 CPU cores; its

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.longrange import (COPY_SYMBOLS, REBER_SYMBOLS, adding_problem, copy_memory, embedded_reber,
-                                   reber_batch)
+from rnnkit.data.longrange import (
+    COPY_SYMBOLS,
+    REBER_SYMBOLS,
+    adding_problem,
+    copy_memory,
+    embedded_reber,
+    reber_batch,
+)
 from rnnkit.data.music import PAD
-from rnnkit.tasks.lm import RNN_CLASSES
-from rnnkit.tasks.music import bernoulli_nll, check_layer_init, make_layer, valid_lengths
-from rnnkit.train.config import check_choice
+from rnnkit.tasks.base import RecurrentConfig, build_recurrent
+from rnnkit.tasks.music import bernoulli_nll, valid_lengths
+from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
 TASKS = ("adding", "copy", "reber")
@@ -27,37 +34,34 @@ ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber 1997: a prediction is wrong 
 
 
 @dataclass
-class LongRangeConfig:
+class LongRangeConfig(RecurrentConfig):
     """The task, its length, and the model."""
 
-    task: str = "adding"  # adding | copy | reber
-    length: int = 100  # T: adding minimal length, copy blank stretch (the Reber length is random)
-    variant: str = "hochreiter"  # adding: hochreiter (1997) | tcn (Bai et al. 2018)
-    cell: str = "lstm"  # lstm | gru | rnn
+    task: str = "adding"
+    """adding | copy | reber."""
+    length: int = 100
+    """T: the adding problem's minimal length, copy's blank stretch (the Reber length is random)."""
+    variant: str = "hochreiter"
+    """adding: hochreiter (1997) | tcn (Bai et al. 2018)."""
     hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    zoneout: float = 0.0
-    peephole: bool = False
-    reset_after: bool = True
-    init: str = "uniform"  # uniform | xavier | orthogonal (rnnkit.init)
-    forget_bias: float = 1.0  # lstm: initial forget-gate bias
-    chrono_init: int = 0  # lstm, gru: chrono keep-gate biases for dependencies up to this many steps; 0 = off
     batch_size: int = 32
-    train_size: int = 3200  # sequences per epoch (new ones every epoch)
+    """Sequences per update."""
+    train_size: int = 3200
+    """Sequences per epoch (new ones every epoch)."""
     val_size: int = 512
-    test_size: int = 2560  # Hochreiter & Schmidhuber 1997 test 2,560 adding sequences
+    """Validation sequences (one fixed draw)."""
+    test_size: int = 2560
+    """Test sequences (one fixed draw; Hochreiter & Schmidhuber 1997 test 2,560 adding sequences)."""
     data_seed: int = 0
+    """Seed of the drawn sequences."""
 
-    def __post_init__(self) -> None:
-        check_choice("task", self.task, TASKS)
-        check_choice("variant", self.variant, ("hochreiter", "tcn"))
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        check_layer_init(self)
-        for name in ("length", "hidden_size", "num_layers", "batch_size", "train_size", "val_size", "test_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    rules: ClassVar[dict[str, Rule]] = {
+        "task": one_of(*TASKS), "variant": one_of("hochreiter", "tcn"),
+        **{name: at_least(1) for name in ("length", "batch_size", "train_size", "val_size", "test_size")},
+    }
+
+    def check(self) -> None:
+        super().check()
         if self.task == "adding" and self.variant == "hochreiter" and self.length < 22:
             raise ValueError(f"length must be >= 22 for the Hochreiter adding problem, got {self.length}")
 
@@ -77,7 +81,7 @@ class LongRangeRNN(nn.Module):
         self.task = cfg.task
         inputs, outputs = {"adding": (2, 1), "copy": (COPY_SYMBOLS, COPY_SYMBOLS),
                            "reber": (len(REBER_SYMBOLS), len(REBER_SYMBOLS))}[cfg.task]
-        self.rnn = make_layer(cfg, inputs)
+        self.rnn = build_recurrent(cfg, inputs)
         self.head = nn.Linear(cfg.hidden_size, outputs)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, state=None):

@@ -12,65 +12,43 @@ import dataclasses
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.music import KEYS, LOWEST_NOTE, PAD, length_batches, load_rolls, next_frame_batch
-from rnnkit.init import SCHEMES, check_chrono
-from rnnkit.tasks.lm import RNN_CLASSES
-from rnnkit.train import checkpoint
-from rnnkit.train.config import check_choice
+from rnnkit.data.music import (
+    KEYS,
+    LOWEST_NOTE,
+    PAD,
+    length_batches,
+    load_rolls,
+    next_frame_batch,
+)
+from rnnkit.data.pairs import split_pairs
+from rnnkit.tasks.base import IN_MEMORY, RecurrentConfig, TaskModel, build_recurrent
+from rnnkit.train.config import Rule, at_least, fraction, one_of
 from rnnkit.train.task import Batch
 
 
 @dataclass
-class MusicConfig:
+class MusicConfig(RecurrentConfig):
     """The music model and its data."""
 
-    data: str = "jsb"  # jsb | nottingham (bundled) or a JSON file of the same layout
-    cell: str = "lstm"  # lstm | gru | rnn
+    data: str = "jsb"
+    """jsb | nottingham (bundled) or a JSON file of the same layout."""
     hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.0  # between recurrent layers
-    dropout_output: float = 0.0  # on the last layer's output, before the linear read-out
-    recurrent_dropout: float = 0.0  # variational dropout on h_{t-1} (rnnkit layers)
-    zoneout: float = 0.0
-    peephole: bool = False  # lstm: Graves 2013 diagonal peepholes (Chung et al. 2014)
-    reset_after: bool = True  # gru: False = Cho/Bahdanau form tanh(W x + U (r * h)) (Chung et al.)
-    init: str = "uniform"  # uniform | xavier | orthogonal (rnnkit.init)
-    forget_bias: float = 1.0  # lstm: initial forget-gate bias
-    chrono_init: int = 0  # lstm, gru: chrono keep-gate biases for dependencies up to this many steps; 0 = off
-    batch_size: int = 8  # sequences per update, grouped by similar length
+    dropout_output: float = 0.0
+    """Dropout on the last layer's output, before the linear read-out."""
+    batch_size: int = 8
+    """Sequences per update, grouped by similar length."""
     eval_batch_size: int = 64
+    """Sequences per evaluation batch."""
 
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        for name in ("hidden_size", "num_layers", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        check_layer_init(self)
-        for name in ("dropout", "dropout_output", "recurrent_dropout", "zoneout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-
-def check_layer_init(cfg) -> None:
-    """ValueError for an unknown init scheme or a chrono_init that is neither 0 (off) nor >= 3 steps."""
-    check_choice("init", cfg.init, SCHEMES)
-    if cfg.chrono_init:
-        check_chrono(cfg.chrono_init)
-
-
-def make_layer(cfg, input_size: int) -> nn.Module:
-    """The batch-first rnnkit layer stack a config describes (fields of MusicConfig / LongRangeConfig)."""
-    chrono = cfg.chrono_init or None
-    options = {"lstm": {"peephole": cfg.peephole, "forget_bias": cfg.forget_bias, "chrono_init": chrono},
-               "gru": {"reset_after": cfg.reset_after, "chrono_init": chrono}, "rnn": {}}[cfg.cell]
-    return RNN_CLASSES[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, init=cfg.init,
-                                 dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-                                 recurrent_dropout=cfg.recurrent_dropout, zoneout=cfg.zoneout, **options)
+    rules: ClassVar[dict[str, Rule]] = {"dropout_output": fraction(), "batch_size": at_least(1),
+                                        "eval_batch_size": at_least(1)}
 
 
 def valid_lengths(y: torch.Tensor) -> torch.Tensor | None:
@@ -92,7 +70,7 @@ class MusicRNN(nn.Module):
 
     def __init__(self, cfg: MusicConfig):
         super().__init__()
-        self.rnn = make_layer(cfg, KEYS)
+        self.rnn = build_recurrent(cfg, KEYS)
         self.drop = nn.Dropout(cfg.dropout_output)
         self.head = nn.Linear(cfg.hidden_size, KEYS)
 
@@ -113,10 +91,12 @@ class MusicRNN(nn.Module):
 class MusicTask:
     """Next-frame prediction on a piano-roll data set (see the trainer's Task)."""
 
-    def __init__(self, cfg: MusicConfig):
+    def __init__(self, cfg: MusicConfig, rolls: dict[str, list[torch.Tensor]] | None = None,
+                 model: MusicRNN | None = None):
+        """`rolls` ({"train", "val", "test"}: piano rolls) replaces reading cfg.data; `model` a new MusicRNN."""
         self.cfg = cfg
-        self.rolls = load_rolls(cfg.data)
-        self.model = MusicRNN(cfg)
+        self.rolls = load_rolls(cfg.data) if rolls is None else rolls
+        self.model = MusicRNN(cfg) if model is None else model
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """Batches of similar-length sequences, shuffled with the epoch as seed; each rank takes
@@ -148,15 +128,6 @@ def pooled_nll(task: MusicTask, split: str) -> float:
         _, loss, _ = task.model(batch.x, batch.y)
         total, frames = total + float(loss) * batch.count, frames + batch.count
     return total / frames
-
-
-def load_music(path: str | Path, data: str = "") -> MusicTask:
-    """The task of a saved music checkpoint (a checkpoint or run directory) with its weights loaded;
-    `data` replaces the data set it was trained on."""
-    cfg = checkpoint.settings(MusicConfig, checkpoint.read_state(path, task="music")["meta"].get("music"), path)
-    task = MusicTask(dataclasses.replace(cfg, data=data) if data else cfg)
-    checkpoint.load(path, task.model)
-    return task
 
 
 @torch.no_grad()
@@ -233,3 +204,79 @@ def save_roll_png(roll: torch.Tensor, path: str | Path, title: str = "") -> None
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
+
+
+def roll_splits(data) -> dict[str, list[torch.Tensor]]:
+    """Piano rolls given in memory as {"train", "val"[, "test"]} lists, or one list split 80/10/10
+    (seeded shuffle); each roll a (T, 88) array or tensor of 0/1."""
+    def check(roll, where: str) -> torch.Tensor:
+        roll = torch.as_tensor(np.asarray(roll), dtype=torch.float32)
+        if roll.dim() != 2 or roll.shape[1] != KEYS or roll.shape[0] < 2:
+            raise ValueError(f"{where}: a piano roll is (T >= 2, {KEYS}); got shape {tuple(roll.shape)}")
+        if not bool(((roll == 0) | (roll == 1)).all()):
+            raise ValueError(f"{where}: a piano roll holds 0 and 1 only")
+        return roll
+
+    if isinstance(data, dict):
+        if not {"train", "val"} <= set(data) <= {"train", "val", "test"}:
+            raise ValueError(f"splits must be train, val and optionally test; got {', '.join(data)}")
+        splits = {name: list(data.get(name, [])) for name in ("train", "val", "test")}
+    else:
+        splits = split_pairs(list(data), 0.1, 0.1, seed=0)
+    if not splits["train"] or not splits["val"]:
+        raise ValueError(f"too few piano rolls to train and validate on (train {len(splits['train'])}, "
+                         f"val {len(splits['val'])}); give at least 5, or a dict of splits")
+    return {name: [check(r, f"{name}[{i}]") for i, r in enumerate(rolls)] for name, rolls in splits.items()}
+
+
+class MusicModel(TaskModel):
+    """Polyphonic music: fit on piano rolls, evaluate the NLL per frame, sample new rolls.
+    Data: "jsb" | "nottingham" | a JSON file (see MusicConfig.data), a list of (T, 88) 0/1 arrays
+    (split 80/10/10), or {"train", "val"[, "test"]} lists of them.
+
+        music = MusicModel(hidden_size=64)
+        music.fit("jsb", max_epochs=2)
+        roll = music.sample(prime=first_frames, frames=32)  # (P + 32, 88)
+    """
+
+    name = "music"
+    config_class = MusicConfig
+    config: MusicConfig
+
+    def make_task(self, data=None) -> MusicTask:
+        rolls = None if data is None or isinstance(data, (str, Path)) else roll_splits(data)
+        return MusicTask(self.with_data(data), rolls)
+
+    @classmethod
+    def from_meta(cls, meta: dict, path) -> MusicModel:
+        obj = cls(cls.saved_config(meta, path))
+        obj.model = MusicRNN(obj.config)
+        return obj
+
+    def rolls(self, data=None) -> dict[str, list[torch.Tensor]]:
+        """The splits of `data` (as in fit), by default of the data the model was trained on."""
+        if data is not None:
+            return load_rolls(str(data)) if isinstance(data, (str, Path)) else roll_splits(data)
+        if self.task is not None:
+            return self.task.rolls
+        if self.config.data == IN_MEMORY:
+            raise ValueError("this model was trained on piano rolls given in memory: give the rolls")
+        return load_rolls(self.config.data)
+
+    def evaluate(self, data=None, split: str = "test") -> dict[str, float]:
+        """{"nll": NLL per frame summed over keys, pooled over `split`} of `data` (None: the training
+        data; a data set name or file; or rolls in memory)."""
+        one_of("train", "val", "test")("split", split)
+        task = MusicTask(self.config, self.rolls(data), self._require_model())
+        if not task.rolls.get(split):
+            raise ValueError(f"the data has no {split} sequences")
+        return {"nll": pooled_nll(task, split)}
+
+    def sample(self, prime, frames: int = 64, seed: int = 0) -> torch.Tensor:
+        """A (P + frames, 88) piano roll: the prime (P, 88) then `frames` sampled frames (see `sample`)."""
+        prime = torch.as_tensor(np.asarray(prime), dtype=torch.float32)
+        if prime.dim() != 2 or prime.shape[1] != KEYS or not len(prime):
+            raise ValueError(f"prime must be (P >= 1, {KEYS}) frames; got shape {tuple(prime.shape)}")
+        return sample(self._require_model(), prime, frames, seed)
+
+    predict = sample

@@ -1,15 +1,107 @@
-"""The trainer's configuration, and filling config dataclasses from a TOML file and CLI flags."""
+"""The trainer's configuration; config dataclasses filled from a TOML file and CLI flags, documented
+by attribute docstrings (`field_docs`) and checked by declared rules (`Checked`)."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
+import itertools
 import math
+import textwrap
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rnnkit.cells.base import check_choice  # noqa: F401 (one helper for the whole package; tasks import it from here)
+
+
+@functools.cache
+def _own_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings written in `cls`'s own body: a string literal right after a field."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no source (built in a REPL): no help
+        return {}
+    body = next(n for n in tree.body if isinstance(n, ast.ClassDef)).body
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    return docs
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """{field name: help} of a config dataclass, read from its attribute docstrings (a string literal
+    right after the field, as tyro and mkdocstrings read them) with `ast`, in field order, each on one
+    line (whitespace runs collapsed). A field
+    redeclared in a subclass without a docstring keeps its base class's; a field with none maps to ""."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_docs(klass))
+    return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
+
+
+# ---- validation, declared once per field ------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """A check of one field's value: `test(value)` is True for a valid value; `expect` says what is valid."""
+
+    test: Callable[[Any], bool]
+    expect: str
+    choices: tuple = ()
+
+    def __call__(self, name: str, value: Any) -> None:
+        if not self.test(value):
+            raise ValueError(f"{name} must be {self.expect}{';' if self.choices else ','} got {value!r}")
+
+
+def one_of(*choices: str) -> Rule:
+    return Rule(lambda v: v in choices, f"one of {', '.join(choices)}", tuple(choices))
+
+
+def at_least(low: float) -> Rule:
+    return Rule(lambda v: v >= low, f">= {low}")
+
+
+def fraction(closed: bool = False) -> Rule:
+    """A probability in [0, 1) (dropout-like), or [0, 1] with closed=True."""
+    return Rule((lambda v: 0.0 <= v <= 1.0) if closed else (lambda v: 0.0 <= v < 1.0),
+                "in [0, 1]" if closed else "in [0, 1)")
+
+
+class Checked:
+    """Base of the task config dataclasses: ``rules`` ({field: Rule}, merged over the class and its
+    bases) are applied after construction, then ``check()`` (checks across fields)."""
+
+    rules: ClassVar[dict[str, Rule]] = {}
+
+    @classmethod
+    def all_rules(cls) -> dict[str, Rule]:
+        merged: dict[str, Rule] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("rules", {}))
+        return merged
+
+    def __post_init__(self) -> None:
+        for name, rule in self.all_rules().items():
+            rule(name, getattr(self, name))
+        self.check()
+
+    def check(self) -> None:
+        """Checks that involve several fields (ValueError); none by default."""
+
+
+def field_choices(cls: type) -> dict[str, tuple]:
+    """{field name: its allowed values} of the fields of a Checked config declared with `one_of`
+    (for --help and shell completion); {} for any other class."""
+    rules = cls.all_rules() if isinstance(cls, type) and issubclass(cls, Checked) else {}
+    return {name: rule.choices for name, rule in rules.items() if rule.choices}
 
 
 @dataclass
@@ -17,49 +109,88 @@ class TrainConfig:
     """Every setting of the trainer; 0 means "off" / "no limit" where stated."""
 
     seed: int = 1337
-    run_dir: str = "runs/run"  # holds last/, best/, metrics.jsonl, loss.png
-    resume: str = ""  # a run directory to continue exactly where its `last` checkpoint stopped
-    max_epochs: int = 1  # 0 = no limit
-    max_steps: int = 0  # updates; 0 = no limit
-    max_time: float = 0.0  # seconds of training; 0 = no limit
-    threads: int = 0  # torch threads per process; 0 = cores / processes
+    """Seed of the initial weights, dropout and data order."""
+    run_dir: str = "runs/run"
+    """Where the run goes: last/ and best/ checkpoints, metrics.jsonl, loss.png."""
+    resume: str = ""
+    """A run directory to continue exactly where its `last` checkpoint stopped."""
+    max_epochs: int = 1
+    """Passes over the training data; 0 = no limit."""
+    max_steps: int = 0
+    """Updates; 0 = no limit."""
+    max_time: float = 0.0
+    """Seconds of training; 0 = no limit."""
+    threads: int = 0
+    """Torch threads per process; 0 = cores / processes."""
     # through time: DL4J's truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
-    tbptt_forward: int = 0  # k1: time steps per update; the state is carried across updates
-    tbptt_backward: int = 0  # k2 <= k1: the last k2 steps of each update get gradient; 0 = k1
+    tbptt_forward: int = 0
+    """Truncated BPTT k1: time steps per update, the state carried across updates; 0 = the whole batch."""
+    tbptt_backward: int = 0
+    """Truncated BPTT k2 <= k1: the last k2 steps of each update get gradient; 0 = k1."""
     # optimiser (torch.optim, by name) and its hyper-parameters
-    optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
+    optimizer: str = "adam"
+    """sgd | rmsprop | adagrad | adam | adamw."""
     lr: float = 2e-3
-    momentum: float = 0.0  # sgd, rmsprop
-    nesterov: bool = False  # sgd
-    beta1: float = 0.9  # adam, adamw
+    """Learning rate."""
+    momentum: float = 0.0
+    """Momentum of sgd and rmsprop."""
+    nesterov: bool = False
+    """Nesterov momentum (sgd)."""
+    beta1: float = 0.9
+    """First-moment decay of adam and adamw."""
     beta2: float = 0.999
-    alpha: float = 0.99  # rmsprop smoothing
+    """Second-moment decay of adam and adamw."""
+    alpha: float = 0.99
+    """Smoothing constant of rmsprop."""
     eps: float = 1e-8
-    weight_decay: float = 0.0  # the optimiser's own (decoupled for adamw)
+    """The optimiser's epsilon (adam, adamw, rmsprop, adagrad)."""
+    weight_decay: float = 0.0
+    """The optimiser's own weight decay (decoupled for adamw)."""
     # regularisation and clipping
-    l1: float = 0.0  # + l1 * sum |w| over weight matrices
-    l2: float = 0.0  # + l2 / 2 * sum w^2 over weight matrices
-    weight_noise: float = 0.0  # std of Gaussian noise added to the weights for each forward/backward
-    clip_norm: float = 5.0  # global gradient-norm cap; 0 = off
-    clip_value: float = 0.0  # element-wise clamp of gradients to [-v, v] (char-rnn); 0 = off
+    l1: float = 0.0
+    """Adds l1 * sum |w| over the weight matrices to the loss."""
+    l2: float = 0.0
+    """Adds l2 / 2 * sum w^2 over the weight matrices to the loss."""
+    weight_noise: float = 0.0
+    """Std of Gaussian noise added to the weights for each forward/backward; 0 = off."""
+    clip_norm: float = 5.0
+    """Global gradient-norm cap; 0 = off."""
+    clip_value: float = 0.0
+    """Element-wise clamp of gradients to [-v, v] (char-rnn); 0 = off."""
     # learning-rate schedule, times a linear warm-up over the first warmup_steps updates
-    schedule: str = "constant"  # constant | step | cosine | plateau
+    schedule: str = "constant"
+    """Learning-rate schedule: constant | step | cosine | plateau (times the warm-up)."""
     warmup_steps: int = 0
-    decay_after_epoch: int = 10  # step: multiply by decay_rate at the end of every epoch >= this
+    """Updates of linear learning-rate warm-up; 0 = none."""
+    decay_after_epoch: int = 10
+    """step schedule: multiply by decay_rate at the end of every epoch >= this."""
     decay_rate: float = 0.97
-    min_lr: float = 0.0  # cosine: the floor reached at the last update (or at max_time, if that comes first)
-    plateau_factor: float = 0.5  # plateau: multiply by this after plateau_patience evaluations
-    plateau_patience: int = 2  # without a better validation loss
+    """step schedule: the factor applied each epoch."""
+    min_lr: float = 0.0
+    """cosine schedule: the floor reached at the last update (or at max_time, if that comes first)."""
+    plateau_factor: float = 0.5
+    """plateau schedule: multiply by this after plateau_patience evaluations without improvement."""
+    plateau_patience: int = 2
+    """plateau schedule: evaluations without a better validation loss before the decay."""
     # evaluation, early stopping, checkpoints, monitoring
-    eval_every: int = 0  # updates between validations; 0 = at the end of every epoch only
-    patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
-    ckpt_every: int = 100  # updates between `last` checkpoints (also at every epoch end)
-    log_every: int = 20  # updates between metric lines
-    max_bad_steps: int = 5  # non-finite steps in a row before rolling back to `last`
-    max_rollbacks: int = 3  # rollbacks (each halving the learning rate) before giving up
+    eval_every: int = 0
+    """Updates between validations; 0 = at the end of every epoch only."""
+    patience: int = 0
+    """Early stopping after this many evaluations without improvement; 0 = off."""
+    ckpt_every: int = 100
+    """Updates between `last` checkpoints (also at every epoch end)."""
+    log_every: int = 20
+    """Updates between metric lines."""
+    max_bad_steps: int = 5
+    """Non-finite steps in a row before rolling back to `last`."""
+    max_rollbacks: int = 3
+    """Rollbacks (each halving the learning rate) before giving up."""
     tensorboard: bool = False
+    """Also write TensorBoard scalars and gate/gradient histograms."""
     device: str = "cpu"
-    overwrite: bool = False  # train afresh in a run_dir that already holds a run (replacing its checkpoints)
+    """torch device to train on (cpu, cuda, cuda:1, ...)."""
+    overwrite: bool = False
+    """Train afresh in a run_dir that already holds a run (replacing its checkpoints)."""
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, ("sgd", "rmsprop", "adagrad", "adam", "adamw"))
@@ -150,17 +281,3 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
         i += 2
     return {table: cls(**values[table]) for table, cls in classes.items()}
 
-
-def flags_help(*classes: type) -> str:
-    """Every field of the config dataclasses as a flag, its default and its comment from the source:
-    the epilog of the train commands, so that `--help` lists every option."""
-    import inspect
-    import re
-
-    lines = []
-    for cls in classes:
-        comments = dict(re.findall(r"^\s+(\w+):[^#\n]*#\s*(.+)$", inspect.getsource(cls), re.M))
-        for f in dataclasses.fields(cls):
-            note = f" — {comments[f.name]}" if f.name in comments else ""
-            lines.append(f"--{f.name.replace('_', '-')} (default {f.default!r}){note}")
-    return "\n\n".join(lines).replace("[", "\\[")

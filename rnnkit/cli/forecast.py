@@ -1,0 +1,97 @@
+"""`rnnkit forecast train|eval|predict|anomalies`."""
+
+from __future__ import annotations
+
+import typer
+
+from rnnkit.cli.common import RUN_HELP, declared, errors, train_command
+from rnnkit.tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
+
+forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True)
+CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
+
+
+def _load_run(run: str, csv: str, time_col: str, target_col: str):
+    from rnnkit.tasks.forecast import load_forecaster
+
+    overrides = {"csv": csv, "dataset": ""} if csv else {}
+    overrides.update({k: v for k, v in (("time_col", time_col), ("target_col", target_col)) if v})
+    return load_forecaster(run, **overrides)
+
+
+@train_command(forecast_app, "train", declared("forecast", ForecastConfig, TRAIN_DEFAULTS))
+def train(cfgs: dict) -> None:
+    """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
+    compare with naive, seasonal naive, ARIMA and ETS on the test part."""
+    from rnnkit.tasks import forecast as fc
+    from rnnkit.train import Trainer
+
+    task = fc.ForecastTask(cfgs["forecast"], cfgs["train"].seed)
+    trainer = Trainer(task, cfgs["train"])
+    summary = trainer.fit()
+    if trainer.rank != 0:
+        return
+    fc.save_calibration(cfgs["train"].run_dir, fc.calibrate(task.model, task.data, cfgs["forecast"]))
+    results, _ = fc.evaluate(task.model, task.data, cfgs["forecast"])
+    typer.echo(f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
+               f"{summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}\n\n{fc.metrics_table(results)}")
+
+
+@forecast_app.command("eval")
+def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
+             csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+             target_col: str = typer.Option("")) -> None:
+    """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part."""
+    from rnnkit.tasks.forecast import evaluate, metrics_table
+
+    with errors():
+        model, cfg, data, _ = _load_run(run, csv, time_col, target_col)
+        results, _ = evaluate(model, data, cfg)
+    typer.echo(metrics_table(results))
+
+
+@forecast_app.command("predict")
+def predict(run: str = typer.Argument(..., help=RUN_HELP),
+            csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+            target_col: str = typer.Option(""),
+            origin: str = typer.Option("test", help="test: forecast the held-out tail (truth shown); "
+                                                    "end: forecast past the last point."),
+            out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
+            plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png].")) -> None:
+    """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG."""
+    from rnnkit.tasks.forecast import plot_forecast, predict, write_csv
+
+    with errors():
+        if origin not in ("test", "end"):
+            raise ValueError(f"--origin must be test or end, got {origin!r}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        e, rows = predict(model, data, cfg, calib, origin)
+        out, plot = out or f"{run}/forecast.csv", plot or f"{run}/forecast.png"
+        write_csv(out, ["time", "forecast", "lower", "upper", "truth"], rows)
+        plot_forecast(plot, data, e, rows, cfg.level, f"{data.series.target}: {cfg.horizon}-step forecast")
+    typer.echo(f"wrote {out} and {plot}")
+
+
+@forecast_app.command("anomalies")
+def anomalies(run: str = typer.Argument(..., help=RUN_HELP),
+              csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
+              target_col: str = typer.Option(""),
+              k: float = typer.Option(4.0, help="Threshold in robust sds of the validation residuals."),
+              out: str = typer.Option("", help="CSV of every point [RUN/anomalies.csv]."),
+              plot: str = typer.Option("", help="PNG of the series and flagged points [RUN/anomalies.png].")) -> None:
+    """Flag points whose one-step forecast error exceeds k robust sds of the validation residuals."""
+    from rnnkit.tasks.forecast import anomalies, plot_anomalies, write_csv
+
+    with errors():
+        if k <= 0:
+            raise ValueError(f"--k must be > 0, got {k}")
+        model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
+        rows = anomalies(model, data, cfg, calib, k)
+        out, plot = out or f"{run}/anomalies.csv", plot or f"{run}/anomalies.png"
+        write_csv(out, ["time", "value", "forecast", "residual", "threshold", "anomaly"], rows)
+        plot_anomalies(plot, data, rows, f"{data.series.target}: one-step forecast errors beyond {k:g} sd")
+    flagged = [r for r in rows if r[5]]
+    typer.echo(f"{len(flagged)} of {len(rows)} points flagged (threshold |residual| > {rows[0][4]:.4g}); "
+               f"wrote {out} and {plot}")
+    for r in flagged[:20]:
+        typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
