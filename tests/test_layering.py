@@ -36,15 +36,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("train", ("rnnkit.train",)),  # the trainer, its histograms and run report
     ("tasks", ("rnnkit.tasks",)),
     ("diagnostics and export", ("rnnkit.diagnostics", "rnnkit.export")),  # tools over trained models
-    ("cli", ("rnnkit.cli", "rnnkit.__main__", "rnnkit",
-             # CLI modules that the package rnnkit/cli/ replaces (issue 19):
-             "rnnkit.diagnostics.cli", "rnnkit.tasks.seq2seq_cli")),
+    ("cli", ("rnnkit.cli", "rnnkit.__main__", "rnnkit")),
 )
-
-# Imports that close a circle, tolerated only while rnnkit/cli.py is a single module: the CLI
-# package (rnnkit/cli/, issue 19) removes these modules, and the entries then match nothing.
-# Delete this set once rnnkit/cli/ has landed.
-LEGACY_CLI_EDGES = {("rnnkit.diagnostics.cli", "rnnkit.cli"), ("rnnkit.tasks.seq2seq_cli", "rnnkit.cli")}
 
 
 @dataclass(frozen=True)
@@ -116,13 +109,12 @@ def upward(found: list[Import], layers, package: str) -> list[str]:
     return lines
 
 
-def cycles(found: list[Import], ignore=frozenset()) -> list[list[str]]:
+def cycles(found: list[Import]) -> list[list[str]]:
     """The groups of modules that import each other around a circle (strongly connected, > 1 module)."""
     graph: dict[str, set[str]] = {}
     for i in found:
-        if (i.source, i.target) not in ignore:
-            graph.setdefault(i.source, set()).add(i.target)
-            graph.setdefault(i.target, set())
+        graph.setdefault(i.source, set()).add(i.target)
+        graph.setdefault(i.target, set())
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -174,8 +166,7 @@ def test_imports_point_down_only():
 
 def test_no_import_cycle():
     found = imports(ROOT / PACKAGE, PACKAGE)
-    ignore = LEGACY_CLI_EDGES if (ROOT / PACKAGE / "cli.py").is_file() else frozenset()
-    assert [describe(group, found) for group in cycles(found, ignore)] == []
+    assert [describe(group, found) for group in cycles(found)] == []
 
 
 def test_lazy_facades():

@@ -66,7 +66,7 @@ def gates(checkpoint: str = typer.Option(..., help="A char-LM run or checkpoint 
 @diagnose_app.command("report")
 def report(run_dir: str = typer.Argument(..., help="A training run directory.")) -> None:
     """(Re)write RUN_DIR/report.html from its metrics and last checkpoint (without samples)."""
-    from rnnkit.diagnostics.report import write_report
+    from rnnkit.train.report import write_report
 
     with errors():
         path = write_report(run_dir)
