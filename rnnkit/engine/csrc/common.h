@@ -148,13 +148,14 @@ struct StepGemm {
 // call itself may use every thread.
 constexpr int64_t kMinRows = 8;
 struct RowBlocks {
-  int64_t P, chunk;  // P blocks of at most `chunk` rows
-  explicit RowBlocks(int64_t N) {
-    P = g_row_parallel ? std::max<int64_t>(std::min<int64_t>(at::get_num_threads(), N / kMinRows), 1) : 1;
+  int64_t N, P, chunk;  // N rows in P blocks of at most `chunk` rows
+  explicit RowBlocks(int64_t N_) : N(N_) {
+    const int64_t most = std::min<int64_t>(at::get_num_threads(), N / kMinRows);
+    P = g_row_parallel ? std::max<int64_t>(most, 1) : 1;
     chunk = (N + P - 1) / P;
   }
-  // fn(r0, r1) on every block [r0, r1) of the N rows, one thread each.
-  template <typename F> void run(int64_t N, const F& fn) const {
+  // fn(r0, r1) on every block [r0, r1) of the rows, one thread each.
+  template <typename F> void run(const F& fn) const {
     if (P <= 1) { fn(int64_t(0), N); return; }
     at::parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) fn(p * chunk, std::min(N, (p + 1) * chunk));
@@ -238,7 +239,9 @@ template <int... Allowed, typename F> void with_activation(const std::string& na
 using OptT = c10::optional<at::Tensor>;
 inline bool has(const OptT& t) { return t.has_value() && t->defined(); }
 template <typename T> T* ptr(const OptT& t) { return has(t) ? t->data_ptr<T>() : nullptr; }
-template <typename T> T* ptr(const at::Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
+template <typename T> T* ptr(const at::Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
 
 inline void check(const at::Tensor& t, const char* name) {
   if (!t.defined()) return;
@@ -246,7 +249,6 @@ inline void check(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
 inline void check(const OptT& t, const char* name) { if (has(t)) check(*t, name); }
-inline at::Tensor value_or_undefined(const OptT& t) { return has(t) ? *t : at::Tensor(); }
 
 // Named buffers, as Python sees them: a dict name -> tensor.
 using Buffers = std::map<std::string, at::Tensor>;
@@ -257,7 +259,9 @@ using Buffers = std::map<std::string, at::Tensor>;
 // null and are left out of the dict.
 template <template <typename> class L> Buffers to_dict(L<at::Tensor>& s) {
   Buffers d;
-  L<at::Tensor>::each([&](const char* name, at::Tensor& t) { if (t.defined()) d.emplace(name, t); }, s);
+  L<at::Tensor>::each([&](const char* name, at::Tensor& t) {
+    if (t.defined()) d.emplace(name, t);
+  }, s);
   return d;
 }
 template <template <typename> class L> L<at::Tensor> from_dict(const Buffers& d) {
@@ -348,7 +352,8 @@ RK_INLINE void ln_back_row(const T* d, const T* __restrict gamma, const T* __res
 
 // The h a step's recurrent GEMM reads: h ∘ m under recurrent dropout.
 template <typename T>
-RK_INLINE void mask_row(const T* __restrict h, const T* __restrict m, T* __restrict out, int64_t H) {
+RK_INLINE void mask_row(const T* __restrict h, const T* __restrict m, T* __restrict out,
+                        int64_t H) {
   for (int64_t j = 0; j < H; ++j) out[j] = h[j] * m[j];
 }
 
@@ -389,7 +394,8 @@ template <typename T> struct Recurrence {
   // The h step t's GEMM reads for rows from r0 on: hs[t] or the masked copy.
   const T* h_in(int64_t t, int64_t r0) const { return (hmask ? hm : hs + t * d.NH) + r0 * d.H; }
   void mask_initial(int64_t r0, int64_t r1) const {
-    if (hmask) for (int64_t n = r0; n < r1; ++n) mask_row(hs + n * d.H, hmask + n * d.H, hm + n * d.H, d.H);
+    if (!hmask) return;
+    for (int64_t n = r0; n < r1; ++n) mask_row(hs + n * d.H, hmask + n * d.H, hm + n * d.H, d.H);
   }
   // After writing h̃_t into hs[t+1] row n: blend with h_{t−1} under u, then mask for step t+1.
   RK_INLINE void finish_row(int64_t t, int64_t n) const {

@@ -60,7 +60,7 @@ void gru_forward_loop(const GruArgs<T>& a) {
   StepGemm<T> mm_all(true, rb.chunk, RA ? G : 2 * H, H, rc.U, H);
   std::optional<StepGemm<T>> mm_n;
   if constexpr (!RA) mm_n.emplace(true, rb.chunk, H, H, rc.U + 2 * H * H, H);
-  rb.run(N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     rc.mask_initial(r0, r1);
     for (int64_t t = 0; t < d.T; ++t) {
       T* gt = a.s.gates + t * N * G;
@@ -125,7 +125,7 @@ void gru_backward_loop(const GruBack<T>& b) {
   StepGemm<T> mm_a(false, rb.chunk, H, RA ? G : H, RA ? rc.U : rc.U + 2 * H * H, H);
   std::optional<StepGemm<T>> mm_rz;
   if constexpr (!RA) mm_rz.emplace(false, rb.chunk, H, 2 * H, rc.U, H);
-  rb.run(N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     for (int64_t t = d.T - 1; t >= 0; --t) {
       for (int64_t n = r0; n < r1; ++n) {
         const int64_t r = n * H;
@@ -226,8 +226,9 @@ std::tuple<Buffers, std::vector<at::Tensor>> gru_backward(
   at::Tensor scratch = at::empty({h.size(1), weight_hh.size(0)}, h.options());
   dispatch_gru(saved.gates, reset_after, [&](auto t, auto RA) {
     using T = decltype(t);
-    GruBack<T> b{{Recurrence<T>::make(h, weight_hh, u_h, h_mask, nullptr), nullptr, pointers<T>(saved), nullptr},
-                 pointers<T>(grads),
+    GruArgs<T> a{Recurrence<T>::make(h, weight_hh, u_h, h_mask, nullptr), nullptr,
+                 pointers<T>(saved), nullptr};
+    GruBack<T> b{a, pointers<T>(grads),
                  ptr<T>(d_output), bb.dsh.data_ptr<T>(), ptr<T>(bb.dnh), bb.direct.data_ptr<T>(),
                  bb.gemm.data_ptr<T>(), scratch.data_ptr<T>()};
     gru_backward_loop<T, decltype(RA)::value>(b);

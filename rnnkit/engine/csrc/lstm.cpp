@@ -61,9 +61,9 @@ template <typename B> struct LstmGrads {
 
 // The recurrent parameters, by their names in LSTMCell.recurrent_names.
 struct LstmWeights {
-  at::Tensor weight_hh;                                         // (G, H)
-  OptT weight_peephole;                                         // (G − H) p_i, [p_f,] p_o
-  OptT ln_hh_weight, ln_cell_weight, ln_cell_bias;              // (G), (H), (H)
+  at::Tensor weight_hh;                             // (G, H)
+  OptT weight_peephole;                             // (G − H) p_i, [p_f,] p_o
+  OptT ln_hh_weight, ln_cell_weight, ln_cell_bias;  // (G), (H), (H)
   bool layer_norm() const { return has(ln_hh_weight); }
   void check_all() const {
     check(weight_hh, "weight_hh");
@@ -90,11 +90,15 @@ template <typename T> struct LstmArgs {
 
 template <typename T>
 LstmArgs<T> lstm_args(const OptT& x_proj, const at::Tensor& h, const at::Tensor& c,
-                      LstmSaved<at::Tensor>& saved, const LstmWeights& w, const OptT& u_h, const OptT& u_c, const OptT& h_mask,
-                      bool cifg, std::vector<at::Tensor>& keep) {
+                      LstmSaved<at::Tensor>& saved, const LstmWeights& w, const OptT& u_h,
+                      const OptT& u_c, const OptT& h_mask, bool cifg,
+                      std::vector<at::Tensor>& keep) {
   const int64_t N = h.size(1), H = h.size(2);
   TORCH_CHECK(w.weight_hh.size(0) == (cifg ? 3 : 4) * H, "lstm: weight_hh must be (G, H)");
-  auto scratch = [&](int64_t size) { keep.push_back(at::zeros({size}, h.options())); return keep.back().data_ptr<T>(); };
+  auto scratch = [&](int64_t size) {
+    keep.push_back(at::zeros({size}, h.options()));
+    return keep.back().data_ptr<T>();
+  };
   LstmArgs<T> a{};
   at::Tensor hm;
   a.r = Recurrence<T>::make(h, w.weight_hh, u_h, h_mask, has(x_proj) ? &hm : nullptr);
@@ -117,7 +121,8 @@ LstmArgs<T> lstm_args(const OptT& x_proj, const at::Tensor& h, const at::Tensor&
 
 // Runs fn(T-tag, CIFG-tag, A-tag, LN-tag) for the dtype of `like` and the cell's switches.
 template <typename F>
-void dispatch_lstm(const at::Tensor& like, bool cifg, const std::string& activation, bool layer_norm, const F& fn) {
+void dispatch_lstm(const at::Tensor& like, bool cifg, const std::string& activation,
+                   bool layer_norm, const F& fn) {
   AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "lstm", [&] {
     using T_ = scalar_t;
     with_flag(cifg, [&](auto CIFG) {
@@ -189,7 +194,7 @@ void lstm_forward_loop(const LstmArgs<T>& a) {
   const Dims& d = a.r.d;
   const RowBlocks rb(d.N);
   StepGemm<T> mm(true, rb.chunk, d.G, d.H, a.r.U, d.H);
-  rb.run(d.N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     a.r.mask_initial(r0, r1);
     for (int64_t t = 0; t < d.T; ++t) {
       mm.run(r1 - r0, a.r.h_in(t, r0), d.H, T(0), a.s.gates + (t * d.N + r0) * d.G, d.G);
@@ -215,8 +220,8 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, int64_t t, int64_t n) {
   const int64_t H = d.H, G = d.G, NH = d.NH, tn = t * d.N + n;
   const int64_t r = n * H;
   T* dsh = b.dsh + r;
-  assemble_dh(dsh, b.direct ? b.direct + r : nullptr, b.gemm + r, a.r.hmask ? a.r.hmask + r : nullptr,
-              b.dout ? b.dout + t * NH + r : nullptr, H);
+  assemble_dh(dsh, b.direct ? b.direct + r : nullptr, b.gemm + r,
+              a.r.hmask ? a.r.hmask + r : nullptr, b.dout ? b.dout + t * NH + r : nullptr, H);
   // ∂L/∂(new h), ∂L/∂(new c); the rest goes straight to the previous state
   const T* dh = dsh;
   T* dc = b.dsc + r;
@@ -299,7 +304,7 @@ void lstm_backward_loop(const LstmBack<T>& b) {
   const RowBlocks rb(d.N);
   StepGemm<T> mm(false, rb.chunk, d.H, d.G, b.f.r.U, d.H);
   const T* dpre = LN ? b.g.dhp : b.g.dxp;  // ∂L/∂(U h_{t−1})
-  rb.run(d.N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     for (int64_t t = d.T - 1; t >= 0; --t) {
       for (int64_t n = r0; n < r1; ++n) lstm_bwd_row<T, CIFG, A, LN>(b, t, n);
       mm.run(r1 - r0, dpre + (t * d.N + r0) * d.G, d.G, T(0), b.gemm + r0 * d.H, d.H);
@@ -319,7 +324,8 @@ Buffers lstm_forward(const at::Tensor& x_proj, const at::Tensor& h, const at::Te
   w.check_all();
   for (auto* t : {&x_proj, &h, &c}) check(*t, "lstm tensor");
   for (auto* t : {&u_h, &u_c, &h_mask}) check(*t, "lstm mask");
-  TORCH_CHECK(x_proj.size(2) == weight_hh.size(0), "lstm_forward: x_proj and weight_hh differ in G");
+  TORCH_CHECK(x_proj.size(2) == weight_hh.size(0) && h.size(0) == x_proj.size(0) + 1,
+              "lstm_forward: shape mismatch");
   auto saved = LstmSaved<at::Tensor>::allocate(x_proj, h.size(2), has(weight_peephole),
                                                w.layer_norm(), binary_updates);
   dispatch_lstm(x_proj, cifg, activation, w.layer_norm(), [&](auto t, auto C, auto A, auto L) {
@@ -352,7 +358,8 @@ std::tuple<Buffers, std::vector<at::Tensor>> lstm_backward(
   dispatch_lstm(saved.gates, cifg, activation, w.layer_norm(), [&](auto t, auto C, auto A, auto L) {
     using T = decltype(t);
     std::vector<at::Tensor> keep;
-    LstmBack<T> b{lstm_args<T>(c10::nullopt, h, c, saved, w, u_h, u_c, h_mask, cifg, keep), pointers<T>(grads),
+    LstmArgs<T> a = lstm_args<T>(c10::nullopt, h, c, saved, w, u_h, u_c, h_mask, cifg, keep);
+    LstmBack<T> b{a, pointers<T>(grads),
                   ptr<T>(d_output), bb.dsh.data_ptr<T>(), ptr<T>(bb.dnh), ptr<T>(bb.direct),
                   bb.gemm.data_ptr<T>(), dc.data_ptr<T>(), dcn.data_ptr<T>()};
     lstm_backward_loop<T, decltype(C)::value, decltype(A)::value, decltype(L)::value>(b);

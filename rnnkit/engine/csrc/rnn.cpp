@@ -25,7 +25,8 @@ template <typename F>
 void dispatch_rnn(const at::Tensor& like, const std::string& activation, const F& fn) {
   AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "rnn", [&] {
     using T_ = scalar_t;
-    with_activation<A_TANH, A_SIGMOID, A_RELU, A_SOFTSIGN>(activation, [&](auto A) { fn(T_(0), A); });
+    with_activation<A_TANH, A_SIGMOID, A_RELU, A_SOFTSIGN>(activation,
+                                                           [&](auto A) { fn(T_(0), A); });
   });
 }
 
@@ -36,7 +37,7 @@ void rnn_forward_loop(const Recurrence<T>& rc, const T* xp, const RnnSaved<T*>& 
   const int64_t H = d.H, N = d.N, NH = d.NH;
   const RowBlocks rb(N);
   StepGemm<T> mm(true, rb.chunk, H, H, rc.U, H);
-  rb.run(N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     rc.mask_initial(r0, r1);
     for (int64_t t = 0; t < d.T; ++t) {
       T* ht = s.h + t * NH;  // h̃_t (may alias hs[t + 1])
@@ -61,12 +62,12 @@ void rnn_backward_loop(const Recurrence<T>& rc, const RnnSaved<T*>& s, const T* 
   const int64_t H = d.H, N = d.N, NH = d.NH;
   const RowBlocks rb(N);
   StepGemm<T> mm(false, rb.chunk, H, H, rc.U, H);
-  rb.run(N, [&](int64_t r0, int64_t r1) {
+  rb.run([&](int64_t r0, int64_t r1) {
     for (int64_t t = d.T - 1; t >= 0; --t) {
       for (int64_t n = r0; n < r1; ++n) {
         const int64_t r = n * H;
-        assemble_dh(dsh + r, direct ? direct + r : nullptr, gemm + r, rc.hmask ? rc.hmask + r : nullptr,
-                    dout ? dout + t * NH + r : nullptr, H);
+        assemble_dh(dsh + r, direct ? direct + r : nullptr, gemm + r,
+                    rc.hmask ? rc.hmask + r : nullptr, dout ? dout + t * NH + r : nullptr, H);
         const T* dh = dsh + r;
         if (rc.uh) { split_row(dsh + r, dnh + r, direct + r, rc.uh, t, n, H); dh = dnh + r; }
         else if (direct) std::memset(direct + r, 0, sizeof(T) * H);
@@ -115,9 +116,9 @@ std::tuple<Buffers, std::vector<at::Tensor>> rnn_backward(
   dispatch_rnn(saved.h, activation, [&](auto t, auto A) {
     using T = decltype(t);
     const auto rc = Recurrence<T>::make(h, weight_hh, u_h, h_mask, nullptr);
-    rnn_backward_loop<T, decltype(A)::value>(rc, pointers<T>(saved), ptr<T>(d_output),
-                                             grads.dxp.data_ptr<T>(), bb.dsh.data_ptr<T>(),
-                                             ptr<T>(bb.dnh), ptr<T>(bb.direct), bb.gemm.data_ptr<T>());
+    rnn_backward_loop<T, decltype(A)::value>(
+        rc, pointers<T>(saved), ptr<T>(d_output), grads.dxp.data_ptr<T>(), bb.dsh.data_ptr<T>(),
+        ptr<T>(bb.dnh), ptr<T>(bb.direct), bb.gemm.data_ptr<T>());
   });
   return {to_dict(grads), {bb.dh0(h_mask)}};
 }
