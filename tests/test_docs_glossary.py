@@ -18,11 +18,11 @@ KO = ROOT / "docs" / "ko"
 GLOSSARY = KO / "glossary.md"
 GLOSSED = {"LSTM": "LSTM(장단기 메모리)", "GRU": "GRU(게이트 순환 유닛)"}
 
-FENCED = re.compile(r"^(\s*)(`{3,}|~{3,}).*?^\1\2\s*$", re.S | re.M)
+FENCED = re.compile(r"^(\s*)(`{3,}|~{3,}).*?^\1\2\s*$", re.DOTALL | re.MULTILINE)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
-MATH = re.compile(r"\$\$.*?\$\$", re.S)
+MATH = re.compile(r"\$\$.*?\$\$", re.DOTALL)
 LINK_TARGET = re.compile(r"\]\([^)]*\)")
-COMMENT = re.compile(r"<!--.*?-->", re.S)
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 def prose(text: str) -> str:

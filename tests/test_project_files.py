@@ -32,7 +32,7 @@ def test_citation_is_cff_1_2_0():
 
 def test_changelog_has_unreleased_and_this_version():
     text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    headings = re.findall(r"^## (.+)$", text, re.M)
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
     assert headings[0] == "Unreleased"
     assert any(h.startswith(f"{VERSION} ") for h in headings), headings
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
