@@ -108,9 +108,9 @@ def lm_eval(checkpoint: str = typer.Option(..., help="A run or checkpoint direct
         cfg = lm_config(checkpoint)
         model, vocab = load_lm(checkpoint)
         if data:
-            text, source = read_text_file(data), data
+            text, source = read_text_file(data, cfg.encoding), data
         else:
-            texts = read_splits(cfg.data)
+            texts = read_splits(cfg.data, cfg.encoding)
             if split not in texts:
                 raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
                                  "into train/val); give --data FILE to score another file")
@@ -239,7 +239,7 @@ def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HEL
                   data: str = typer.Option("", help="Labelled file to score in full; default: the training "
                                                     "data's held-out test split.")) -> None:
     """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
-    from rnnkit.data.labelled import read_labelled
+    from rnnkit.data.labelled import read_classification
     from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, shared_test_split
     from rnnkit.train.checkpoint import CheckpointError
 
@@ -247,7 +247,7 @@ def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HEL
         members, labels = load_ensemble(checkpoint)
         cfg = members[0][2]
         if data:
-            texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
+            texts, truth = read_classification(data, cfg.text_col, cfg.label_col, cfg.encoding)
         else:
             texts, truth = shared_test_split(members)
         metrics = score_probs(predict_mean(members, texts), labels, truth)
@@ -262,7 +262,7 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
                      checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HELP),
                      file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
-    from rnnkit.data.text import read_text_file
+    from rnnkit.data.text import read_text_file, split_lines
     from rnnkit.tasks.classify import load_ensemble, predict_mean
     from rnnkit.train.checkpoint import CheckpointError
 
@@ -270,7 +270,7 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
         members, labels = load_ensemble(checkpoint)
         items = list(texts or [])
         if file:
-            items += read_text_file(file).splitlines()
+            items += split_lines(read_text_file(file, members[0][2].encoding))
         if not items:
             raise ValueError("give texts as arguments or --file")
         probs = predict_mean(members, items)

@@ -23,21 +23,58 @@ def load_tinyshakespeare() -> str:
     return resources.files("rnnkit.data").joinpath("bundled/tinyshakespeare.txt").read_text("ascii")
 
 
-def read_text_file(path: str | Path) -> str:
-    """The text of a UTF-8 file; ValueError naming the file if it is missing, not a regular file,
-    not UTF-8, binary (contains NUL) or empty."""
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_bytes(data: bytes, encoding: str, where: str | Path) -> str:
+    """`data` decoded as `encoding`; with "utf-8" (the default) a UTF-8 or UTF-16 byte-order mark
+    picks the codec and is dropped. ValueError naming `where`, the line and the byte, and saying
+    which --encoding to try, if the bytes are not of that encoding."""
+    codec = encoding
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        codec = next((name for bom, name in BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(codec)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(codec, encoding)
+        raise ValueError(f"{where}, line {line}: not {name} text (byte {err.start}: {data[err.start]:#04x}); "
+                         "if it is Latin-1 or Windows-1252 text, pass --encoding latin-1 or --encoding cp1252") from None
+
+
+def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
+    """The text of a file in `encoding` (see `decode_bytes`: BOMs detected, undecodable bytes
+    reported with the --encoding to try), "\r\n" read as "\n" (a lone "\r" is kept); ValueError naming the file if it is missing, not a
+    regular file, not of that encoding, binary (contains NUL) or empty."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    text = decode_bytes(data, encoding, path).replace("\r\n", "\n")
     if "\x00" in text:
         raise ValueError(f"{path}: binary data, not text")
     if not text:
         raise ValueError(f"{path}: empty file")
     return text
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of `text`, broken only at "\n" (a "\r" before it belongs to the break), so the
+    i-th item is the file's line i + 1. Unlike str.splitlines, U+0085 (NEL), U+2028, a lone "\r"
+    and other separators stay inside their line. A final break ends the last line (no empty item)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    elif keepends:
+        return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    if keepends:
+        return [line + "\n" for line in lines]
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def nanogpt_split(text: str) -> tuple[str, str]:
@@ -47,7 +84,7 @@ def nanogpt_split(text: str) -> tuple[str, str]:
     return text[:n], text[n:]
 
 
-def read_splits(data: str) -> dict[str, str]:
+def read_splits(data: str, encoding: str = "utf-8") -> dict[str, str]:
     """The texts of the splits of `data`: {"train", "val"} or {"train", "val", "test"}.
 
     "" is the bundled tiny Shakespeare. A file whose name contains "train" and has siblings with
@@ -73,7 +110,7 @@ def read_splits(data: str) -> dict[str, str]:
             raise ValueError(f"{path}: found some of its sibling splits but not {', '.join(missing)}")
         if not all(found):
             files = {"train": path}
-    texts = {split: read_text_file(f) for split, f in files.items()}
+    texts = {split: read_text_file(f, encoding) for split, f in files.items()}
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.labelled import (TokenVocab, bundled_sms_spam, pad_batch, read_labelled, stratified_split,
+from rnnkit.data.labelled import (TokenVocab, bundled_sms_spam, pad_batch, read_classification, stratified_split,
                                   tokenize)
 from rnnkit.tasks.lm import RNN_CLASSES
 from rnnkit.train import checkpoint
@@ -29,7 +29,8 @@ POOLINGS = ("last", "mean", "max", "attention")
 class ClassifyConfig:
     """The classifier and its data."""
 
-    data: str = ""  # a .tsv/.csv file; "" = the bundled SMS Spam Collection
+    data: str = ""  # a .tsv/.csv file, a folder of class sub-folders, or one file per class joined by ","; "" = the bundled SMS Spam Collection
+    encoding: str = "utf-8"  # of the data files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252
     text_col: str = "1"  # 0-based column number (no header row) or column name (header row)
     label_col: str = "0"
     level: str = "word"  # word | char tokens
@@ -103,7 +104,7 @@ class TextClassifier(nn.Module):
 
 def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
     """{"train" | "val" | "test": (texts, labels)}: ``cfg.data`` split stratified with ``cfg.split_seed``."""
-    texts, labels = read_labelled(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col)
+    texts, labels = read_classification(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col, cfg.encoding)
     names = sorted(set(labels))
     index = stratified_split([names.index(y) for y in labels], cfg.val_frac, cfg.test_frac, cfg.split_seed)
     return {split: ([texts[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}

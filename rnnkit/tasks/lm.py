@@ -39,6 +39,7 @@ class LMConfig:
 
     data: str = ""  # a UTF-8 text file ("" = the bundled tiny Shakespeare), split 90/10 as nanoGPT;
     # or a PTB-style train file (ptb.train.txt) with its valid/test files beside it (see read_splits)
+    encoding: str = "utf-8"  # of the text files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252
     level: str = "char"  # char | word (whitespace-separated tokens, <eos> per line, unknown -> <unk>)
     cell: str = "lstm"  # lstm | gru | rnn
     embed_size: int = 64
@@ -113,7 +114,7 @@ class LanguageModelTask:
 
     def __init__(self, cfg: LMConfig):
         self.cfg = cfg
-        texts = read_splits(cfg.data)
+        texts = read_splits(cfg.data, cfg.encoding)
         self.vocab = build_vocab(texts, cfg.level)
         self.train_stream = StreamBatches(self.vocab.encode(texts["train"]), cfg.batch_size, cfg.seq_len)
         self.eval_streams = {split: eval_stream(self.vocab.encode(texts[split]), cfg)

@@ -1,0 +1,84 @@
+"""Readers for the files people have: line breaks, encodings, class folders, one file per class, CSV."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.data.labelled import read_classification, read_labelled
+from rnnkit.data.text import read_text_file, split_lines
+
+
+def test_split_lines_breaks_only_at_newline():
+    text = "a\u0085b\r\nc\u2028d\re\nf"
+    assert split_lines(text) == ["a\u0085b", "c\u2028d\re", "f"]
+    assert split_lines("x\n") == ["x"] and split_lines("x\ny") == ["x", "y"]
+    assert "".join(split_lines(text, keepends=True)) == text
+
+
+def test_tsv_with_nel_reads_every_line_with_the_files_line_numbers(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    rows = [f"{'pos' if i % 2 else 'neg'}\treview {i} caf\u00e9\u0085second part\u2028" for i in range(200)]
+    path.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    texts, labels = read_labelled(path)
+    assert len(texts) == 200 and texts[3] == "review 3 caf\u00e9\u0085second part\u2028"
+    assert labels[:2] == ["neg", "pos"]
+    path.write_text("\n".join(rows[:147] + ["no tab here\u0085still line 148"] + rows[147:]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"reviews.tsv, line 148: 1 column"):
+        read_labelled(path)
+
+
+def test_encoding_latin1_and_the_utf8_error_names_encoding(tmp_path):
+    path = tmp_path / "d.tsv"
+    path.write_bytes("pos\tna\u00efve \u00e9t\u00e9\nneg\tbad\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"d.tsv, line 1: not UTF-8 text .*--encoding latin-1") as err:
+        read_labelled(path)
+    assert "\n" not in str(err.value)
+    texts, _ = read_labelled(path, encoding="latin-1")
+    assert texts[0] == "na\u00efve \u00e9t\u00e9"
+    with pytest.raises(ValueError, match="unknown encoding"):
+        read_labelled(path, encoding="klingon")
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-be"])
+def test_byte_order_marks_are_detected(tmp_path, codec):
+    path = tmp_path / "d.txt"
+    data = "pos\tcaf\u00e9\nneg\tno\n".encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path.write_bytes(data)
+    assert read_text_file(path) == "pos\tcaf\u00e9\nneg\tno\n"
+
+
+def test_csv_quoted_fields_with_newlines_and_line_numbers(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('label,text\npos,"two\nlines, and ""quotes"""\nneg,plain\n', encoding="utf-8")
+    assert read_labelled(path, "text", "label") == (['two\nlines, and "quotes"', "plain"], ["pos", "neg"])
+    path.write_text('label,text\npos,"a\nb"\nneg\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"d.csv, line 4: 1 column"):
+        read_labelled(path, "text", "label")
+
+
+def test_class_folder_layout(tmp_path):
+    for label, texts in {"neg": ["awful", "dull\nand long"], "pos": ["great"]}.items():
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t, encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    assert read_classification(tmp_path) == (["awful", "dull\nand long", "great"], ["neg", "neg", "pos"])
+
+
+def test_one_file_per_class(tmp_path):
+    (tmp_path / "pos.txt").write_text("good\n\nfine\n", encoding="utf-8")
+    (tmp_path / "neg.txt").write_text("bad\n", encoding="utf-8")
+    files = [tmp_path / "pos.txt", tmp_path / "neg.txt"]
+    expected = (["good", "fine", "bad"], ["pos", "pos", "neg"])
+    assert read_classification(files) == expected
+    assert read_classification(",".join(map(str, files))) == expected
+    with pytest.raises(ValueError, match="nothere.txt: no such file"):
+        read_classification([tmp_path / "pos.txt", tmp_path / "nothere.txt"])
+    with pytest.raises(ValueError, match="labels .* must differ"):
+        read_classification([tmp_path / "pos.txt", tmp_path / "pos.txt"])
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "a.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ValueError, match="at least two classes"):
+        read_classification(tmp_path)
