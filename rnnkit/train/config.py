@@ -19,13 +19,15 @@ class TrainConfig:
     seed: int = 1337
     run_dir: str = "runs/run"  # holds last/, best/, metrics.jsonl, loss.png
     resume: str = ""  # a run directory to continue exactly where its `last` checkpoint stopped
-    max_epochs: int = 1  # 0 = no limit
+    max_epochs: int = 200  # 0 = no limit; a generous cap: early stopping (patience) ends a run first
     max_steps: int = 0  # updates; 0 = no limit
-    max_time: float = 0.0  # seconds of training; 0 = no limit
+    max_time: float = 0.0  # seconds of training (the budget: e.g. 600 = 10 minutes); 0 = no limit
     threads: int = 0  # torch threads per process; 0 = cores / processes
-    # through time: DL4J's truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
-    tbptt_forward: int = 0  # k1: time steps per update; the state is carried across updates
-    tbptt_backward: int = 0  # k2 <= k1: the last k2 steps of each update get gradient; 0 = k1
+    # through time: truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
+    tbptt_forward: int = 0  # k1: new time steps per update; the state is carried across updates
+    tbptt_backward: int = 0  # k2: steps the gradient flows back through; 0 = k1 (see tbptt_style)
+    tbptt_style: str = "sutskever"  # sutskever: k2 >= k1, the loss of the k1 new steps back-propagated through the last k2 (every target scored) | dl4j: k2 <= k1, only the last k2 steps of each k1-step update scored and back-propagated
+    long_sequence: int = 1000  # with tbptt_forward 0, batches longer than this many steps are trained in TBPTT windows of this length, the state carried (logged); 0 = never
     # optimiser (torch.optim, by name) and its hyper-parameters
     optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
     lr: float = 2e-3
@@ -43,7 +45,7 @@ class TrainConfig:
     clip_norm: float = 5.0  # global gradient-norm cap; 0 = off
     clip_value: float = 0.0  # element-wise clamp of gradients to [-v, v] (char-rnn); 0 = off
     # learning-rate schedule, times a linear warm-up over the first warmup_steps updates
-    schedule: str = "constant"  # constant | step | cosine | plateau
+    schedule: str = "plateau"  # constant | step | cosine | plateau
     warmup_steps: int = 0
     decay_after_epoch: int = 10  # step: multiply by decay_rate at the end of every epoch >= this
     decay_rate: float = 0.97
@@ -52,7 +54,7 @@ class TrainConfig:
     plateau_patience: int = 2  # without a better validation loss
     # evaluation, early stopping, checkpoints, monitoring
     eval_every: int = 0  # updates between validations; 0 = at the end of every epoch only
-    patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
+    patience: int = 5  # early stopping after this many evaluations without improvement (best weights restored); 0 = off
     ckpt_every: int = 100  # updates between `last` checkpoints (also at every epoch end)
     log_every: int = 20  # updates between metric lines
     max_bad_steps: int = 5  # non-finite steps in a row before rolling back to `last`
@@ -70,9 +72,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.log_every < 1 or self.max_bad_steps < 1:
             raise ValueError("log_every and max_bad_steps must be >= 1")
-        if self.tbptt_backward and self.tbptt_forward and self.tbptt_backward > self.tbptt_forward:
-            raise ValueError(f"tbptt_backward ({self.tbptt_backward}) must be <= tbptt_forward "
-                             f"({self.tbptt_forward})")
+        check_choice("tbptt_style", self.tbptt_style, ("sutskever", "dl4j"))
+        if self.long_sequence < 0:
+            raise ValueError(f"long_sequence must be >= 0, got {self.long_sequence}")
+        k1, k2 = self.tbptt_forward, self.tbptt_backward
+        if k1 and k2 and self.tbptt_style == "dl4j" and k2 > k1:
+            raise ValueError(f"tbptt_backward ({k2}) must be <= tbptt_forward ({k1}) with tbptt_style dl4j")
+        if k1 and k2 and self.tbptt_style == "sutskever" and k2 < k1:
+            raise ValueError(f"tbptt_backward ({k2}) must be >= tbptt_forward ({k1}) with tbptt_style sutskever "
+                             "(every target scored); for DL4J's convention (k2 <= k1) pass --tbptt-style dl4j")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):

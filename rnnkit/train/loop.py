@@ -20,7 +20,7 @@ from rnnkit.train.monitor import Monitor
 from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
                                 remove_weight_noise)
 from rnnkit.train.task import Task
-from rnnkit.train.tbptt import detach, forward_update, update_slices
+from rnnkit.train.tbptt import detach, forward_update, update_slices, window_update, windows
 
 
 class TrainingDiverged(RuntimeError):
@@ -64,8 +64,9 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, cfg)
         self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
-        self.steps_per_epoch = sum(len(list(update_slices(b.x.shape[1], self.k1)))
-                                   for b in task.train_batches(0, self.rank, self.world))
+        lengths = [b.x.shape[1] for b in task.train_batches(0, self.rank, self.world)]
+        self.steps_per_epoch = sum(-(-n // (self._lengths(n)[0] or n)) for n in lengths)
+        self.chunked = max(lengths, default=0) if self._lengths(max(lengths, default=0))[0] != self.k1 else 0
         limits = [n for n in (self.steps_per_epoch * cfg.max_epochs, cfg.max_steps) if n]  # 0 = no limit
         self.total_steps = min(limits, default=0)  # 0: unknown in advance (a time budget only)
         self.schedule = Schedule(cfg, self.total_steps)
@@ -94,6 +95,7 @@ class Trainer:
             self.histograms = Histograms(self.model, self.monitor.writer)
         self.bad_steps = 0  # non-finite updates in a row
         self.stop_early = self.rolled_back = self.interrupted = False
+        self.stop_reason = ""  # why training ended: early stopping | max_time | max_epochs | max_steps | interrupted
         self.window = {"loss": 0.0, "updates": 0, "tokens": 0, "time": 0.0, "grad_norm": 0.0}
 
     # ----------------------------------------------------------------------------------------
@@ -102,6 +104,10 @@ class Trainer:
         weights, evaluates the test split once, and returns a summary."""
         if self.monitor:
             self.monitor.start_step = self.step
+        if self.chunked:
+            self._log({"kind": "chunking", "longest": self.chunked, "window": self.cfg.long_sequence,
+                       "note": f"batches longer than {self.cfg.long_sequence} steps are trained in truncated-BPTT "
+                               f"windows of {self.cfg.long_sequence} steps, the state carried (--long-sequence)"})
         for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
             if hasattr(module, "engine_info"):
                 self._log({"kind": "engine", "layer": name, **module.engine_info()})
@@ -128,7 +134,7 @@ class Trainer:
                 checkpoint.load(self.run_dir / "best", self.model)
             test = self.evaluate("test")
             summary = {"kind": "summary", "step": self.step, "epoch": self.epoch, "best_val": self.best,
-                       "test": test, "seconds": round(self._elapsed(), 1)}
+                       "test": test, "seconds": round(self._elapsed(), 1), "stopped": self.stop_reason}
             self._log(summary)
             if self.monitor:  # rank 0: report.html, with the task's samples if it has any
                 from rnnkit.diagnostics.report import write_report  # (imports the trainer's modules)
@@ -153,8 +159,8 @@ class Trainer:
         for batch in islice(batches, self.batch_in_epoch, None):  # skip batches done before a resume
             if batch.reset:  # a new document / set of sequences starts from a zero state
                 self.carry = None
-            for sl in update_slices(batch.x.shape[1], self.k1):
-                self._update(batch.x[:, sl], batch.y[:, sl])
+            for forward, y in self._updates(batch):
+                self._update(forward, y)
                 if self.rolled_back:  # position, weights and state came back from `last`
                     return
             self.batch_in_epoch += 1
@@ -174,8 +180,29 @@ class Trainer:
         improved = self.cfg.eval_every == 0 and self._validate()
         self._save(("last", "best") if improved else ("last",))
 
-    def _update(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """One optimiser update on a chunk x, y (B, n, ...) continuing from the carried state."""
+    def _lengths(self, n: int) -> tuple[int, int]:
+        """(k1, k2) for a batch of n steps: the configured lengths, or with tbptt_forward 0 and n above
+        long_sequence, windows of long_sequence steps (0, 0: full BPTT)."""
+        if not self.k1 and self.cfg.long_sequence and n > self.cfg.long_sequence:
+            return self.cfg.long_sequence, self.cfg.long_sequence
+        return self.k1, self.k2
+
+    def _updates(self, batch):
+        """(forward, scored targets) for each update of a batch, in order: forward(state) -> (loss, the
+        state the next update starts from), in the tbptt_style convention (see train/tbptt.py)."""
+        x, y = batch.x, batch.y
+        k1, k2 = self._lengths(x.shape[1])
+        if self.cfg.tbptt_style == "dl4j":
+            for sl in update_slices(x.shape[1], k1):
+                yield (lambda state, sl=sl: forward_update(self.model, x[:, sl], y[:, sl], state, k2)), y[:, sl]
+            return
+        for w, s, e, nxt in windows(x.shape[1], k1, k2):
+            yield (lambda state, w=w, s=s, e=e, nxt=nxt:
+                   window_update(self.model, x[:, w:e], y[:, w:e], state, e - s, nxt - w)), y[:, s:e]
+
+    def _update(self, forward, y: torch.Tensor) -> None:
+        """One optimiser update: `forward(carried state)` gives the loss and the next state; y are
+        the targets it scores (for throughput)."""
         cfg, t0 = self.cfg, time.perf_counter()
         # 1. the learning rate of this update (schedule x warm-up x rollback halvings)
         lr = self.schedule.lr(self.step, self._elapsed()) * self.lr_scale
@@ -185,7 +212,7 @@ class Trainer:
         #    gradient is taken at the noisy weights, and the clean weights are then updated
         self.model.train()
         noise = add_weight_noise(self.model, cfg.weight_noise) if cfg.weight_noise else None
-        loss, carry = forward_update(self.model, x, y, self.carry, self.k2)
+        loss, carry = forward(self.carry)
         self.optimizer.zero_grad(set_to_none=True)
         (loss + penalty(self.model, cfg.l1, cfg.l2)).backward()
         if noise is not None:
@@ -261,10 +288,14 @@ class Trainer:
         return False
 
     def _done(self) -> bool:
+        """True when training must stop; `stop_reason` says why."""
         cfg = self.cfg
-        return (self.stop_early or self.interrupted or (cfg.max_epochs and self.epoch >= cfg.max_epochs)
-                or (cfg.max_steps and self.step >= cfg.max_steps)
-                or (cfg.max_time and self._elapsed() >= cfg.max_time))
+        reasons = (("early stopping", self.stop_early), ("interrupted", self.interrupted),
+                   ("max_epochs", cfg.max_epochs and self.epoch >= cfg.max_epochs),
+                   ("max_steps", cfg.max_steps and self.step >= cfg.max_steps),
+                   ("max_time", cfg.max_time and self._elapsed() >= cfg.max_time))
+        self.stop_reason = next((name for name, hit in reasons if hit), "")
+        return bool(self.stop_reason)
 
     def _elapsed(self) -> float:
         return self.elapsed + time.perf_counter() - self.started
