@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit.data.midi import is_midi, load_midi_rolls
 from rnnkit.data.music import KEYS, LOWEST_NOTE, PAD, length_batches, load_rolls, next_frame_batch
 from rnnkit.init import SCHEMES, check_chrono
 from rnnkit.tasks.lm import RNN_CLASSES
@@ -29,7 +30,9 @@ from rnnkit.train.task import Batch
 class MusicConfig:
     """The music model and its data."""
 
-    data: str = "jsb"  # jsb | nottingham (bundled) or a JSON file of the same layout
+    data: str = "jsb"  # jsb | nottingham (bundled), a JSON file of the same layout, or a MIDI file or folder of MIDI files
+    frames_per_beat: int = 2  # MIDI data: the quantisation grid, frames per quarter note (2 = eighth notes)
+    split_seed: int = 0  # MIDI data: the shuffle of the pieces into train/val/test (80/10/10)
     cell: str = "lstm"  # lstm | gru | rnn
     hidden_size: int = 128
     num_layers: int = 1
@@ -47,7 +50,7 @@ class MusicConfig:
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        for name in ("hidden_size", "num_layers", "batch_size", "eval_batch_size"):
+        for name in ("hidden_size", "num_layers", "batch_size", "eval_batch_size", "frames_per_beat"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_layer_init(self)
@@ -115,7 +118,8 @@ class MusicTask:
 
     def __init__(self, cfg: MusicConfig):
         self.cfg = cfg
-        self.rolls = load_rolls(cfg.data)
+        self.rolls = (load_midi_rolls(cfg.data, cfg.frames_per_beat, cfg.split_seed) if is_midi(cfg.data)
+                      else load_rolls(cfg.data))
         self.model = MusicRNN(cfg)
 
     def train_batches(self, epoch: int, rank: int, world: int):

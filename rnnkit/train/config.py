@@ -27,7 +27,7 @@ class TrainConfig:
     tbptt_forward: int = 0  # k1: new time steps per update; the state is carried across updates
     tbptt_backward: int = 0  # k2: steps the gradient flows back through; 0 = k1 (see tbptt_style)
     tbptt_style: str = "sutskever"  # sutskever: k2 >= k1, the loss of the k1 new steps back-propagated through the last k2 (every target scored) | dl4j: k2 <= k1, only the last k2 steps of each k1-step update scored and back-propagated
-    long_sequence: int = 1000  # with tbptt_forward 0, batches longer than this many steps are trained in TBPTT windows of this length, the state carried (logged); 0 = never
+    long_sequence: int = 500  # with tbptt_forward 0, batches of per-step targets longer than this many steps are trained in TBPTT windows of this length, the state carried (logged), so gradients cannot overflow; 0 = never
     # optimiser (torch.optim, by name) and its hyper-parameters
     optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
     lr: float = 2e-3

@@ -64,8 +64,9 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, cfg)
         self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
-        lengths = [b.x.shape[1] for b in task.train_batches(0, self.rank, self.world)]
-        self.steps_per_epoch = sum(-(-n // (self._lengths(n)[0] or n)) for n in lengths)
+        lengths = [b.x.shape[1] if b.y.shape[1] == b.x.shape[1] else 0  # one target per sequence: never cut
+                   for b in task.train_batches(0, self.rank, self.world)]
+        self.steps_per_epoch = sum(-(-n // (self._lengths(n)[0] or n)) if n else 1 for n in lengths)
         self.chunked = max(lengths, default=0) if self._lengths(max(lengths, default=0))[0] != self.k1 else 0
         limits = [n for n in (self.steps_per_epoch * cfg.max_epochs, cfg.max_steps) if n]  # 0 = no limit
         self.total_steps = min(limits, default=0)  # 0: unknown in advance (a time budget only)
@@ -191,7 +192,7 @@ class Trainer:
         """(forward, scored targets) for each update of a batch, in order: forward(state) -> (loss, the
         state the next update starts from), in the tbptt_style convention (see train/tbptt.py)."""
         x, y = batch.x, batch.y
-        k1, k2 = self._lengths(x.shape[1])
+        k1, k2 = self._lengths(x.shape[1]) if y.shape[1] == x.shape[1] else (self.k1, self.k2)
         if self.cfg.tbptt_style == "dl4j":
             for sl in update_slices(x.shape[1], k1):
                 yield (lambda state, sl=sl: forward_update(self.model, x[:, sl], y[:, sl], state, k2)), y[:, sl]
