@@ -82,3 +82,43 @@ def test_one_file_per_class(tmp_path):
     (tmp_path / "only" / "a.txt").write_text("x", encoding="utf-8")
     with pytest.raises(ValueError, match="at least two classes"):
         read_classification(tmp_path)
+
+
+def test_large_corpus_is_encoded_to_a_memmap_with_the_same_ids(tmp_path, monkeypatch):
+    """Above LARGE_TEXT_BYTES the LM reads its corpus piece by piece into a memory-mapped id file
+    in the cache; the vocabulary and the ids are those of the in-memory path."""
+    import torch
+
+    import rnnkit.tasks.lm as lm
+    from rnnkit.data.text import read_pieces
+
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    text = "".join(f"line {i} caf\u00e9 \u0085 the cat sat\r\n" for i in range(3000))
+    assert "".join(read_pieces_of(read_pieces, tmp_path, text)) == text.replace("\r\n", "\n")
+    for level, files in (("char", {"corpus.txt": text}),
+                         ("word", {"ptb.train.txt": text, "ptb.valid.txt": "the cat\n", "ptb.test.txt": "a dog\n"})):
+        for name, body in files.items():
+            (tmp_path / name).write_text(body, encoding="utf-8", newline="")
+        data = str(tmp_path / next(iter(files)))
+        cfg = lm.LMConfig(data=data, level=level, hidden_size=8, embed_size=8, num_layers=1, batch_size=4, seq_len=16)
+        small = lm.LanguageModelTask(cfg)
+        monkeypatch.setattr(lm, "LARGE_TEXT_BYTES", 1000)
+        big = lm.LanguageModelTask(cfg)
+        monkeypatch.setattr(lm, "LARGE_TEXT_BYTES", 64 << 20)
+        assert big.vocab.to_json() == small.vocab.to_json()
+        assert big.train_stream.x.dtype == torch.int32
+        assert torch.equal(big.train_stream.x.long(), small.train_stream.x)
+        assert all(torch.equal(big.eval_streams[s].y.long(), small.eval_streams[s].y) for s in small.eval_streams)
+        batch = next(iter(big.train_batches(0, 0, 1)))
+        assert batch.x.dtype == torch.long
+    cached = sorted((tmp_path / "cache").iterdir())
+    assert any(p.name.startswith("corpus.txt.") and p.stat().st_size == 4 * len(text.replace("\r\n", "\n"))
+               for p in cached)
+
+
+def read_pieces_of(read_pieces, tmp_path, text):
+    path = tmp_path / "pieces.txt"
+    path.write_bytes(text.encode("utf-8"))
+    pieces = list(read_pieces(path, size=100))
+    assert len(pieces) > 10 and all(p.endswith("\n") for p in pieces[:-1])
+    return pieces

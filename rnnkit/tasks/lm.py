@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import GRU, LSTM, RNN
-from rnnkit.data.text import VOCABS, CharVocab, StreamBatches, WordVocab, read_splits, vocab_from_json
+from rnnkit.data.text import (LARGE_TEXT_BYTES, VOCABS, CharVocab, StreamBatches, WordVocab, memmap_splits, read_splits,
+                              vocab_from_json)
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.loop import evaluate
@@ -106,7 +107,7 @@ def eval_stream(ids: torch.Tensor, cfg: LMConfig) -> StreamBatches:
 
 def stream_batches(stream: StreamBatches):
     """The chunks of a stream as trainer batches: the first resets the state, the rest carry it."""
-    return (Batch(x, y, reset=i == 0) for i, (x, y) in enumerate(stream))
+    return (Batch(x.long(), y.long(), reset=i == 0) for i, (x, y) in enumerate(stream))
 
 
 class LanguageModelTask:
@@ -114,11 +115,14 @@ class LanguageModelTask:
 
     def __init__(self, cfg: LMConfig):
         self.cfg = cfg
-        texts = read_splits(cfg.data, cfg.encoding)
-        self.vocab = build_vocab(texts, cfg.level)
-        self.train_stream = StreamBatches(self.vocab.encode(texts["train"]), cfg.batch_size, cfg.seq_len)
-        self.eval_streams = {split: eval_stream(self.vocab.encode(texts[split]), cfg)
-                             for split in ("val", "test") if split in texts}
+        if cfg.data and Path(cfg.data).is_file() and Path(cfg.data).stat().st_size > LARGE_TEXT_BYTES:
+            self.vocab, ids = memmap_splits(cfg.data, cfg.level, cfg.encoding)  # bounded memory
+        else:
+            texts = read_splits(cfg.data, cfg.encoding)
+            self.vocab = build_vocab(texts, cfg.level)
+            ids = {split: self.vocab.encode(text) for split, text in texts.items()}
+        self.train_stream = StreamBatches(ids["train"], cfg.batch_size, cfg.seq_len)
+        self.eval_streams = {split: eval_stream(ids[split], cfg) for split in ("val", "test") if split in ids}
         self.val_stream = self.eval_streams["val"]
         self.model = CharLM(len(self.vocab), cfg)
 
