@@ -122,3 +122,17 @@ def read_pieces_of(read_pieces, tmp_path, text):
     pieces = list(read_pieces(path, size=100))
     assert len(pieces) > 10 and all(p.endswith("\n") for p in pieces[:-1])
     return pieces
+
+
+def test_classify_train_from_one_file_per_class_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    (tmp_path / "pos.txt").write_text("".join(f"good fine great {i}\n" for i in range(30)), encoding="utf-8")
+    (tmp_path / "neg.txt").write_text("".join(f"bad awful poor {i}\n" for i in range(30)), encoding="latin-1")
+    result = CliRunner().invoke(app, ["classify", "train", "--data", str(tmp_path / "pos.txt"), "--data",
+                                      str(tmp_path / "neg.txt"), "--max-epochs", "2", "--hidden-size", "4",
+                                      "--embed-size", "4", "--threads", "1", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "neg" in result.output and "pos" in result.output

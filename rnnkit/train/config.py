@@ -112,7 +112,7 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
                   base: dict[str, dict] | None = None) -> dict[str, Any]:
     """Instances of `classes` ({TOML table name: dataclass}) from defaults, then `base` (a saved
     run's config), then the TOML file's tables, then CLI flags ``--name value`` / ``--flag``
-    (booleans) / ``--no-flag``.
+    (booleans) / ``--no-flag``; ``--data`` given several times names several files (joined by ",").
 
     Field names are unique across the classes, so a flag needs no table prefix ("--lr 0.01",
     "--hidden-size 512"). Unknown tables, keys and flags raise ValueError naming them.
@@ -138,7 +138,7 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
                 if key not in fields or fields[key][0] != table:
                     raise ValueError(f"{toml_path}: unknown key {key!r} in [{table}]")
                 values[table][key] = _coerce(fields[key][1], raw, f"{toml_path} [{table}] {key}")
-    i = 0
+    i, repeated = 0, set()
     while i < len(args):
         flag = args[i]
         name = flag[2:].replace("-", "_") if flag.startswith("--") else ""
@@ -154,7 +154,11 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
             continue
         if i + 1 == len(args):
             raise ValueError(f"option {flag} needs a value")
-        values[table][name] = _coerce(field, args[i + 1], f"option {flag}")
+        value = _coerce(field, args[i + 1], f"option {flag}")
+        if name == "data" and name in repeated:  # --data a.txt --data b.txt: several files, joined by ","
+            value = f"{values[table][name]},{value}"
+        values[table][name] = value
+        repeated.add(name)
         i += 2
     return {table: cls(**values[table]) for table, cls in classes.items()}
 
