@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 import torch
+from report import PATH as BENCHMARKS  # benchmarks/ is on sys.path when a script runs
+from report import stamp, write_section
 
-from report import PATH as BENCHMARKS, stamp, write_section  # benchmarks/ is on sys.path when a script runs
 from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
 from rnnkit.tasks.lm import LanguageModelTask, LMConfig
 from rnnkit.tasks.music import MusicConfig, MusicTask
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 EWT = Path("/work/shared/datasets/ud_english_ewt")  # only to rebuild data/ud_ewt_genre (see ewt_genre_tsv)

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import torch
-
 from music import TUNED  # benchmarks/ is on sys.path when a script runs
 from report import stamp, write_section
+
 from rnnkit.data.music import dataset_path
 from rnnkit.tasks.music import MusicConfig, MusicTask
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 SETTINGS = {"jsb-recipe-full-bptt": TUNED["jsb"] + " --long-sequence 0",
             "jsb-recipe": TUNED["jsb"],
@@ -53,23 +53,32 @@ def long_set(min_frames: int, pieces: int, path: Path) -> Path:
     return path
 
 
-def run(data: Path, flags: str, seconds: float, threads: int, run_dir: str) -> dict:
+def run(data: Path, flags: str, seconds: float, threads: int, run_dir: str) -> None:
     """Trains one model as `rnnkit music train --data DATA FLAGS --max-time SECONDS` would."""
-    base = ["--data", str(data), *shlex.split(flags), "--max-time", str(seconds)]
-    args = [*base, "--run-dir", run_dir, "--threads", str(threads), "--log-every", "1", "--overwrite"]
+    args = [*command_args(data, flags, seconds), "--run-dir", run_dir, "--threads", str(threads), "--log-every", "1",
+            "--overwrite"]
     cfgs = build_configs({"train": TrainConfig, "music": MusicConfig}, None, args)
     torch.manual_seed(cfgs["train"].seed)
-    task = MusicTask(cfgs["music"])
-    summary = Trainer(task, cfgs["train"]).fit()
+    Trainer(MusicTask(cfgs["music"]), cfgs["train"]).fit()
+
+
+def command_args(data: Path, flags: str, seconds: float) -> list[str]:
+    return ["--data", str(data), *shlex.split(flags), "--max-time", str(seconds)]
+
+
+def summarise(run_dir: str) -> dict:
+    """The figures of the latest run in run_dir, from its metrics.jsonl (every update logged)."""
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
     start = max((i for i, r in enumerate(rows) if r.get("kind") == "engine"), default=0)
+    while start and rows[start - 1].get("kind") in ("engine", "chunking"):  # the rows a run opens with
+        start -= 1
     rows = rows[start:]
+    summary = next(r for r in reversed(rows) if r.get("kind") == "summary")
     norms = [r["grad_norm"] for r in rows if r.get("kind") in ("train", "skip")]
     return {"updates": summary["step"], "skipped": sum(r.get("kind") == "skip" for r in rows),
-            "max_grad_norm": max(norms, default=float("nan")),
+            "max_grad_norm": max((n for n in norms if math.isfinite(n)), default=float("nan")),
             "chunked": any(r.get("kind") == "chunking" for r in rows), "val": summary["best_val"],
-            "test": summary["test"], "stopped": summary["stopped"], "seconds": summary["seconds"],
-            "command": "rnnkit music train " + shlex.join(base)}
+            "test": summary["test"], "stopped": summary["stopped"], "seconds": summary["seconds"]}
 
 
 def main() -> None:
@@ -80,6 +89,7 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run-dir", default="runs/bench-long")
+    parser.add_argument("--render", action="store_true", help="train nothing: rewrite the section from the run dirs")
     argv = parser.parse_args()
     started = time.time()
     data = long_set(argv.min_frames, argv.pieces, Path(argv.run_dir) / "nottingham_long.json")
@@ -87,7 +97,10 @@ def main() -> None:
     lengths = {k: [len(s) for s in v] for k, v in doc.items()}
     results = {}
     for name in argv.settings.split(","):
-        results[name] = run(data, SETTINGS[name], argv.seconds, argv.threads, f"{argv.run_dir}/{name}")
+        if not argv.render:
+            run(data, SETTINGS[name], argv.seconds, argv.threads, f"{argv.run_dir}/{name}")
+        results[name] = summarise(f"{argv.run_dir}/{name}")
+        results[name]["command"] = "rnnkit music train " + shlex.join(command_args(data, SETTINGS[name], argv.seconds))
         print(name, results[name], flush=True)
     lines = ["## Long sequences: pieces of 4,000+ frames", "",
              f"Nottingham pieces joined into pieces of at least {argv.min_frames:,} frames (train/valid/test: "
@@ -96,7 +109,7 @@ def main() -> None:
              "any update has a non-finite loss or gradient, not the NLL at convergence. `--long-sequence 0` is "
              "full BPTT over each piece (before the automatic chunking); the default (500) trains such pieces "
              "in truncated-BPTT windows of 500 frames with the state carried. Gradient norms are before clipping.", "",
-             "| setting | updates | skipped (non-finite) | max grad norm | chunked | val NLL | test NLL | stopped by | command |",
+             "| setting | updates | non-finite updates skipped | largest finite grad norm | chunked | val NLL | test NLL | stopped by | command |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         norm = r["max_grad_norm"]

@@ -89,8 +89,8 @@ def test_large_corpus_is_encoded_to_a_memmap_with_the_same_ids(tmp_path, monkeyp
     in the cache; the vocabulary and the ids are those of the in-memory path."""
     import torch
 
-    import rnnkit.tasks.lm as lm
     from rnnkit.data.text import read_pieces
+    from rnnkit.tasks import lm
 
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
     text = "".join(f"line {i} caf\u00e9 \u0085 the cat sat\r\n" for i in range(3000))

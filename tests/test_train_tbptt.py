@@ -5,8 +5,14 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.tasks.lm import CharLM, LMConfig
-from rnnkit.train import Batch, Trainer, TrainConfig
-from rnnkit.train.tbptt import detach, forward_update, update_slices, window_update, windows
+from rnnkit.train import Batch, TrainConfig, Trainer
+from rnnkit.train.tbptt import (
+    detach,
+    forward_update,
+    update_slices,
+    window_update,
+    windows,
+)
 
 V, B, T = 7, 3, 12
 

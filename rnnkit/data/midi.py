@@ -44,7 +44,7 @@ def read_midi(path: str | Path, frames_per_beat: int) -> torch.Tensor:
 
     try:
         midi = mido.MidiFile(str(path))
-    except Exception as err:  # mido raises OSError, EOFError, ValueError, KeyError ... on bad files
+    except Exception as err:  # noqa: BLE001 (mido raises OSError, EOFError, ValueError, KeyError ... on bad files)
         raise ValueError(f"{path}: not a readable MIDI file ({type(err).__name__}: {err})") from None
     if midi.type == 2:
         raise ValueError(f"{path}: MIDI type 2 (independent sequences) is not supported")

@@ -78,7 +78,7 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
         return [line + "\n" for line in lines[:-1]] + [lines[-1]]
     if keepends:
         return [line + "\n" for line in lines]
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return [line.removesuffix("\r") for line in lines]
 
 
 def nanogpt_split(text: str) -> tuple[str, str]:
@@ -125,7 +125,7 @@ def read_splits(data: str, encoding: str = "utf-8") -> dict[str, str]:
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():
-        raise ValueError(f"{path}: no text")
+        raise ValueError(f"{data}: no text")
     return texts
 
 
@@ -347,8 +347,7 @@ def encode_to_memmap(path: Path, vocab: CharVocab | WordVocab, encoding: str) ->
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as f:
-            for piece in read_pieces(path, encoding):
-                f.write(vocab.encode(piece).to(torch.int32).numpy().tobytes())
+            f.writelines(vocab.encode(piece).to(torch.int32).numpy().tobytes() for piece in read_pieces(path, encoding))
         os.replace(tmp, out)
     if out.stat().st_size == 0:
         raise ValueError(f"{path}: no text")

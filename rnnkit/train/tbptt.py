@@ -18,6 +18,7 @@ In both, across updates the state is carried forward (forward connections kept) 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -75,7 +76,7 @@ def window_update(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any
     nxt = state
     h = state
     bounds = [0, advance, cut] if 0 < advance < cut else [0, cut]
-    for a, b in zip(bounds, bounds[1:]):  # the unscored steps, split where the next window starts
+    for a, b in pairwise(bounds):  # the unscored steps, split where the next window starts
         if b > a:
             _, _, h = model(x[:, a:b], None, h)
             if b == advance:
