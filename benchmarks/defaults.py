@@ -96,18 +96,34 @@ def run(name: str, seconds: float, threads: int, run_dir: str) -> dict:
             "command": f"rnnkit {task_name} train " + shlex.join(user)}
 
 
+def adopt(name: str, run_dir: str) -> dict:
+    """The figures of a finished run of `rnnkit TASK train --data DATA` with no other flag (no time cap),
+    read from its metrics.jsonl (music and lm metrics only: they are the trainer's losses)."""
+    task_name, data, metric, _ = RUNS[name]
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    summary = next(r for r in reversed(rows) if r.get("kind") == "summary")
+    return {"value": summary["best_val" if metric.startswith("val") else "test"], "metric": metric,
+            "epochs": summary["epoch"], "updates": summary["step"], "stopped": summary["stopped"],
+            "seconds": summary["seconds"], "cap": 0,
+            "command": f"rnnkit {task_name} train " + shlex.join(["--data", data] if data else [])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=240.0, help="training time cap per run")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"a subset of {','.join(RUNS)}")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run-dir", default="runs/bench-defaults")
+    parser.add_argument("--adopt", default="", help="NAME=RUN_DIR: record a finished uncapped run instead of training")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "defaults.json"))
     argv = parser.parse_args()
     started = time.time()
     results_path = Path(argv.results)
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    for name in argv.runs.split(","):
+    if argv.adopt:
+        name, run_dir = argv.adopt.split("=", 1)
+        results[name] = adopt(name, run_dir)
+    for name in argv.runs.split(",") if not argv.adopt else []:
         results[name] = run(name, argv.seconds, argv.threads, f"{argv.run_dir}/{name}")
         results[name]["cap"] = argv.seconds
         print(name, results[name], flush=True)
@@ -117,14 +133,15 @@ def main() -> None:
              "directory), beside the tuned recipe's number from its own section. The defaults: early stopping on the",
              "validation split (patience 5, best weights restored), a plateau learning-rate schedule, at most 200",
              "epochs. The machine is shared and loaded, so every run is capped (\"cap s\"): a run stopped by",
-             "`max_time` had not converged, and its number is what the defaults reach in that budget. The EWT genre",
+             "`max_time` had not converged, and its number is what the defaults reach in that budget (– = no cap:",
+             "`rnnkit music train --data jsb` exactly as written, both threads). The EWT genre",
              "set (`data/ud_ewt_genre`: UD English EWT sentences labelled by source genre, 5 classes) was never",
              "used to choose a default.", "",
              "| run | metric | defaults | tuned recipe | epochs | updates | stopped by | cap s | command |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
+    for name, r in sorted(results.items(), key=lambda item: list(RUNS).index(item[0])):
         lines.append(f"| {name} | {r['metric']} | {r['value']:.3f} | {tuned(RUNS[name][3])} | {r['epochs']} | "
-                     f"{r['updates']} | {r['stopped']} | {r['cap']:g} | `{r['command']}` |")
+                     f"{r['updates']} | {r['stopped']} | {format(r['cap'], 'g') if r['cap'] else '–'} | `{r['command']}` |")
     lines += ["", "Produced by:", stamp(started, sys.argv[1:], "defaults.py")]
     write_section("defaults", "\n".join(lines))
 
