@@ -58,7 +58,9 @@ def run(cell, p, x, state0, masks, use_compiled, monkeypatch):
     return (out, *final, *torch.autograd.grad(loss, leaves))
 
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)], ids=["f32", "f64"])
+# f32: the layer-norm weight gradients sum T*N products in another order than the Python loop; one
+# such sum was seen 2.7e-5 apart on main's code too, so f32 is held to 1e-4 (f64 stays at 1e-10).
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float64, 1e-10)], ids=["f32", "f64"])
 @pytest.mark.parametrize("kind", ["full", "lengths", "regularised", "eval-zoneout"])
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_compiled_equals_python_loops(name, kind, dtype, tol, monkeypatch):
