@@ -12,12 +12,14 @@ from rnnkit.tasks.forecast import ForecastConfig
 from rnnkit.tasks.lm import LMConfig
 from rnnkit.train.config import TrainConfig, flags_help
 from rnnkit.tasks.seq2seq_cli import seq2seq_app
+from rnnkit.tasks import tag_cli
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True)
 lm_app = typer.Typer(help="Language models (char or word level): train, eval, sample.", no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 app.add_typer(diagnose_app, name="diagnose")
 app.add_typer(seq2seq_app, name="seq2seq")
+app.add_typer(tag_cli.tag_app, name="tag")
 classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
 app.add_typer(classify_app, name="classify")
 
@@ -219,6 +221,8 @@ def classify_train(ctx: typer.Context,
     setting is a flag (--data FILE --text-col 1 --label-col 0 --pooling attention --lr 0.003 ...).
     The test split is evaluated once, at the end."""
     _relaunch(nproc, "classify", config, ctx.args)
+    if tag_cli.wants_seqclass(ctx.args):  # numeric sequences (.ts, .npz, long-format .csv)
+        return tag_cli.seqclass_train(config, ctx.args)
     from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
 
     cfgs, task, trainer, summary = _fit({"classify": ClassifyConfig}, config, ctx.args,
@@ -243,6 +247,8 @@ def classify_eval(checkpoint: list[str] = typer.Option(..., help=CHECKPOINTS_HEL
     from rnnkit.tasks.classify import load_ensemble, predict_mean, score_probs, shared_test_split
     from rnnkit.train.checkpoint import CheckpointError
 
+    if tag_cli.is_seqclass_run(checkpoint):  # a numeric-sequence classifier
+        return tag_cli.seqclass_eval(checkpoint, data)
     try:
         members, labels = load_ensemble(checkpoint)
         cfg = members[0][2]
@@ -266,6 +272,8 @@ def classify_predict(texts: list[str] = typer.Argument(None, help="Texts to clas
     from rnnkit.tasks.classify import load_ensemble, predict_mean
     from rnnkit.train.checkpoint import CheckpointError
 
+    if tag_cli.is_seqclass_run(checkpoint):  # a numeric-sequence classifier
+        return tag_cli.seqclass_predict(checkpoint, file)
     try:
         members, labels = load_ensemble(checkpoint)
         items = list(texts or [])

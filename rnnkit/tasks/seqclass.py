@@ -265,6 +265,12 @@ class SequenceClassifier:
             raise checkpoint.CheckpointError(f"{path}: the saved labels or standardisation are malformed") from None
         model = FrameClassifier(len(scaler.mean), len(labels), cfg)
         checkpoint.load(path, model)
+        return cls.from_parts(model, scaler, labels, cfg)
+
+    @classmethod
+    def from_parts(cls, model: FrameClassifier, scaler: Standardizer, labels: list[str],
+                   cfg: SeqClassConfig) -> SequenceClassifier:
+        """A classifier of a trained model (a SequenceClassificationTask's parts after training)."""
         classifier = cls(cfg)
         classifier.model, classifier.scaler, classifier.labels = model.eval(), scaler, labels
         return classifier

@@ -413,9 +413,13 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
         """A tagger from a run directory (its best checkpoint) or a checkpoint directory."""
-        model, encoder, cfg = load_tagger(path)
+        return cls.from_parts(*load_tagger(path))
+
+    @classmethod
+    def from_parts(cls, model: SequenceTagger, encoder: Encoder, cfg: TagConfig) -> Tagger:
+        """A tagger of a trained model (a TaggingTask's model and encoder after training)."""
         tagger = cls(cfg)
-        tagger.model, tagger.encoder = model, encoder
+        tagger.model, tagger.encoder = model.eval(), encoder
         return tagger
 
 
