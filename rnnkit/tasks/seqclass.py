@@ -43,6 +43,7 @@ class SeqClassConfig:
     bidirectional: bool = True
     pooling: str = "mean"  # last | mean | max | attention
     dropout: float = 0.2  # on the projected frames and on the pooled vector
+    noise: float = 0.0  # sd of Gaussian noise added to the standardised frames in training (augmentation)
     batch_size: int = 16
 
     def __post_init__(self) -> None:
@@ -53,13 +54,16 @@ class SeqClassConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.noise < 0:
+            raise ValueError(f"noise must be >= 0, got {self.noise}")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
                              f"{self.val_frac} and {self.test_frac}")
 
 
 class FrameClassifier(TextClassifier):
-    """TextClassifier whose embedding is a linear projection of each frame (C → embed_size)."""
+    """TextClassifier whose embedding is a linear projection of each frame (C → embed_size), the
+    frames jittered with Gaussian noise (sd ``noise``) in training."""
 
     def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
         text_cfg = ClassifyConfig(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
@@ -67,11 +71,14 @@ class FrameClassifier(TextClassifier):
                                   pooling=cfg.pooling, dropout=cfg.dropout)
         super().__init__(1, num_classes, text_cfg)
         self.embed = nn.Linear(channels, cfg.embed_size)
+        self.noise = cfg.noise
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
         """(logits (B, K), mean cross-entropy or None, None) for x (B, T, C + 1): the standardised
         frames, then 1 for a frame and 0 for padding; targets (B, 1)."""
         frames, lengths = x[..., :-1], x[..., -1].sum(1).long()
+        if self.training and self.noise:
+            frames = frames + self.noise * torch.randn_like(frames) * x[..., -1:]
         out, h_n = self.rnn(self.drop(self.embed(frames)), lengths=lengths)
         pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)
         logits = self.head(self.drop(pooled))

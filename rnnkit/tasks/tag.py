@@ -46,13 +46,13 @@ class TagConfig:
     cell: str = "lstm"  # lstm | gru | rnn, for both the word and the character layers
     embed_size: int = 100  # word embedding
     min_freq: int = 2  # lower-cased words seen fewer times in training are <unk>
-    word_dropout: float = 0.1  # share of training tokens read as <unk> (their characters still read)
+    word_dropout: float = 0.05  # share of training tokens read as <unk> (their characters still read)
     char_embed_size: int = 32
-    char_hidden_size: int = 64  # per direction
+    char_hidden_size: int = 32  # per direction
     max_word_chars: int = 24  # longer words keep their first and last max_word_chars/2 characters
-    hidden_size: int = 192  # per direction
+    hidden_size: int = 128  # per direction
     num_layers: int = 1
-    dropout: float = 0.4  # on the token vectors, between layers and on the outputs
+    dropout: float = 0.33  # on the token vectors, between layers and on the outputs
     crf: bool = False  # a CRF output layer (joint Viterbi decoding; consistent BIO spans)
     batch_size: int = 32  # sentences
     # the recurrent cells' options (rnnkit.LSTM / GRU / RNN)

@@ -14,8 +14,8 @@ tag_app = typer.Typer(help="Sequence tagging (one tag per token: parts of speech
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 # The defaults of `rnnkit tag train` before the user's flags: early stopping on the dev split,
-# at most 20 minutes (see benchmarks/tag.py).
-TAG_DEFAULTS = ["--max-epochs", "50", "--patience", "3", "--max-time", "1200", "--log-every", "100",
+# at most 20 minutes, the learning rate annealed (cosine) over that budget (see benchmarks/tag.py).
+TAG_DEFAULTS = ["--max-epochs", "50", "--patience", "3", "--max-time", "1200", "--schedule", "cosine", "--log-every", "100",
                 "--run-dir", "runs/tag"]
 # `rnnkit classify train --data FILE.ts`: small data sets, many short epochs (see benchmarks/seqclass.py).
 SEQCLASS_DEFAULTS = ["--max-epochs", "300", "--patience", "40", "--log-every", "1000", "--run-dir", "runs/classify"]
