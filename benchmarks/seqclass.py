@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.sequences import read_ts

@@ -19,7 +19,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
-
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.conll import read_conllu
@@ -72,18 +71,18 @@ def main(argv: list[str]) -> None:
     body = "\n".join([
         "## Part-of-speech tagging: UD English EWT, UPOS (benchmarks/tag.py)",
         "",
-        f"Train / dev / test: {len(train):,} / {len(read_conllu(DEV)):,} / {len(test):,} sentences "
-        f"({sum(len(t) for t, _ in test):,} test tokens). No pretrained embeddings. Training on "
-        f"{platform.machine()}, {args.threads} thread(s), on a 2-core machine shared with other jobs (the "
-        "time budget is wall-clock, so a loaded machine trains fewer epochs)."
-        + (" **Quick mode: 60 s of training.**" if args.quick else ""),
+        (f"Train / dev / test: {len(train):,} / {len(read_conllu(DEV)):,} / {len(test):,} sentences "
+         f"({sum(len(t) for t, _ in test):,} test tokens). No pretrained embeddings. Training on "
+         f"{platform.machine()}, {args.threads} thread(s), on a 2-core machine shared with other jobs (the "
+         "time budget is wall-clock, so a loaded machine trains fewer epochs)."
+         + (" **Quick mode: 60 s of training.**" if args.quick else "")),
         "",
         "| model | test accuracy | dev accuracy | epochs | training time |",
         "|---|---|---|---|---|",
         f"| most frequent tag per word form (unseen: NOUN) | {baseline:.2%} | – | – | – |",
-        f"| bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size} over word embedding {cfg.embed_size} ⊕ "
-        f"char bi-{cfg.cell.upper()} 2×{cfg.char_hidden_size}{' + CRF' if cfg.crf else ''} | {test_acc:.2%} | "
-        f"{dev_acc:.2%} | {summary['epoch']} | {summary['seconds'] / 60:.1f} min |",
+        (f"| bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size} over word embedding {cfg.embed_size} ⊕ "
+         f"char bi-{cfg.cell.upper()} 2×{cfg.char_hidden_size}{' + CRF' if cfg.crf else ''} | {test_acc:.2%} | "
+         f"{dev_acc:.2%} | {summary['epoch']} | {summary['seconds'] / 60:.1f} min |"),
         "",
         f"Tagger command: `rnnkit tag train {shown}` (the flags before --data are `rnnkit tag train`'s defaults).",
     ])

@@ -21,7 +21,7 @@ def tiny(seed=0, B=3, T=4, K=3):
 
 def path_score(crf, e, path):
     s = crf.start[path[0]] + crf.end[path[-1]] + sum(e[t, k] for t, k in enumerate(path))
-    return s + sum(crf.transitions[a, b] for a, b in zip(path, path[1:]))
+    return s + sum(crf.transitions[a, b] for a, b in itertools.pairwise(path))
 
 
 def test_log_partition_score_and_viterbi_match_enumeration():

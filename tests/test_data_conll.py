@@ -2,7 +2,13 @@
 
 import pytest
 
-from rnnkit.data.conll import conllu_column, read_conllu, read_tagged, read_two_column, write_tagged
+from rnnkit.data.conll import (
+    conllu_column,
+    read_conllu,
+    read_tagged,
+    read_two_column,
+    write_tagged,
+)
 
 CONLLU = """# sent_id = 1
 # text = I can't go.

@@ -7,7 +7,13 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.tasks.seqclass import FrameClassifier, SeqClassConfig, SequenceClassificationTask, SequenceClassifier, Standardizer
+from rnnkit.tasks.seqclass import (
+    FrameClassifier,
+    SeqClassConfig,
+    SequenceClassificationTask,
+    SequenceClassifier,
+    Standardizer,
+)
 from rnnkit.train import TrainConfig
 
 

@@ -4,8 +4,16 @@ a tiny tagger that learns, saves, loads and predicts."""
 import pytest
 import torch
 
-from rnnkit.tasks.tag import (Encoder, SequenceTagger, TagConfig, Tagger, TaggingTask, is_span_scheme, spans,
-                              tagging_metrics)
+from rnnkit.tasks.tag import (
+    Encoder,
+    SequenceTagger,
+    TagConfig,
+    Tagger,
+    TaggingTask,
+    is_span_scheme,
+    spans,
+    tagging_metrics,
+)
 from rnnkit.train import TrainConfig
 
 

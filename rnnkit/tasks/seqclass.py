@@ -25,6 +25,9 @@ from rnnkit.train.config import TrainConfig, check_choice
 from rnnkit.train.task import Batch
 
 Splits = dict[str, tuple[list[np.ndarray], list[str]]]
+# The trainer's defaults (SequenceClassifier and `rnnkit classify train --data X.ts`): small data
+# sets, many short epochs, early stopping on the carved validation split (see benchmarks/seqclass.py).
+TRAIN_DEFAULTS = {"max_epochs": 300, "patience": 40, "log_every": 1000, "run_dir": "runs/seqclass"}
 
 
 @dataclass
@@ -189,7 +192,7 @@ class SequenceClassifier:
 
     def __init__(self, config: SeqClassConfig | None = None, train: TrainConfig | None = None, **fields):
         self.config = dataclasses.replace(config or SeqClassConfig(), **fields)
-        self.train_config = train or TrainConfig(max_epochs=300, patience=30, run_dir="runs/seqclass")
+        self.train_config = train or TrainConfig(**TRAIN_DEFAULTS)
         self.model: FrameClassifier | None = None
         self.scaler: Standardizer | None = None
         self.labels: list[str] = []

@@ -32,6 +32,10 @@ from rnnkit.train.config import TrainConfig, check_choice
 from rnnkit.train.task import Batch
 
 SPAN_TAG = re.compile(r"^[BIES]-.+$")
+# The trainer's defaults for tagging (Tagger and `rnnkit tag train`): early stopping on the dev split,
+# at most 20 minutes, the learning rate annealed (cosine) over that budget (see benchmarks/tag.py).
+TRAIN_DEFAULTS = {"max_epochs": 50, "patience": 3, "max_time": 1200.0, "schedule": "cosine", "log_every": 100,
+                  "run_dir": "runs/tag"}
 
 
 @dataclass
@@ -344,7 +348,7 @@ class Tagger:
 
     def __init__(self, config: TagConfig | None = None, train: TrainConfig | None = None, **fields):
         self.config = dataclasses.replace(config or TagConfig(), **fields)
-        self.train_config = train or TrainConfig(max_epochs=30, patience=3, run_dir="runs/tag")
+        self.train_config = train or TrainConfig(**TRAIN_DEFAULTS)
         self.model: SequenceTagger | None = None
         self.encoder: Encoder | None = None
         self.summary: dict = {}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 
+from rnnkit.tasks import seqclass, tag
 from rnnkit.tasks.seqclass import SeqClassConfig
 from rnnkit.tasks.tag import TagConfig
 from rnnkit.train.config import TrainConfig, flags_help
@@ -13,12 +14,14 @@ tag_app = typer.Typer(help="Sequence tagging (one tag per token: parts of speech
                            "predict.", no_args_is_help=True)
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
-# The defaults of `rnnkit tag train` before the user's flags: early stopping on the dev split,
-# at most 20 minutes, the learning rate annealed (cosine) over that budget (see benchmarks/tag.py).
-TAG_DEFAULTS = ["--max-epochs", "50", "--patience", "3", "--max-time", "1200", "--schedule", "cosine", "--log-every", "100",
-                "--run-dir", "runs/tag"]
-# `rnnkit classify train --data FILE.ts`: small data sets, many short epochs (see benchmarks/seqclass.py).
-SEQCLASS_DEFAULTS = ["--max-epochs", "300", "--patience", "40", "--log-every", "1000", "--run-dir", "runs/classify"]
+
+def as_flags(defaults: dict) -> list[str]:
+    """A task's trainer defaults as CLI flags, placed before the user's (which override them)."""
+    return [arg for key, value in defaults.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+
+
+TAG_DEFAULTS = as_flags(tag.TRAIN_DEFAULTS)
+SEQCLASS_DEFAULTS = as_flags({**seqclass.TRAIN_DEFAULTS, "run_dir": "runs/classify"})
 
 
 def _metrics_line(m: dict) -> str:
@@ -36,7 +39,7 @@ def tag_train(ctx: typer.Context,
     from rnnkit.cli import _fit
     from rnnkit.tasks.tag import Tagger, TaggingTask
 
-    cfgs, task, trainer, summary = _fit({"tag": TagConfig}, config, [*TAG_DEFAULTS, *ctx.args],
+    cfgs, task, _, summary = _fit({"tag": TagConfig}, config, [*TAG_DEFAULTS, *ctx.args],
                                         lambda c: TaggingTask(c["tag"]))
     tagger = Tagger.from_parts(task.model, task.encoder, task.cfg)
     typer.echo(f"test ({len(task.data['test']):,} sentences, best weights): {_metrics_line(tagger.evaluate(task.data['test']))}")
@@ -94,7 +97,7 @@ def seqclass_train(config: str | None, args: list[str]) -> None:
     from rnnkit.cli import _fit, _print_classification
     from rnnkit.tasks.seqclass import SequenceClassificationTask, SequenceClassifier
 
-    cfgs, task, trainer, summary = _fit({"seqclass": SeqClassConfig}, config, [*SEQCLASS_DEFAULTS, *args],
+    cfgs, task, _, summary = _fit({"seqclass": SeqClassConfig}, config, [*SEQCLASS_DEFAULTS, *args],
                                         lambda c: SequenceClassificationTask(c["seqclass"]))
     classifier = SequenceClassifier.from_parts(task.model, task.scaler, task.labels, task.cfg)
     samples, labels = task.data["test"]
