@@ -213,7 +213,8 @@ def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
     Console().print(table)
 
 
-@classify_app.command("train", context_settings=EXTRA, epilog=flags_help(ClassifyConfig, TrainConfig))
+@classify_app.command("train", context_settings=EXTRA,
+                      epilog=flags_help(ClassifyConfig, TrainConfig) + tag_cli.SEQCLASS_HELP)
 def classify_train(ctx: typer.Context,
                    config: str = typer.Option(None, help="A TOML file with \\[train] and \\[classify] tables."),
                    nproc: int = typer.Option(1, help="Data-parallel processes on this machine.")) -> None:

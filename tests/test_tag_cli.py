@@ -57,3 +57,17 @@ def test_missing_data_and_unknown_flag(tmp_path):
     assert result.exit_code == 2 and "unknown option '--hiden-size'" in result.output
     result = CliRunner().invoke(app, ["tag", "eval", "--checkpoint", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and result.output.startswith("error: ")
+
+
+def test_help_lists_every_setting():
+    import dataclasses
+
+    from rnnkit.tasks.seqclass import SeqClassConfig
+    from rnnkit.tasks.tag import TagConfig
+    from rnnkit.train import TrainConfig
+
+    for command, classes in ((["tag", "train"], (TagConfig, TrainConfig)), (["classify", "train"], (SeqClassConfig,))):
+        out = CliRunner().invoke(app, [*command, "--help"], terminal_width=200).output
+        for cls in classes:
+            for field in dataclasses.fields(cls):
+                assert f"--{field.name.replace('_', '-')} " in out, (command, field.name)

@@ -22,6 +22,10 @@ def as_flags(defaults: dict) -> list[str]:
 
 TAG_DEFAULTS = as_flags(tag.TRAIN_DEFAULTS)
 SEQCLASS_DEFAULTS = as_flags({**seqclass.TRAIN_DEFAULTS, "run_dir": "runs/classify"})
+# Appended to `rnnkit classify train --help`: the settings of the numeric-sequence branch.
+SEQCLASS_HELP = ("\n\nNumeric sequences (--data FILE.ts, FILE.npz, or a .csv whose header starts sequence_id,t) "
+                 f"take these settings instead of the text ones (trainer defaults: {' '.join(SEQCLASS_DEFAULTS)}):"
+                 "\n\n" + flags_help(SeqClassConfig))
 
 
 def _metrics_line(m: dict) -> str:
