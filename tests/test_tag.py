@@ -114,3 +114,11 @@ def test_config_checks_cell_options():
         TagConfig(cell="gru", peephole=True)
     layer = small_config(cell="gru", init="orthogonal", zoneout=0.1).recurrent(3, 4, 2)
     assert layer.bidirectional and layer.num_layers == 2 and layer.zoneout == 0.1
+
+
+def test_length_batches_by_sentences_or_by_tokens():
+    from rnnkit.tasks.tag import length_batches
+
+    lengths = [5, 1, 3, 1, 2, 9]
+    assert length_batches(lengths, 2) == [[1, 3], [4, 2], [0, 5]]
+    assert length_batches(lengths, 2, tokens=6) == [[1, 3, 4], [2], [0], [5]]  # 3 x 2 <= 6; 2 x 3; 5; 9 alone

@@ -59,6 +59,7 @@ class TagConfig:
     dropout: float = 0.33  # on the token vectors, between layers and on the outputs
     crf: bool = False  # a CRF output layer (joint Viterbi decoding; consistent BIO spans)
     batch_size: int = 32  # sentences
+    batch_tokens: int = 0  # > 0: batches of about this many tokens instead (each token weighs the same in the loss)
     # the recurrent cells' options (rnnkit.LSTM / GRU / RNN)
     layer_norm: bool = False  # lstm only
     peephole: bool = False  # lstm only
@@ -204,10 +205,18 @@ class Encoder:
                    int(meta["max_word_chars"]))
 
 
-def length_batches(lengths: list[int], size: int) -> list[list[int]]:
-    """Indices in batches of ``size`` sentences of similar length (sorted by length, stable)."""
+def length_batches(lengths: list[int], size: int, tokens: int = 0) -> list[list[int]]:
+    """Indices in batches of sentences of similar length (sorted by length, stable): ``size`` sentences
+    each, or with ``tokens`` > 0 as many sentences as fit in about that many tokens (at least one)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[s : s + size] for s in range(0, len(order), size)]
+    if not tokens:
+        return [order[s : s + size] for s in range(0, len(order), size)]
+    batches: list[list[int]] = [[]]
+    for i in order:
+        if batches[-1] and (len(batches[-1]) + 1) * lengths[i] > tokens:
+            batches.append([])
+        batches[-1].append(i)
+    return batches
 
 
 def sibling(path: str, part: str) -> str:
@@ -252,7 +261,7 @@ class TaggingTask:
         self.data = split_sentences(cfg) if splits is None else splits
         self.encoder = Encoder.build(self.data["train"], cfg)
         self.batches = {split: [self._batch(sentences, idx)
-                                for idx in length_batches([len(s[0]) for s in sentences], cfg.batch_size)]
+                                for idx in length_batches([len(s[0]) for s in sentences], cfg.batch_size, cfg.batch_tokens)]
                         for split, sentences in self.data.items()}  # fmt: skip
         self.model = SequenceTagger(len(self.encoder.words), len(self.encoder.chars), len(self.encoder.tags), cfg)
 
