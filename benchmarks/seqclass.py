@@ -13,6 +13,8 @@ Writes the `seqclass` section of BENCHMARKS.md. Usage: python benchmarks/seqclas
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import statistics
 import sys
 import time
@@ -30,12 +32,15 @@ from rnnkit.train import TrainConfig, build_configs
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("JapaneseVowels", "BasicMotions")
 SEEDS = (1, 2, 3, 4, 5)
+STORE = ROOT / "benchmarks" / "results" / "seqclass.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, 5 epochs per data set")
+    parser.add_argument("--quick", action="store_true", help="one seed, 5 epochs per data set, rows not stored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    parser.add_argument("--flags", default="", help="`rnnkit classify train` flags after its defaults (one string)")
     return parser
 
 
@@ -54,49 +59,74 @@ def nearest_neighbour(train: tuple, test: tuple) -> float:
     return float(np.mean([train[1][i] == y for i, y in zip(nearest, test[1])]))
 
 
+def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
+    """The 1-NN baseline and the classifier over `seeds` on one data set: one stored row."""
+    train_path, test_path = (ROOT / "data" / "uea" / f"{name}_{part}.ts" for part in ("TRAIN", "TEST"))
+    train, test = read_ts(train_path), read_ts(test_path)
+    flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
+    accuracies, seconds, epochs = [], [], []
+    for seed in seeds:
+        cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
+                             [*SEQCLASS_DEFAULTS, "--data", str(train_path), *flags, "--seed", str(seed),
+                              "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}", "--overwrite"])
+        torch.manual_seed(seed)
+        summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
+        accuracies.append(summary["metrics"]["accuracy"])
+        seconds.append(summary["seconds"])
+        epochs.append(summary["epoch"])
+        print(f"{name} seed {seed}: test accuracy {accuracies[-1]:.4f} ({epochs[-1]} epochs, {seconds[-1]:.0f} s)",
+              flush=True)
+    return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
+            "accuracies": accuracies, "epochs": statistics.mean(epochs), "seconds": statistics.mean(seconds),
+            "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
+                                   "--seed", "S"])}
+
+
+def render(rows: dict, seeds: tuple[int, ...], args) -> str:
+    cfg = SeqClassConfig()
+    lines = [
+        "## Numeric-sequence classification: UEA JapaneseVowels and BasicMotions (benchmarks/seqclass.py)",
+        "",
+        (f"The classifier of `rnnkit classify train --data data/uea/NAME_TRAIN.ts` (the TEST twin is the test "
+         f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
+         f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
+         f"{cfg.dropout}; {cfg.val_frac:.0%} of TRAIN (stratified) for early stopping; trainer defaults "
+         f"`{' '.join(a for a in SEQCLASS_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`. Test accuracy, "
+         f"mean ± sd over the seeds; one thread per run on a shared 2-core machine."
+         + (" **Quick mode: one seed, 5 epochs.**" if args.quick else "")),
+        "",
+        "| data set | train / test | 1-NN baseline | rnnkit test accuracy | per seed | mean epochs | mean wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        acc = r["accuracies"]
+        sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        lines.append(f"| {name} | {r['sizes'][0]} / {r['sizes'][1]} | {r['baseline']:.2%} | "
+                     f"**{statistics.mean(acc):.2%}** ± {sd:.2%} | {' '.join(f'{a:.2%}' for a in acc)} | "
+                     f"{r['epochs']:.0f} | {r['seconds']:.0f} s |")
+    lines += ["", "Commands (S = the seed):", ""]
+    lines += [f"- {name}: `{r['command']}`" for name, r in rows.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     started = time.time()
     seeds = SEEDS[:1] if args.quick else SEEDS
-    rows = []
-    for name in DATASETS:
-        train_path, test_path = (ROOT / "data" / "uea" / f"{name}_{part}.ts" for part in ("TRAIN", "TEST"))
-        baseline = nearest_neighbour(read_ts(train_path), read_ts(test_path))
-        accuracies, seconds, epochs = [], [], []
-        for seed in seeds:
-            flags = [*SEQCLASS_DEFAULTS, "--data", str(train_path), "--seed", str(seed), "--threads",
-                     str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}", "--overwrite",
-                     *(["--max-epochs", "5"] if args.quick else [])]
-            cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None, flags)
-            torch.manual_seed(seed)
-            summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
-            accuracies.append(summary["metrics"]["accuracy"])
-            seconds.append(summary["seconds"])
-            epochs.append(summary["epoch"])
-            print(f"{name} seed {seed}: test accuracy {accuracies[-1]:.4f} ({epochs[-1]} epochs, "
-                  f"{seconds[-1]:.0f} s)", flush=True)
-        sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-        rows.append(f"| {name} | {len(read_ts(train_path)[1])} / {len(read_ts(test_path)[1])} | {baseline:.2%} | "
-                    f"**{statistics.mean(accuracies):.2%}** ± {sd:.2%} | "
-                    f"{' '.join(f'{a:.2%}' for a in accuracies)} | {statistics.mean(epochs):.0f} | "
-                    f"{statistics.mean(seconds):.0f} s |")
-    cfg = SeqClassConfig()
-    body = "\n".join([
-        "## Numeric-sequence classification: UEA JapaneseVowels and BasicMotions (benchmarks/seqclass.py)",
-        "",
-        f"The classifier: `rnnkit classify train --data data/uea/NAME_TRAIN.ts --seed S` (TEST is the "
-        f"TRAIN file's twin), i.e. per-channel standardisation, a linear projection to {cfg.embed_size}, a "
-        f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout {cfg.dropout}; "
-        f"{cfg.val_frac:.0%} of TRAIN (stratified) for early stopping; defaults "
-        f"`{' '.join(a for a in SEQCLASS_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`. "
-        f"Mean ± sd over seeds {', '.join(map(str, seeds))}; {args.threads} thread(s) on a shared 2-core machine."
-        + (" **Quick mode: one seed, 5 epochs.**" if args.quick else ""),
-        "",
-        "| data set | train / test | 1-NN baseline | rnnkit test accuracy | per seed | epochs | training time |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-    ])
-    write_section("seqclass", body + "\n" + stamp(started, argv, "seqclass.py"))
+    rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
+    for name in args.datasets.split(","):
+        if name not in DATASETS:
+            raise SystemExit(f"error: unknown data set {name!r} (known: {', '.join(DATASETS)})")
+        row = run_dataset(name, args, seeds)
+        print(json.dumps(row), flush=True)
+        if not args.quick:  # re-read: another process may have stored a row meanwhile
+            rows = json.loads(STORE.read_text()) if STORE.exists() else {}
+            STORE.parent.mkdir(parents=True, exist_ok=True)
+        rows[name] = row
+        if not args.quick:
+            STORE.write_text(json.dumps(rows, indent=1))
+        ordered = {k: rows[k] for k in DATASETS if k in rows}
+        write_section("seqclass", render(ordered, seeds, args) + "\n" + stamp(started, argv, "seqclass.py"))
 
 
 if __name__ == "__main__":
