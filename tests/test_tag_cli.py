@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 from rnnkit.cli import app
 
 SMALL = ["--embed-size", "8", "--char-embed-size", "4", "--char-hidden-size", "4", "--hidden-size", "8",
-         "--min-freq", "1", "--batch-size", "4", "--threads", "1", "--max-epochs", "2"]
+         "--min-freq", "1", "--batch-size", "4", "--batch-tokens", "0", "--threads", "1", "--max-epochs", "2"]
 
 
 def conllu(sentences):

@@ -34,8 +34,8 @@ from rnnkit.train.task import Batch
 SPAN_TAG = re.compile(r"^[BIES]-.+$")
 # The trainer's defaults for tagging (Tagger and `rnnkit tag train`): early stopping on the dev split,
 # at most 20 minutes, the learning rate annealed (cosine) over that budget (see benchmarks/tag.py).
-TRAIN_DEFAULTS = {"max_epochs": 50, "patience": 3, "max_time": 1200.0, "schedule": "cosine", "log_every": 100,
-                  "run_dir": "runs/tag"}
+TRAIN_DEFAULTS = {"max_epochs": 50, "patience": 3, "max_time": 1200.0, "lr": 0.005, "schedule": "cosine",
+                  "log_every": 100, "run_dir": "runs/tag"}
 
 
 @dataclass
@@ -58,8 +58,8 @@ class TagConfig:
     num_layers: int = 1
     dropout: float = 0.33  # on the token vectors, between layers and on the outputs
     crf: bool = False  # a CRF output layer (joint Viterbi decoding; consistent BIO spans)
-    batch_size: int = 32  # sentences
-    batch_tokens: int = 0  # > 0: batches of about this many tokens instead (each token weighs the same in the loss)
+    batch_size: int = 32  # sentences per batch, when batch_tokens is 0
+    batch_tokens: int = 500  # > 0: batches of about this many tokens (every token weighs the same in the loss)
     # the recurrent cells' options (rnnkit.LSTM / GRU / RNN)
     layer_norm: bool = False  # lstm only
     peephole: bool = False  # lstm only
