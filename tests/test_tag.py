@@ -51,7 +51,7 @@ SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ra
 
 def small_config(**fields):
     return TagConfig(embed_size=8, char_embed_size=4, char_hidden_size=4, hidden_size=8, min_freq=1, batch_size=4,
-                     batch_tokens=0,                     dropout=0.0, word_dropout=0.0, **fields)
+                     batch_tokens=0, dropout=0.0, word_dropout=0.0, **fields)
 
 
 def test_each_spelling_is_encoded_once_and_padding_is_ignored():
