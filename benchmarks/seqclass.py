@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     parser.add_argument("--flags", default="", help="`rnnkit classify train` flags after its defaults (one string)")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                        help="comma-separated training seeds; runs of one data set with the same flags in several "
+                             "processes pool their seeds in the stored row")
     return parser
 
 
@@ -64,22 +67,30 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     train_path, test_path = (ROOT / "data" / "uea" / f"{name}_{part}.ts" for part in ("TRAIN", "TEST"))
     train, test = read_ts(train_path), read_ts(test_path)
     flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
-    accuracies, seconds, epochs = [], [], []
+    per_seed = {}
     for seed in seeds:
         cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
                              [*SEQCLASS_DEFAULTS, "--data", str(train_path), *flags, "--seed", str(seed),
-                              "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}", "--overwrite"])
+                              "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
+                              "--overwrite"])
         torch.manual_seed(seed)
         summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
-        accuracies.append(summary["metrics"]["accuracy"])
-        seconds.append(summary["seconds"])
-        epochs.append(summary["epoch"])
-        print(f"{name} seed {seed}: test accuracy {accuracies[-1]:.4f} ({epochs[-1]} epochs, {seconds[-1]:.0f} s)",
-              flush=True)
+        per_seed[str(seed)] = {"accuracy": summary["metrics"]["accuracy"], "epochs": summary["epoch"],
+                               "seconds": summary["seconds"]}
+        print(f"{name} seed {seed}: {json.dumps(per_seed[str(seed)])}", flush=True)
     return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
-            "accuracies": accuracies, "epochs": statistics.mean(epochs), "seconds": statistics.mean(seconds),
+            "per_seed": per_seed,
             "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
                                    "--seed", "S"])}
+
+
+def seed_results(row: dict) -> tuple[list[float], float, float]:
+    """(accuracies, mean epochs, mean seconds) of a stored row (rows without per_seed list them directly)."""
+    if "per_seed" not in row:
+        return row["accuracies"], row["epochs"], row["seconds"]
+    runs = [row["per_seed"][k] for k in sorted(row["per_seed"], key=int)]
+    return ([r["accuracy"] for r in runs], statistics.mean(r["epochs"] for r in runs),
+            statistics.mean(r["seconds"] for r in runs))
 
 
 def render(rows: dict, seeds: tuple[int, ...], args) -> str:
@@ -99,11 +110,11 @@ def render(rows: dict, seeds: tuple[int, ...], args) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        acc = r["accuracies"]
+        acc, mean_epochs, mean_seconds = seed_results(r)
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
         lines.append(f"| {name} | {r['sizes'][0]} / {r['sizes'][1]} | {r['baseline']:.2%} | "
                      f"**{statistics.mean(acc):.2%}** ± {sd:.2%} | {' '.join(f'{a:.2%}' for a in acc)} | "
-                     f"{r['epochs']:.0f} | {r['seconds']:.0f} s |")
+                     f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")
     lines += ["", "Commands (S = the seed):", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in rows.items()]
     return "\n".join(lines)
@@ -112,7 +123,7 @@ def render(rows: dict, seeds: tuple[int, ...], args) -> str:
 def main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     started = time.time()
-    seeds = SEEDS[:1] if args.quick else SEEDS
+    seeds = SEEDS[:1] if args.quick else tuple(int(k) for k in args.seeds.split(","))
     rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
     for name in args.datasets.split(","):
         if name not in DATASETS:
@@ -121,10 +132,14 @@ def main(argv: list[str]) -> None:
         print(json.dumps(row), flush=True)
         if not args.quick:  # re-read: another process may have stored a row meanwhile
             rows = json.loads(STORE.read_text()) if STORE.exists() else {}
+            old = rows.get(name, {})
+            if old.get("command") == row["command"] and "per_seed" in old:  # the same runs: pool the seeds
+                row["per_seed"] = {**old["per_seed"], **row["per_seed"]}
+            rows[name] = row
             STORE.parent.mkdir(parents=True, exist_ok=True)
-        rows[name] = row
-        if not args.quick:
             STORE.write_text(json.dumps(rows, indent=1))
+        else:
+            rows[name] = row
         ordered = {k: rows[k] for k in DATASETS if k in rows}
         write_section("seqclass", render(ordered, seeds, args) + "\n" + stamp(started, argv, "seqclass.py"))
 
