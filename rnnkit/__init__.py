@@ -2,7 +2,8 @@
 
 The layers are drop-in replacements for torch.nn.RNN / LSTM / GRU, trained through rnnkit's own
 BPTT engine (rnnkit.engine); the cells (rnnkit.cells) hold the step equations. Each task has a
-Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, MusicModel, Seq2Seq.
+Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, MusicModel, Seq2Seq,
+Tagger, SequenceClassifier (and Forecaster).
 
 This module is the public facade: it re-exports the public API lazily (PEP 562), each name loaded
 from its home module on first use, so ``import rnnkit`` is cheap and importing one part of the
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from rnnkit.tasks.lm import LanguageModel
     from rnnkit.tasks.music import MusicModel
     from rnnkit.tasks.seq2seq import Seq2Seq
+    from rnnkit.tasks.seqclass import SequenceClassifier
+    from rnnkit.tasks.tag import Tagger
 
 __version__ = "0.1.0"
 
@@ -31,6 +34,8 @@ _HOMES = {
     "TextClassifier": "rnnkit.tasks.classify",
     "MusicModel": "rnnkit.tasks.music",
     "Seq2Seq": "rnnkit.tasks.seq2seq",
+    "Tagger": "rnnkit.tasks.tag",
+    "SequenceClassifier": "rnnkit.tasks.seqclass",
 }
 
 __all__ = [*_HOMES, "__version__"]

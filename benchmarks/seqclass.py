@@ -1,0 +1,148 @@
+"""Classification of numeric sequences (UEA JapaneseVowels and BasicMotions): the recurrent classifier
+of `rnnkit classify train --data X_TRAIN.ts` beside a 1-nearest-neighbour baseline.
+
+Protocol: the archive's TRAIN/TEST files. The classifier carves its validation split (stratified,
+`val_frac`) from TRAIN, stops early on it, restores the best weights and reads TEST once; mean ± sd
+of the test accuracy over 5 training seeds. The baseline standardises each channel with the TRAIN
+frames' mean and sd, resamples every sequence linearly to the longest TRAIN length, and gives each
+TEST sequence the label of its Euclidean-nearest TRAIN sequence.
+
+Writes the `seqclass` section of BENCHMARKS.md. Usage: python benchmarks/seqclass.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
+
+from rnnkit.data.sequences import read_ts
+from rnnkit.tasks.seqclass import SeqClassConfig, SequenceClassifier
+from rnnkit.tasks.tag_cli import SEQCLASS_DEFAULTS
+from rnnkit.train import TrainConfig, build_configs
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ("JapaneseVowels", "BasicMotions")
+SEEDS = (1, 2, 3, 4, 5)
+STORE = ROOT / "benchmarks" / "results" / "seqclass.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, 5 epochs per data set, rows not stored")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    parser.add_argument("--flags", default="", help="`rnnkit classify train` flags after its defaults (one string)")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                        help="comma-separated training seeds; runs of one data set with the same flags in several "
+                             "processes pool their seeds in the stored row")
+    return parser
+
+
+def nearest_neighbour(train: tuple, test: tuple) -> float:
+    """Test accuracy of 1-NN on channel-standardised sequences resampled to the longest training length."""
+    frames = np.concatenate(train[0]).astype(np.float64)
+    mean, std = frames.mean(0), frames.std(0)
+    length = max(len(s) for s in train[0])
+
+    def vector(s: np.ndarray) -> np.ndarray:
+        s, grid = (s - mean) / std, np.linspace(0, 1, length)
+        return np.stack([np.interp(grid, np.linspace(0, 1, len(s)), s[:, c]) for c in range(s.shape[1])], 1).ravel()
+
+    a, b = np.stack([vector(s) for s in train[0]]), np.stack([vector(s) for s in test[0]])
+    nearest = ((b[:, None, :] - a[None]) ** 2).sum(-1).argmin(1)
+    return float(np.mean([train[1][i] == y for i, y in zip(nearest, test[1])]))
+
+
+def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
+    """The 1-NN baseline and the classifier over `seeds` on one data set: one stored row."""
+    train_path, test_path = (ROOT / "data" / "uea" / f"{name}_{part}.ts" for part in ("TRAIN", "TEST"))
+    train, test = read_ts(train_path), read_ts(test_path)
+    flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
+    per_seed = {}
+    for seed in seeds:
+        cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
+                             [*SEQCLASS_DEFAULTS, "--data", str(train_path), *flags, "--seed", str(seed),
+                              "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
+                              "--overwrite"])
+        torch.manual_seed(seed)
+        summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
+        per_seed[str(seed)] = {"accuracy": summary["metrics"]["accuracy"], "epochs": summary["epoch"],
+                               "seconds": summary["seconds"]}
+        print(f"{name} seed {seed}: {json.dumps(per_seed[str(seed)])}", flush=True)
+    return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
+            "per_seed": per_seed,
+            "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
+                                   "--seed", "S"])}
+
+
+def seed_results(row: dict) -> tuple[list[float], float, float]:
+    """(accuracies, mean epochs, mean seconds) of a stored row (rows without per_seed list them directly)."""
+    if "per_seed" not in row:
+        return row["accuracies"], row["epochs"], row["seconds"]
+    runs = [row["per_seed"][k] for k in sorted(row["per_seed"], key=int)]
+    return ([r["accuracy"] for r in runs], statistics.mean(r["epochs"] for r in runs),
+            statistics.mean(r["seconds"] for r in runs))
+
+
+def render(rows: dict, seeds: tuple[int, ...], args) -> str:
+    cfg = SeqClassConfig()
+    lines = [
+        "## Numeric-sequence classification: UEA JapaneseVowels and BasicMotions (benchmarks/seqclass.py)",
+        "",
+        (f"The classifier of `rnnkit classify train --data data/uea/NAME_TRAIN.ts` (the TEST twin is the test "
+         f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
+         f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
+         f"{cfg.dropout}; {cfg.val_frac:.0%} of TRAIN (stratified) for early stopping; trainer defaults "
+         f"`{' '.join(a for a in SEQCLASS_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`. Test accuracy, "
+         f"mean ± sd over the seeds; one thread per run on a shared 2-core machine."
+         + (" **Quick mode: one seed, 5 epochs.**" if args.quick else "")),
+        "",
+        "| data set | train / test | 1-NN baseline | rnnkit test accuracy | per seed | mean epochs | mean wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        acc, mean_epochs, mean_seconds = seed_results(r)
+        sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        lines.append(f"| {name} | {r['sizes'][0]} / {r['sizes'][1]} | {r['baseline']:.2%} | "
+                     f"**{statistics.mean(acc):.2%}** ± {sd:.2%} | {' '.join(f'{a:.2%}' for a in acc)} | "
+                     f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")
+    lines += ["", "Commands (S = the seed):", ""]
+    lines += [f"- {name}: `{r['command']}`" for name, r in rows.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    seeds = SEEDS[:1] if args.quick else tuple(int(k) for k in args.seeds.split(","))
+    rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
+    for name in args.datasets.split(","):
+        if name not in DATASETS:
+            raise SystemExit(f"error: unknown data set {name!r} (known: {', '.join(DATASETS)})")
+        row = run_dataset(name, args, seeds)
+        print(json.dumps(row), flush=True)
+        if not args.quick:  # re-read: another process may have stored a row meanwhile
+            rows = json.loads(STORE.read_text()) if STORE.exists() else {}
+            old = rows.get(name, {})
+            if old.get("command") == row["command"] and "per_seed" in old:  # the same runs: pool the seeds
+                row["per_seed"] = {**old["per_seed"], **row["per_seed"]}
+            rows[name] = row
+            STORE.parent.mkdir(parents=True, exist_ok=True)
+            STORE.write_text(json.dumps(rows, indent=1))
+        else:
+            rows[name] = row
+        ordered = {k: rows[k] for k in DATASETS if k in rows}
+        write_section("seqclass", render(ordered, seeds, args) + "\n" + stamp(started, argv, "seqclass.py"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

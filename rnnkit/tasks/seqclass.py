@@ -1,0 +1,286 @@
+"""Classification of numeric sequences (many-to-one over real-valued frames: sensors, audio or video
+features): standardised frames → linear projection → recurrent layers (lengths from the padding) →
+pooling → linear, i.e. text classification's model (rnnkit.tasks.classify) with frames for words.
+
+Shape letters: B = sequences, T = frames (padded), C = channels, K = classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.data.labelled import stratified_split
+from rnnkit.data.sequences import read_sequences
+from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifierNet, score_probs
+from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.train import checkpoint
+from rnnkit.train.config import TrainConfig, check_choice
+from rnnkit.train.task import Batch
+
+Splits = dict[str, tuple[list[np.ndarray], list[str]]]
+# The trainer's defaults (SequenceClassifier and `rnnkit classify train --data X.ts`): small data
+# sets, many short epochs, early stopping on the carved validation split (see benchmarks/seqclass.py).
+TRAIN_DEFAULTS = {"max_epochs": 300, "patience": 40, "log_every": 1000, "run_dir": "runs/seqclass"}
+
+
+@dataclass
+class SeqClassConfig:
+    """The sequence classifier and its data."""
+
+    data: str = ""  # training sequences: .ts (UEA/sktime), long-format .csv or .npz (see rnnkit.data.sequences)
+    test: str = ""  # "" = the file named like data with TRAIN -> TEST if it exists, else test_frac of data
+    val_frac: float = 0.2  # validation share carved (stratified) from the training file
+    test_frac: float = 0.2  # test share carved from data when there is no test file
+    split_seed: int = 0  # the stratified carving; independent of the training seed
+    cell: str = "lstm"  # lstm | gru | rnn
+    embed_size: int = 64  # each standardised frame is projected linearly to this size
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "mean"  # last | mean | max | attention
+    dropout: float = 0.2  # on the projected frames and on the pooled vector
+    noise: float = 0.0  # sd of Gaussian noise added to the standardised frames in training (augmentation)
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_choice("pooling", self.pooling, POOLINGS)
+        for name in ("embed_size", "hidden_size", "num_layers", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.noise < 0:
+            raise ValueError(f"noise must be >= 0, got {self.noise}")
+        if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
+            raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
+                             f"{self.val_frac} and {self.test_frac}")
+
+
+class FrameClassifier(TextClassifierNet):
+    """TextClassifierNet whose embedding is a linear projection of each frame (C → embed_size), the
+    frames jittered with Gaussian noise (sd ``noise``) in training."""
+
+    def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
+        text_cfg = ClassifyConfig(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
+                                  num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
+                                  pooling=cfg.pooling, dropout=cfg.dropout)
+        super().__init__(1, num_classes, text_cfg)
+        self.embed = nn.Linear(channels, cfg.embed_size)
+        self.noise = cfg.noise
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
+        """(logits (B, K), mean cross-entropy or None, None) for x (B, T, C + 1): the standardised
+        frames, then 1 for a frame and 0 for padding; targets (B, 1)."""
+        frames, lengths = x[..., :-1], x[..., -1].sum(1).long()
+        if self.training and self.noise:
+            frames = frames + self.noise * torch.randn_like(frames) * x[..., -1:]
+        out, h_n = self.rnn(self.drop(self.embed(frames)), lengths=lengths)
+        pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)
+        logits = self.head(self.drop(pooled))
+        loss = None if targets is None else F.cross_entropy(logits, targets[:, 0])
+        return logits, loss, None
+
+
+class Standardizer:
+    """Per-channel (x − mean) / std, the statistics of every frame of the training split."""
+
+    def __init__(self, mean: list[float], std: list[float]):
+        self.mean, self.std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+
+    @classmethod
+    def fit(cls, samples: list[np.ndarray]) -> Standardizer:
+        frames = np.concatenate(samples).astype(np.float64)
+        std = frames.std(0)
+        return cls(frames.mean(0).tolist(), np.where(std > 0, std, 1.0).tolist())
+
+    def batch(self, samples: list[np.ndarray]) -> torch.Tensor:
+        """(B, T, C + 1) standardised frames zero-padded after each end, with the validity channel."""
+        if any(s.ndim != 2 or s.shape[1] != len(self.mean) for s in samples):
+            raise ValueError(f"every sequence must be an array (T, {len(self.mean)}) of {len(self.mean)} channels")
+        if any(len(s) == 0 for s in samples):
+            raise ValueError("a sequence has no frames")
+        x = np.zeros((len(samples), max(len(s) for s in samples), len(self.mean) + 1), dtype=np.float32)
+        for b, s in enumerate(samples):
+            x[b, : len(s), :-1] = (s - self.mean) / self.std
+            x[b, : len(s), -1] = 1.0
+        return torch.from_numpy(x)
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def test_file(path: str) -> str:
+    """The file named like ``path`` with TRAIN → TEST (or train → test), if it exists; else ""."""
+    name = Path(path).name
+    for old, new in (("TRAIN", "TEST"), ("train", "test")):
+        if old in name and (Path(path).with_name(name.replace(old, new))).is_file():
+            return str(Path(path).with_name(name.replace(old, new)))
+    return ""
+
+
+def split_sequences(cfg: SeqClassConfig) -> Splits:
+    """{"train" | "val" | "test": (samples, labels)}: val carved stratified from cfg.data; test from
+    cfg.test or the TEST twin of cfg.data, else carved too."""
+    if not cfg.data:
+        raise ValueError("give the training sequences: --data FILE (.ts, long-format .csv or .npz)")
+    samples, labels = read_sequences(cfg.data)
+    names = sorted(set(labels))
+    test_path = cfg.test or test_file(cfg.data)
+    index = stratified_split([names.index(y) for y in labels], cfg.val_frac, 0.0 if test_path else cfg.test_frac,
+                             cfg.split_seed)
+    splits = {split: ([samples[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
+    if test_path:
+        splits["test"] = read_sequences(test_path)
+    return splits
+
+
+class SequenceClassificationTask:
+    """Labelled numeric sequences, standardised with the training split's statistics, in batches."""
+
+    def __init__(self, cfg: SeqClassConfig, splits: Splits | None = None):
+        self.cfg = cfg
+        self.data = split_sequences(cfg) if splits is None else splits
+        sizes = {split: len(labels) for split, (_, labels) in self.data.items()}
+        if min(sizes.values()) == 0:
+            raise ValueError(f"{cfg.data or 'the data'}: an empty split ({sizes})")
+        self.labels = sorted(set(self.data["train"][1]))
+        if len(self.labels) < 2:
+            raise ValueError(f"{cfg.data or 'the data'}: one class only; a classifier needs at least two")
+        for split, (_, labels) in self.data.items():
+            unknown = sorted(set(labels) - set(self.labels))
+            if unknown:
+                raise ValueError(f"{split} label(s) {', '.join(map(repr, unknown))} are not among the training labels")
+        channels = {s.shape[1] for samples, _ in self.data.values() for s in samples}
+        if len(channels) != 1:
+            raise ValueError(f"the splits' sequences have different channel counts ({sorted(channels)})")
+        self.scaler = Standardizer.fit(self.data["train"][0])
+        self.model = FrameClassifier(channels.pop(), len(self.labels), cfg)
+
+    def _batch(self, split: str, rows: list[int]) -> Batch:
+        samples, labels = self.data[split]
+        y = torch.tensor([self.labels.index(labels[i]) for i in rows])[:, None]
+        return Batch(self.scaler.batch([samples[i] for i in rows]), y)
+
+    def train_batches(self, epoch: int, rank: int, world: int):
+        """Shuffled batches of the train split (the order fixed by epoch; the last may be smaller);
+        rank r of `world` takes every world-th batch."""
+        n, B = len(self.data["train"][1]), self.cfg.batch_size
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch)).tolist()
+        for start in list(range(0, n, B))[rank::world]:
+            yield self._batch("train", order[start : start + B])
+
+    def eval_batches(self, split: str):
+        n = len(self.data[split][1])
+        return [self._batch(split, list(range(s, min(s + 256, n)))) for s in range(0, n, 256)]
+
+    def meta(self) -> dict:
+        return {"task": "seqclass", "labels": self.labels, "scaler": self.scaler.to_json(),
+                "seqclass": dataclasses.asdict(self.cfg)}
+
+
+class SequenceClassifier:
+    """``SequenceClassifier(hidden_size=64).fit(samples, labels)`` (a list of (T_i, C) arrays and their
+    labels, or a path), then ``predict``, ``evaluate``, ``save`` and ``SequenceClassifier.load``."""
+
+    def __init__(self, config: SeqClassConfig | None = None, train: TrainConfig | None = None, **fields):
+        self.config = dataclasses.replace(config or SeqClassConfig(), **fields)
+        self.train_config = train or TrainConfig(**TRAIN_DEFAULTS)
+        self.model: FrameClassifier | None = None
+        self.scaler: Standardizer | None = None
+        self.labels: list[str] = []
+
+    def fit(self, data, labels: list | None = None, test: tuple | str | None = None) -> dict:
+        """Trains on a path, or on samples with ``labels`` (val carved stratified; ``test`` a path or
+        (samples, labels), else carved as well); returns the trainer's summary with the test split's
+        metrics under "metrics"."""
+        from rnnkit.train.loop import Trainer
+
+        cfg = self.config
+        if isinstance(data, (str, Path)):
+            cfg = dataclasses.replace(cfg, data=str(data), test=str(test) if isinstance(test, (str, Path)) else cfg.test)
+            splits = split_sequences(cfg)
+        else:
+            if labels is None or len(labels) != len(data):
+                raise ValueError("give one label per sequence")
+            samples, names = [np.asarray(s, dtype=np.float32) for s in data], [str(y) for y in labels]
+            classes = sorted(set(names))
+            index = stratified_split([classes.index(y) for y in names], cfg.val_frac,
+                                     0.0 if test is not None else cfg.test_frac, cfg.split_seed)
+            splits = {split: ([samples[i] for i in idx], [names[i] for i in idx]) for split, idx in index.items()}
+        if test is not None and not isinstance(test, (str, Path)):
+            splits["test"] = ([np.asarray(s, dtype=np.float32) for s in test[0]], [str(y) for y in test[1]])
+        self.config = cfg
+        task = SequenceClassificationTask(cfg, splits)
+        summary = Trainer(task, self.train_config).fit()
+        self.model, self.scaler, self.labels = task.model.eval(), task.scaler, task.labels
+        summary["metrics"] = self.evaluate(*splits["test"])
+        return summary
+
+    @torch.no_grad()
+    def predict_proba(self, samples) -> torch.Tensor:
+        """Class probabilities (N, K) of (T_i, C) arrays (or of the sequences of a file)."""
+        if self.model is None or self.scaler is None:
+            raise ValueError("the classifier is not trained: call fit() or SequenceClassifier.load()")
+        if isinstance(samples, (str, Path)):
+            samples = read_sequences(samples)[0]
+        samples = [np.asarray(s, dtype=np.float32) for s in samples]
+        self.model.eval()
+        return torch.cat([torch.softmax(self.model(self.scaler.batch(samples[s : s + 256]))[0], -1)
+                          for s in range(0, len(samples), 256)])  # fmt: skip
+
+    def predict(self, samples) -> list[str]:
+        """The likeliest label of each sequence."""
+        return [self.labels[k] for k in self.predict_proba(samples).argmax(-1).tolist()]
+
+    def evaluate(self, samples, labels: list | None = None) -> dict:
+        """classify's classification_metrics (accuracy, per-class P/R/F1, MCC, confusion) of labelled
+        sequences, or of a file's."""
+        if isinstance(samples, (str, Path)):
+            samples, labels = read_sequences(samples)
+        if labels is None:
+            raise ValueError("give one label per sequence")
+        return score_probs(self.predict_proba(samples), self.labels, [str(y) for y in labels])
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the classifier (weights, labels, standardisation) as a checkpoint directory at ``path``."""
+        if self.model is None or self.scaler is None:
+            raise ValueError("the classifier is not trained: call fit() or SequenceClassifier.load()")
+        path = Path(path)
+        if path.exists():
+            raise ValueError(f"{path} already exists; save elsewhere or remove it")
+        meta = {"task": "seqclass", "labels": self.labels, "scaler": self.scaler.to_json(),
+                "seqclass": dataclasses.asdict(self.config)}
+        checkpoint.save(path, ("last",), self.model, torch.optim.SGD(self.model.parameters(), lr=1.0), None,
+                        {"step": 0, "meta": meta})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SequenceClassifier:
+        """A classifier from a run directory (its best checkpoint) or a checkpoint directory."""
+        if (Path(path) / "best").exists():
+            path = Path(path) / "best"
+        meta = checkpoint.read_state(path, task="seqclass")["meta"]
+        cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path)
+        try:
+            labels, scaler = [str(y) for y in meta["labels"]], Standardizer(**meta["scaler"])
+        except (KeyError, TypeError, ValueError):
+            raise checkpoint.CheckpointError(f"{path}: the saved labels or standardisation are malformed") from None
+        model = FrameClassifier(len(scaler.mean), len(labels), cfg)
+        checkpoint.load(path, model)
+        return cls.from_parts(model, scaler, labels, cfg)
+
+    @classmethod
+    def from_parts(cls, model: FrameClassifier, scaler: Standardizer, labels: list[str],
+                   cfg: SeqClassConfig) -> SequenceClassifier:
+        """A classifier of a trained model (a SequenceClassificationTask's parts after training)."""
+        classifier = cls(cfg)
+        classifier.model, classifier.scaler, classifier.labels = model.eval(), scaler, labels
+        return classifier

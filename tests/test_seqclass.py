@@ -1,0 +1,112 @@
+"""Numeric-sequence classification: standardisation from the training split, lengths, the Python API,
+and `rnnkit classify train|eval|predict` on a .ts file (with its bad-input errors)."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnkit.cli import app
+from rnnkit.tasks.seqclass import (
+    FrameClassifier,
+    SeqClassConfig,
+    SequenceClassificationTask,
+    SequenceClassifier,
+    Standardizer,
+)
+from rnnkit.train import TrainConfig
+
+
+def toy(n=40, seed=0):
+    """Two classes told apart by the sign of channel 0's slope; lengths 5..12, channel 1 on a large scale."""
+    rng = np.random.default_rng(seed)
+    samples, labels = [], []
+    for i in range(n):
+        T, up = int(rng.integers(5, 13)), i % 2 == 0
+        ramp = np.linspace(0, 1, T) * (1 if up else -1)
+        samples.append(np.stack([ramp + 0.1 * rng.standard_normal(T), 1000 + 50 * rng.standard_normal(T)], 1))
+        labels.append("up" if up else "down")
+    return samples, labels
+
+
+def write_ts(path, samples, labels):
+    lines = ["@problemName toy", "@dimensions 2", "@classLabel true down up", "@data"]
+    lines += [":".join(",".join(f"{v:.5f}" for v in s[:, c]) for c in range(2)) + f":{y}" for s, y in zip(samples, labels)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_standardizer_uses_the_training_frames_and_marks_padding():
+    scaler = Standardizer.fit([np.array([[0.0, 10.0], [2.0, 10.0]]), np.array([[4.0, 10.0]])])
+    np.testing.assert_allclose(scaler.mean, [2.0, 10.0])
+    np.testing.assert_allclose(scaler.std, [np.sqrt(8 / 3), 1.0])  # a constant channel keeps sd 1
+    x = scaler.batch([np.array([[2.0, 11.0]]), np.array([[0.0, 10.0], [4.0, 10.0]])])
+    assert x.shape == (2, 2, 3)
+    torch.testing.assert_close(x[0], torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    assert x[1, :, -1].tolist() == [1.0, 1.0]
+
+
+def test_padding_does_not_change_a_sequences_logits():
+    torch.manual_seed(0)
+    for pooling in ("last", "mean", "max", "attention"):
+        model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, pooling=pooling, dropout=0.0)).eval()
+        scaler = Standardizer([0.0, 0.0], [1.0, 1.0])
+        short, long = np.random.rand(3, 2).astype(np.float32), np.random.rand(7, 2).astype(np.float32)
+        alone = model(scaler.batch([short]))[0]
+        padded = model(scaler.batch([short, long]))[0][:1]
+        torch.testing.assert_close(alone, padded)
+
+
+def test_python_api_learns_variable_length_sequences_and_round_trips(tmp_path):
+    samples, labels = toy()
+    test = toy(20, seed=1)
+    classifier = SequenceClassifier(SeqClassConfig(hidden_size=16, embed_size=8, batch_size=8),
+                                    TrainConfig(max_epochs=30, lr=0.01, run_dir=str(tmp_path / "run"), threads=1,
+                                                log_every=1000))
+    summary = classifier.fit(samples, labels, test=test)
+    assert summary["metrics"]["accuracy"] == 1.0 and summary["metrics"]["confusion"] == [[10, 0], [0, 10]]
+    assert classifier.predict(test[0][:4]) == test[1][:4]
+    classifier.save(tmp_path / "saved")
+    again = SequenceClassifier.load(tmp_path / "saved")
+    np.testing.assert_allclose(again.scaler.mean, classifier.scaler.mean)  # the standardisation is saved
+    torch.testing.assert_close(again.predict_proba(test[0]), classifier.predict_proba(test[0]))
+
+
+def test_validation_is_carved_stratified_and_the_test_twin_is_found(tmp_path):
+    samples, labels = toy(40)
+    write_ts(tmp_path / "toy_TRAIN.ts", samples, labels)
+    write_ts(tmp_path / "toy_TEST.ts", *toy(10, seed=3))
+    task = SequenceClassificationTask(SeqClassConfig(data=str(tmp_path / "toy_TRAIN.ts"), val_frac=0.2))
+    assert {k: len(v[1]) for k, v in task.data.items()} == {"train": 32, "val": 8, "test": 10}
+    assert sorted(task.data["val"][1]) == ["down"] * 4 + ["up"] * 4
+    assert task.meta()["scaler"]["mean"][1] > 900  # fitted on the training split
+
+
+def test_classify_cli_routes_sequence_files(tmp_path):
+    samples, labels = toy(40)
+    train = write_ts(tmp_path / "toy_TRAIN.ts", samples, labels)
+    write_ts(tmp_path / "toy_TEST.ts", *toy(10, seed=3))
+    run = str(tmp_path / "run")
+    runner = CliRunner()
+    result = runner.invoke(app, ["classify", "train", "--data", str(train), "--max-epochs", "2", "--run-dir", run,
+                                 "--threads", "1", "--hidden-size", "8", "--embed-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert "test (10 sequences)" in result.output
+    result = runner.invoke(app, ["classify", "eval", "--checkpoint", run])
+    assert result.exit_code == 0 and "test split" in result.output
+    result = runner.invoke(app, ["classify", "predict", "--checkpoint", run, "--file", str(tmp_path / "toy_TEST.ts")])
+    assert result.exit_code == 0 and len(result.output.splitlines()) == 10
+    assert result.output.splitlines()[0].split("\t")[1] in ("up", "down")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("1,2:3,4:5,6:up", "3 channel(s), but the file's samples have 2"),
+    ("1,2:3,4:sideways", "label 'sideways' is not in @classLabel"),
+])
+def test_classify_cli_bad_ts_is_one_error_line(tmp_path, line, message):
+    path = tmp_path / "bad_TRAIN.ts"
+    path.write_text(f"@dimensions 2\n@classLabel true up down\n@data\n1,2:3,4:up\n{line}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["classify", "train", "--data", str(path), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -1,0 +1,124 @@
+"""Sequence tagging: conlleval spans and metrics by hand-worked examples, the model's contract, and
+a tiny tagger that learns, saves, loads and predicts."""
+
+import pytest
+import torch
+
+from rnnkit.tasks.tag import (
+    Encoder,
+    SequenceTagger,
+    TagConfig,
+    Tagger,
+    TaggingTask,
+    is_span_scheme,
+    spans,
+    tagging_metrics,
+)
+from rnnkit.train import TrainConfig
+
+
+@pytest.mark.parametrize("tags, expected", [
+    (["B-PER", "I-PER", "O", "B-LOC"], {(0, 1, "PER"), (3, 3, "LOC")}),
+    (["I-PER", "I-PER", "O"], {(0, 1, "PER")}),  # I after O starts a chunk
+    (["B-PER", "I-LOC"], {(0, 0, "PER"), (1, 1, "LOC")}),  # a change of type starts a chunk
+    (["B-PER", "B-PER"], {(0, 0, "PER"), (1, 1, "PER")}),
+    (["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC"], {(0, 0, "PER"), (1, 3, "LOC"), (4, 4, "LOC")}),
+    (["O", "O"], set()),
+])
+def test_spans_follow_conlleval(tags, expected):
+    assert spans(tags) == expected
+
+
+def test_metrics_hand_worked():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG"]]  # PER right, LOC missed (ORG instead), ORG right
+    m = tagging_metrics(gold, pred)
+    assert m["accuracy"] == pytest.approx(4 / 5)
+    assert (m["precision"], m["recall"], m["f1"]) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+    m = tagging_metrics([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]])  # a cut span is wrong
+    assert (m["precision"], m["recall"], m["f1"], m["accuracy"]) == pytest.approx((0.0, 0.0, 0.0, 2 / 3))
+    assert "f1" not in tagging_metrics([["NOUN", "VERB"]], [["NOUN", "NOUN"]])  # not a span tag set
+
+
+def test_span_scheme_detection():
+    assert is_span_scheme(["O", "B-PER", "I-PER", "S-LOC", "E-LOC"])
+    assert not is_span_scheme(["O", "O"]) and not is_span_scheme(["NOUN", "B-PER"])
+
+
+SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ran", "home"], ["DET", "NOUN", "VERB", "NOUN"]),
+             (["The", "dog", "sat"], ["DET", "NOUN", "VERB"]), (["A", "cat", "ran"], ["DET", "NOUN", "VERB"])] * 4
+
+
+def small_config(**fields):
+    return TagConfig(embed_size=8, char_embed_size=4, char_hidden_size=4, hidden_size=8, min_freq=1, batch_size=4,
+                     batch_tokens=0, dropout=0.0, word_dropout=0.0, **fields)
+
+
+def test_each_spelling_is_encoded_once_and_padding_is_ignored():
+    cfg = small_config()
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = SequenceTagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg).eval()
+    x = encoder.inputs([["The", "cat", "The"], ["cat"]])
+    chars = x[..., 1:].reshape(6, -1)
+    together = model.spell(chars)
+    alone = torch.cat([model.spell(row[None]) for row in chars])  # each spelling encoded by itself
+    torch.testing.assert_close(together, alone)
+    torch.testing.assert_close(together[0], together[2])
+    scores = model(x)[0]
+    torch.testing.assert_close(scores[1, :1], model(encoder.inputs([["cat"]]))[0][0])  # padding does not leak
+
+
+def test_unseen_words_read_as_unk_with_their_spelling():
+    cfg = small_config()
+    encoder = Encoder.build(SENTENCES, cfg)
+    x = encoder.inputs([["Zebra"]])
+    assert x[0, 0, 0] == 1 and x[0, 0, 1:6].ne(0).all()  # <unk>, five characters (Z unseen -> <unk> char)
+    cfg = small_config(max_word_chars=4)
+    assert Encoder.build(SENTENCES, cfg).spelling("abcdefgh") == Encoder.build(SENTENCES, cfg).spelling("abgh")
+
+
+@pytest.mark.parametrize("crf", [False, True])
+def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, crf):
+    tagger = Tagger(small_config(crf=crf), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
+                                                       lr=0.03, log_every=1000))
+    summary = tagger.fit(SENTENCES, dev=SENTENCES[:4], test=SENTENCES[:4])
+    assert summary["metrics"]["accuracy"] == 1.0
+    assert tagger.predict([["A", "dog", "sat"]]) == [["DET", "NOUN", "VERB"]]
+    tagger.save(tmp_path / "saved")
+    with pytest.raises(ValueError, match="already exists"):
+        tagger.save(tmp_path / "saved")
+    for path in (tmp_path / "saved", tmp_path / "run"):
+        assert Tagger.load(path).predict([["A", "dog", "sat"], []]) == [["DET", "NOUN", "VERB"], []]
+    raw = tmp_path / "raw.txt"
+    raw.write_text("The cat ran\n\nA dog sat home\n", encoding="utf-8")
+    assert tagger.predict(raw) == [["DET", "NOUN", "VERB"], ["DET", "NOUN", "VERB", "NOUN"]]
+
+
+def test_task_carves_dev_and_test_when_there_are_no_sibling_files(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("".join(f"w{i}\tT{i % 2}\nx\tT0\n\n" for i in range(30)), encoding="utf-8")
+    task = TaggingTask(small_config(data=str(path)))
+    assert {k: len(v) for k, v in task.data.items()} == {"train": 24, "val": 3, "test": 3}
+    assert task.meta()["task"] == "tag"
+
+
+def test_task_uses_dev_and_test_siblings(tmp_path):
+    for part in ("train", "dev", "test"):
+        (tmp_path / f"x-{part}.tsv").write_text(f"{part}\tA\nword\tB\n\n", encoding="utf-8")
+    task = TaggingTask(small_config(data=str(tmp_path / "x-train.tsv")))
+    assert [task.data[s][0][0][0] for s in ("train", "val", "test")] == ["train", "dev", "test"]
+
+
+def test_config_checks_cell_options():
+    with pytest.raises(ValueError, match="LSTM options"):
+        TagConfig(cell="gru", peephole=True)
+    layer = small_config(cell="gru", init="orthogonal", zoneout=0.1).recurrent(3, 4, 2)
+    assert layer.bidirectional and layer.num_layers == 2 and layer.zoneout == 0.1
+
+
+def test_length_batches_by_sentences_or_by_tokens():
+    from rnnkit.tasks.tag import length_batches
+
+    lengths = [5, 1, 3, 1, 2, 9]
+    assert length_batches(lengths, 2) == [[1, 3], [4, 2], [0, 5]]
+    assert length_batches(lengths, 2, tokens=6) == [[1, 3, 4], [2], [0], [5]]  # 3 x 2 <= 6; 2 x 3; 5; 9 alone
