@@ -39,7 +39,7 @@ TASKS = {"adding-100": ("adding", 100, "hochreiter"), "adding-200": ("adding", 2
 # The recipe that learns (see the section's text): Adam, clip 1, batches of 16, plateau schedule; GRU
 # and LSTM start with chrono keep-gate biases for the task's longest lag (Tallec & Ollivier 2018).
 TRAIN = ("--optimizer adam --clip-norm 1 --eval-every 100 --schedule plateau "
-         "--plateau-patience 4 --patience 20 --max-epochs 1000")
+         "--plateau-patience 4 --patience 20 --max-epochs 1000 --long-sequence 0")
 HIDDEN = {"adding": 64, "copy": 128, "reber": 64}
 LR = {"adding": 0.003, "copy": 0.003, "reber": 0.01}
 BATCH = {"adding": 16, "copy": 16, "reber": 8}

@@ -39,13 +39,14 @@ RUNS = {
 }
 DEFAULT_FLAGS = " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
                          for k, v in Seq2Seq.train_defaults.items() if k != "run_dir")
-CAPTION_TRAIN = {"max_epochs": 30, "lr": 0.005, "schedule": "cosine", "threads": 1, "log_every": 1000}
+CAPTION_TRAIN = {"max_epochs": 30, "patience": 0, "lr": 0.005, "schedule": "cosine", "threads": 1, "log_every": 1000}
 
 
 def run_seq2seq(name: str) -> dict:
     flags, heatmap_input = RUNS[name]
     run_dir = f"runs/bench-{name}"
     started = time.perf_counter()
+    flags = ["--patience", "0", *flags]  # the recipe anneals over its epochs, without early stopping
     cfgs = Seq2Seq.configs(None, [*flags, "--run-dir", run_dir])  # as `rnnkit seq2seq train` builds them
     translator = Seq2Seq(cfgs["seq2seq"])
     summary = translator.fit(train=cfgs["train"])

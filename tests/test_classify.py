@@ -89,7 +89,7 @@ def test_stratified_split_keeps_class_shares_and_is_disjoint():
         (b"", ("1", "0"), "empty file"),
         (b"ham\thello\nham\tbye\n", ("1", "0"), "two classes"),
         (b"ham hello\nspam win\n", ("1", "0"), "line 1: 1 column"),
-        (b"\xff\xfe\x00bad", ("1", "0"), "not UTF-8"),
+        (b"ok\tfine\n\xc3\x28bad", ("1", "0"), "line 2: not UTF-8"),
         (b"label,text\nham,hi\nspam,win\n", ("message", "label"), "no column named 'message'"),
     ],
 )

@@ -146,7 +146,7 @@ def test_toml_survives_through_the_command_and_resume_keeps_the_run_settings(tmp
     assert (saved["lr"], saved["clip_norm"], saved["max_steps"]) == (0.0123, 2.0, 2)  # not the task defaults
 
 
-def test_inference_reads_best_and_resume_reads_last(tmp_path):
+def test_a_run_directory_means_its_best_checkpoint_else_its_last(tmp_path):
     from rnnkit.tasks.base import checkpoint_dir
 
     run = tmp_path / "run"

@@ -1,6 +1,7 @@
 """Building the compiled loops: the cache key and the lock that survives a killed build."""
 
 import multiprocessing
+import shutil
 import threading
 import time
 
@@ -53,13 +54,15 @@ def test_a_live_build_is_waited_for_not_broken(tmp_path):
     assert entered == [1]
 
 
-def test_cache_dir_depends_on_the_source(tmp_path, monkeypatch):
+def test_cache_dir_depends_on_every_source_file(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNKIT_EXT_DIR", str(tmp_path))
     here = compiled.cache_dir()
-    copy = tmp_path / "rnnkit_ext.cpp"
-    copy.write_text(compiled.SOURCES[0].read_text())
-    monkeypatch.setattr(compiled, "SOURCES", [copy])
-    elsewhere = compiled.cache_dir()
-    copy.write_text(copy.read_text() + "\n// edited\n")
-    edited = compiled.cache_dir()
-    assert len({here, elsewhere, edited}) == 3 and here.parent == tmp_path
+    copy = tmp_path / "csrc"
+    shutil.copytree(compiled.CSRC, copy)
+    monkeypatch.setattr(compiled, "CSRC", copy)
+    assert {p.name for p in compiled.sources()} >= {"lstm.cpp", "gru.cpp", "rnn.cpp", "bindings.cpp"}
+    keys = [here, compiled.cache_dir()]  # the same text elsewhere
+    for name in ("common.h", "gru.cpp", "bindings.cpp"):  # a header, a cell, the module
+        (copy / name).write_text((copy / name).read_text() + "\n// edited\n")
+        keys.append(compiled.cache_dir())
+    assert len(set(keys)) == len(keys) and here.parent == tmp_path

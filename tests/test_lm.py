@@ -237,7 +237,7 @@ def test_tied_model_reloaded_from_best_scores_test_like_val_when_they_are_the_sa
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "empty file"), (b"caf\xe9\n", "not UTF-8 text (byte 3)"), (b"ab\x00cd", "binary data, not text"),
+    (b"", "empty file"), (b"caf\xe9\n", "line 1: not UTF-8 text (byte 3: 0xe9); if it is Latin-1 or Windows-1252 text, pass --encoding latin-1"), (b"ab\x00cd", "binary data, not text"),
     (b"a", "at least 2 are needed"),
 ])
 def test_eval_of_a_bad_data_file_is_one_clear_line(tiny_lm_run, tmp_path, content, message):

@@ -186,7 +186,7 @@ def generic_cases() -> list:
             Case(f"{name}-train-nan-lr", [*data, *gd, "--lr", "nan"], "--lr", good),
             Case(f"{name}-train-negative", [*data, *gd, "--hidden-size", "-3"], "hidden_size", good),
             Case(f"{name}-train-missing-value", [*data, *gd, "--lr"], "--lr", good),
-            Case(f"{name}-train-tbptt-conflict", [*data, *gd, "--tbptt-forward", "4", "--tbptt-backward", "8"],
+            Case(f"{name}-train-tbptt-conflict", [*data, *gd, "--tbptt-forward", "8", "--tbptt-backward", "4"],
                  "tbptt_backward", good),
             Case(f"{name}-train-no-stop-rule", [*data, *gd, "--max-epochs", "0", "--max-steps", "0", "--patience", "0"],
                  "max_epochs", good),

@@ -93,8 +93,8 @@ def test_plateau_reduces_after_patience_and_round_trips_its_state():
 def test_config_errors_name_the_argument():
     with pytest.raises(ValueError, match="optimizer must be one of sgd, rmsprop, adagrad, adam, adamw; got 'lbfgs'"):
         TrainConfig(optimizer="lbfgs")
-    with pytest.raises(ValueError, match=r"tbptt_backward \(8\) must be <= tbptt_forward \(4\)"):
-        TrainConfig(tbptt_forward=4, tbptt_backward=8)
+    with pytest.raises(ValueError, match=r"tbptt_backward \(8\) must be <= tbptt_forward \(4\) with tbptt_style dl4j"):
+        TrainConfig(tbptt_forward=4, tbptt_backward=8, tbptt_style="dl4j")
 
 
 def test_configs_from_toml_then_flags(tmp_path):

@@ -43,7 +43,7 @@ def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP
              data: str = typer.Option("", help="Labelled file to score in full; default: the training "
                                                "data's held-out test split.")) -> None:
     """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
-    from rnnkit.data.labelled import read_labelled
+    from rnnkit.data.labelled import read_classification
     from rnnkit.tasks.classify import (
         load_ensemble,
         predict_mean,
@@ -55,7 +55,7 @@ def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP
         members = load_ensemble(checkpoint)
         labels, cfg = members[0].labels, members[0].config
         if data:
-            texts, truth = read_labelled(data, cfg.text_col, cfg.label_col)
+            texts, truth = read_classification(data, cfg.text_col, cfg.label_col, cfg.encoding)
         else:
             texts, truth = shared_test_split(members)
         metrics = score_probs(predict_mean(members, texts), labels, truth)
@@ -66,9 +66,9 @@ def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP
 @classify_app.command("predict")
 def predict(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
             texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
-            file: str = typer.Option("", help="A UTF-8 file with one text per line.")) -> None:
+            file: str = typer.Option("", help="A file with one text per line (in the model's --encoding).")) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
-    from rnnkit.data.text import read_text_file
+    from rnnkit.data.text import read_text_file, split_lines
     from rnnkit.tasks.classify import load_ensemble, predict_mean
 
     with errors():
@@ -76,7 +76,7 @@ def predict(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)
         labels = members[0].labels
         items = list(texts or [])
         if file:
-            items += read_text_file(file).splitlines()
+            items += split_lines(read_text_file(file, members[0].config.encoding))
         if not items:
             raise ValueError("give texts as arguments or --file")
         probs = predict_mean(members, items)

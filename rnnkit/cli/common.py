@@ -111,6 +111,8 @@ def _field_parameters(classes: dict[str, type], defaults: dict[str, Any]) -> lis
             if f.name in choices:  # typer's choices (listed in --help, completed by the shell) are an Enum
                 kind = enum.Enum(f.name, {str(c): str(c) for c in choices[f.name]})
                 default = kind(str(default))
+            if f.name == "data" and kind is str:  # --data a.txt --data b.txt: several files (one per class)
+                kind, default = list[str], [default] if default else None
             option = typer.Option(default, help=escape(docs.get(f.name, "")),
                                   rich_help_panel=escape(f"[{table}] settings"), show_default=True)
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
@@ -128,6 +130,9 @@ def given_flags(ctx: typer.Context, values: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if isinstance(value, enum.Enum):
             args += [flag, value.value]
+        elif isinstance(value, list):
+            for item in value:
+                args += [flag, str(item)]
         elif isinstance(value, bool):
             args.append(flag if value else "--no-" + name.replace("_", "-"))
         else:

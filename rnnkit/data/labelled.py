@@ -1,4 +1,5 @@
-"""Labelled texts for classification: reading TSV/CSV files, tokenising, a vocabulary, a split.
+"""Labelled texts for classification: reading TSV/CSV files, class folders and one file per class,
+tokenising, a vocabulary, a split.
 
 The bundled example is the SMS Spam Collection (UCI; 5,574 messages, 747 spam; see its SOURCE
 file): one message per line, ``label<TAB>text``, no header.
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 
 from rnnkit.data.pairs import pad_batch  # noqa: F401 (<pad> is id 0 here too; the one pad_batch)
-from rnnkit.data.text import read_text_file
+from rnnkit.data.text import read_text_file, split_lines
 
 PAD, UNK = "<pad>", "<unk>"
 WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
@@ -37,25 +38,41 @@ def _column(spec: str, header: list[str] | None, path: Path) -> int:
     return header.index(spec)
 
 
-def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0") -> tuple[list[str], list[str]]:
-    """(texts, labels) from a .csv (comma) or any other file (TAB-separated).
+def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0",
+                  encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """(texts, labels) from a .csv (comma; quoted fields may hold commas, quotes and newlines) or any
+    other file (TAB-separated, no quoting).
 
-    Columns are 0-based numbers (no header row) or names (the first row is the header). Every
-    problem raises a ValueError naming the file and, where there is one, the line.
+    Lines break only at "\n" / "\r\n" (see `split_lines`), so a text may hold U+0085 or U+2028 and
+    line numbers are the file's. Columns are 0-based numbers (no header row) or names (the first
+    row is the header). Every problem raises a one-line ValueError naming the file and, where
+    there is one, the line.
     """
     path = Path(path)
-    raw = read_text_file(path)
-    delimiter = "," if path.suffix.lower() == ".csv" else "\t"
-    try:
-        rows = [r for r in csv.reader(raw.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)]
-    except csv.Error as err:
-        raise ValueError(f"{path}: {err}") from None
+    raw = read_text_file(path, encoding)
     named = not (text_col.isdigit() and label_col.isdigit())
-    header = rows.pop(0) if named and rows else None
+    rows: list[tuple[int, list[str]]] = []  # (line where the row starts, fields)
+    if path.suffix.lower() == ".csv":
+        reader = csv.reader(split_lines(raw, keepends=True), delimiter=",", quoting=csv.QUOTE_MINIMAL, strict=True)
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                raise ValueError(f"{path}, line {line}: {err}") from None
+            rows.append((line, row))
+    else:
+        rows = [(i, line.split("\t")) for i, line in enumerate(split_lines(raw), start=1)]
+    if named and rows:
+        header = rows.pop(0)[1]
+    else:
+        header = None
     t, y = _column(text_col, header, path), _column(label_col, header, path)
     texts, labels = [], []
-    for line, row in enumerate(rows, start=2 if named else 1):
-        if not row:
+    for line, row in rows:
+        if not row or row == [""]:
             continue
         if max(t, y) >= len(row):
             raise ValueError(f"{path}, line {line}: {len(row)} column(s), need column {max(t, y)} (0-based)")
@@ -63,8 +80,76 @@ def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0") -
         labels.append(row[y].strip())
     if not texts:
         raise ValueError(f"{path}: no labelled rows")
+    check_classes(labels, path)
+    return texts, labels
+
+
+def check_classes(labels: list[str], where) -> None:
+    """ValueError unless `labels` hold at least two classes."""
     if len(set(labels)) < 2:
-        raise ValueError(f"{path}: every row has the label {labels[0]!r}; a classifier needs at least two classes")
+        raise ValueError(f"{where}: every text has the label {labels[0]!r}; a classifier needs at least two classes")
+
+
+def read_class_folder(folder: Path, encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """(texts, labels) from a folder with one sub-folder per class and one text per file (the
+    layout of Keras' text_dataset_from_directory); hidden files and folders are skipped."""
+    texts, labels = [], []
+    classes = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{folder}: a folder of classification data holds one sub-folder per class; found none")
+    for sub in classes:
+        files = sorted(f for f in sub.rglob("*") if f.is_file() and not f.name.startswith("."))
+        for file in files:
+            texts.append(read_text_file(file, encoding))
+            labels.append(sub.name)
+    return texts, labels
+
+
+def read_class_files(paths: list[Path], encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """(texts, labels) from one file per class, one text per line (blank lines skipped); the label
+    is the file's name without its extension (pos.txt -> "pos")."""
+    stems = [p.stem for p in paths]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"one file per class: the labels (file names without extension) must differ, got "
+                         f"{', '.join(stems)}")
+    texts, labels = [], []
+    for path, stem in zip(paths, stems):
+        lines = [line for line in split_lines(read_text_file(path, encoding)) if line.strip()]
+        if not lines:
+            raise ValueError(f"{path}: no texts")
+        texts += lines
+        labels += [stem] * len(lines)
+    return texts, labels
+
+
+def data_paths(data: str | Path | list) -> list[Path]:
+    """The paths named by `data`: a path, a list of paths, or several paths joined by "," (a string
+    that is itself an existing path is one path)."""
+    if isinstance(data, (list, tuple)):
+        return [Path(p) for p in data]
+    if "," in str(data) and not Path(data).exists():
+        return [Path(p.strip()) for p in str(data).split(",") if p.strip()]
+    return [Path(data)]
+
+
+def read_classification(data: str | Path | list, text_col: str = "1", label_col: str = "0",
+                        encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """(texts, labels) from any of the layouts people have: one delimited file (`read_labelled`), a
+    folder of class sub-folders (`read_class_folder`) or one file per class (`read_class_files`).
+    At least two classes are needed; problems raise a one-line ValueError naming the file."""
+    paths = data_paths(data)
+    for path in paths:
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or folder")
+    if len(paths) > 1:
+        texts, labels = read_class_files(paths, encoding)
+    elif paths[0].is_dir():
+        texts, labels = read_class_folder(paths[0], encoding)
+    else:
+        texts, labels = read_labelled(paths[0], text_col, label_col, encoding)
+    if not texts:
+        raise ValueError(f"{data}: no texts")
+    check_classes(labels, data)
     return texts, labels
 
 

@@ -7,12 +7,16 @@ Shape letters: B = batch rows, T = chunk length in tokens, N = tokens in a text.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 NANOGPT_TRAIN_CHARS = 1_003_854  # nanoGPT's split of tiny Shakespeare: train = text[:1003854]
@@ -23,21 +27,58 @@ def load_tinyshakespeare() -> str:
     return resources.files("rnnkit.data").joinpath("bundled/tinyshakespeare.txt").read_text("ascii")
 
 
-def read_text_file(path: str | Path) -> str:
-    """The text of a UTF-8 file; ValueError naming the file if it is missing, not a regular file,
-    not UTF-8, binary (contains NUL) or empty."""
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_bytes(data: bytes, encoding: str, where: str | Path) -> str:
+    """`data` decoded as `encoding`; with "utf-8" (the default) a UTF-8 or UTF-16 byte-order mark
+    picks the codec and is dropped. ValueError naming `where`, the line and the byte, and saying
+    which --encoding to try, if the bytes are not of that encoding."""
+    codec = encoding
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        codec = next((name for bom, name in BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(codec)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(codec, encoding)
+        raise ValueError(f"{where}, line {line}: not {name} text (byte {err.start}: {data[err.start]:#04x}); "
+                         "if it is Latin-1 or Windows-1252 text, pass --encoding latin-1 or --encoding cp1252") from None
+
+
+def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
+    """The text of a file in `encoding` (see `decode_bytes`: BOMs detected, undecodable bytes
+    reported with the --encoding to try), "\r\n" read as "\n" (a lone "\r" is kept); ValueError naming the file if it is missing, not a
+    regular file, not of that encoding, binary (contains NUL) or empty."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    text = decode_bytes(data, encoding, path).replace("\r\n", "\n")
     if "\x00" in text:
         raise ValueError(f"{path}: binary data, not text")
     if not text:
         raise ValueError(f"{path}: empty file")
     return text
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of `text`, broken only at "\n" (a "\r" before it belongs to the break), so the
+    i-th item is the file's line i + 1. Unlike str.splitlines, U+0085 (NEL), U+2028, a lone "\r"
+    and other separators stay inside their line. A final break ends the last line (no empty item)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    elif keepends:
+        return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    if keepends:
+        return [line + "\n" for line in lines]
+    return [line.removesuffix("\r") for line in lines]
 
 
 def nanogpt_split(text: str) -> tuple[str, str]:
@@ -47,16 +88,9 @@ def nanogpt_split(text: str) -> tuple[str, str]:
     return text[:n], text[n:]
 
 
-def read_splits(data: str) -> dict[str, str]:
-    """The texts of the splits of `data`: {"train", "val"} or {"train", "val", "test"}.
-
-    "" is the bundled tiny Shakespeare. A file whose name contains "train" and has siblings with
-    "valid" and "test" in its place (PTB's ptb.train.txt, ptb.valid.txt, ptb.test.txt) gives the
-    three files; any other file is split 90/10 as nanoGPT (no test split). Problems raise a
-    ValueError naming the file.
-    """
-    if not data:
-        return dict(zip(("train", "val"), nanogpt_split(load_tinyshakespeare())))
+def split_files(data: str) -> dict[str, Path]:
+    """The files of `data`'s splits: {"train": data} plus, for a PTB-style train file, its "valid"
+    and "test" siblings ({"train", "val", "test"}); ValueError naming the file if it is missing."""
     path = Path(data)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a text file (for PTB the train file, e.g. "
@@ -73,11 +107,25 @@ def read_splits(data: str) -> dict[str, str]:
             raise ValueError(f"{path}: found some of its sibling splits but not {', '.join(missing)}")
         if not all(found):
             files = {"train": path}
-    texts = {split: read_text_file(f) for split, f in files.items()}
+    return files
+
+
+def read_splits(data: str, encoding: str = "utf-8") -> dict[str, str]:
+    """The texts of the splits of `data`: {"train", "val"} or {"train", "val", "test"}.
+
+    "" is the bundled tiny Shakespeare. A file whose name contains "train" and has siblings with
+    "valid" and "test" in its place (PTB's ptb.train.txt, ptb.valid.txt, ptb.test.txt) gives the
+    three files; any other file is split 90/10 as nanoGPT (no test split). Problems raise a
+    ValueError naming the file.
+    """
+    if not data:
+        return dict(zip(("train", "val"), nanogpt_split(load_tinyshakespeare())))
+    files = split_files(data)
+    texts = {split: read_text_file(f, encoding) for split, f in files.items()}
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():
-        raise ValueError(f"{path}: no text")
+        raise ValueError(f"{data}: no text")
     return texts
 
 
@@ -230,3 +278,90 @@ class StreamBatches:
         part = object.__new__(StreamBatches)
         part.seq_len, part.x, part.y = self.seq_len, self.x[rows], self.y[rows]
         return part
+
+
+LARGE_TEXT_BYTES = 64 << 20  # a training file above this size is encoded once into a memory-mapped id file
+
+
+def read_pieces(path: Path, encoding: str = "utf-8", size: int = 1 << 20) -> Iterator[str]:
+    """The text of a file as pieces of about `size` bytes, each ending at a line break (the last at
+    the end of the file), decoded incrementally as `read_text_file` decodes a whole file."""
+    with open(path, "rb") as f:
+        block = f.read(4)
+        codec = encoding
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            codec = next((name for bom, name in BOMS if block.startswith(bom)), "utf-8")
+        try:
+            decoder = codecs.getincrementaldecoder(codec)()
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+        carry, offset = "", 0
+        while True:
+            try:
+                carry += decoder.decode(block, final=not block)
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}: not {encoding} text (near byte {offset + err.start}); if it is Latin-1 or "
+                                 "Windows-1252 text, pass --encoding latin-1 or --encoding cp1252") from None
+            offset += len(block)
+            if not block:
+                if carry:
+                    yield carry.replace("\r\n", "\n")
+                return
+            cut = carry.rfind("\n") + 1
+            if cut:
+                yield carry[:cut].replace("\r\n", "\n")
+                carry = carry[cut:]
+            block = f.read(size)
+
+
+def cache_dir() -> Path:
+    """Where encoded corpora are kept: $RNNKIT_CACHE, else $XDG_CACHE_HOME/rnnkit, else ~/.cache/rnnkit."""
+    if os.environ.get("RNNKIT_CACHE"):
+        return Path(os.environ["RNNKIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnkit"
+
+
+def streamed_vocab(files: dict[str, Path], level: str, encoding: str) -> CharVocab | WordVocab:
+    """The vocabulary `rnnkit.tasks.lm.build_vocab` would build (char: every split's characters;
+    word: the training split's words), read piece by piece."""
+    if level == "char":
+        chars: set[str] = set()
+        for path in files.values():
+            for piece in read_pieces(path, encoding):
+                chars.update(piece)
+        return CharVocab(sorted(chars))
+    counts: Counter = Counter({UNK: 0, EOS: 0})
+    for piece in read_pieces(files["train"], encoding):
+        counts.update(words(piece))
+    return WordVocab(sorted(counts, key=lambda t: (-counts[t], t)))
+
+
+def encode_to_memmap(path: Path, vocab: CharVocab | WordVocab, encoding: str) -> torch.Tensor:
+    """The ids of a file's text as an int32 tensor backed by a memory-mapped file in `cache_dir()`,
+    written once (atomically) per file version, vocabulary and encoding, then reused: memory stays
+    bounded by one piece of text, whatever the size of the file."""
+    stat = path.stat()
+    key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, encoding, vocab.to_json()])
+    out = cache_dir() / f"{path.name}.{hashlib.sha256(key.encode()).hexdigest()[:16]}.i32"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.writelines(vocab.encode(piece).to(torch.int32).numpy().tobytes() for piece in read_pieces(path, encoding))
+        os.replace(tmp, out)
+    if out.stat().st_size == 0:
+        raise ValueError(f"{path}: no text")
+    return torch.from_numpy(np.memmap(out, dtype=np.int32, mode="c"))
+
+
+def memmap_splits(data: str, level: str, encoding: str = "utf-8") -> tuple[CharVocab | WordVocab, dict[str, torch.Tensor]]:
+    """(vocabulary, {"train", "val"[, "test"]: int32 ids}) of a large corpus, in bounded memory: the
+    files of `split_files(data)` read piece by piece and encoded once into memory-mapped id files.
+    A single file is split 90/10 by tokens (for characters, nanoGPT's split)."""
+    files = split_files(data)
+    vocab = streamed_vocab(files, level, encoding)
+    ids = {split: encode_to_memmap(path, vocab, encoding) for split, path in files.items()}
+    if len(files) == 1:
+        n = int(len(ids["train"]) * 0.9)
+        ids = {"train": ids["train"][:n], "val": ids["train"][n:]}
+    return vocab, ids

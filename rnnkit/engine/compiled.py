@@ -1,4 +1,4 @@
-"""The compiled time loops of the fast engine (C++, rnnkit/engine/csrc/rnnkit_ext.cpp).
+"""The compiled time loops of the fast engine (C++, rnnkit/engine/csrc/: common.h, one file per cell).
 
 ``forward_loop`` / ``backward_loop`` here have the contract of rnnkit.engine.fast's Python loops:
 same ``states``, same ``saved`` / ``grads`` keys that the cell's ``recurrent_grads`` reads, same
@@ -6,6 +6,9 @@ numbers (the tests hold them to 1e-5 in float32, 1e-10 in float64). Only the tim
 C++: the step GEMM goes to the BLAS inside libtorch with the recurrent weight packed once per
 loop, and the element-wise math of a step is one pass per batch row. With P threads, each thread
 runs the whole loop on its own block of batch rows (rows never interact), so no barrier per step.
+Each cell's C++ file declares the buffers its forward saves and its backward fills, and returns
+them as dicts; the calls here pass everything by keyword, under the cell's own names (its
+``state_names`` and ``recurrent_names``).
 
 Build: JIT with torch.utils.cpp_extension on first use, cached on disk (~40 s cold on 2 cores,
 ~0.02 s when cached); see ``load``. When the build fails (no compiler, ...), or with
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.cells.base import ACTIVATIONS, Cell
+from rnnkit.cells.base import Cell
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
@@ -42,7 +45,17 @@ except ImportError:  # Windows: build_lock leaves the locking to torch's own loc
     fcntl = None
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = [CSRC / "rnnkit_ext.cpp"]
+
+
+def sources() -> list[Path]:
+    """The translation units that are compiled (csrc/*.cpp; they include csrc/*.h)."""
+    return sorted(CSRC.glob("*.cpp"))
+
+
+def source_files() -> list[Path]:
+    """Every file the build reads: the .cpp files and the headers they include."""
+    return sources() + sorted(CSRC.glob("*.h"))
+
 
 _lock = threading.Lock()
 _state: dict = {}  # "ext": module or None, "reason": why not
@@ -70,11 +83,11 @@ def build_flags() -> list[str]:
 
 def cache_dir() -> Path:
     """Where the built extension lives: $RNNKIT_EXT_DIR, else ~/.cache/rnnkit/ext/<python>-<torch>-<tag>,
-    the tag a hash of the flags and of each source's path and text (so two checkouts, or two versions
-    of the source, never rebuild each other's copy)."""
+    the tag a hash of the flags and of each source file's path and text, headers included (so two
+    checkouts, or two versions of any file, never rebuild each other's copy)."""
     root = os.environ.get("RNNKIT_EXT_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnkit" / "ext"
     key = hashlib.sha1(" ".join(build_flags()).encode())
-    for source in SOURCES:
+    for source in source_files():
         key.update(str(source.resolve()).encode() + b"\0" + source.read_bytes())
     tag = key.hexdigest()[:8]
     py = f"py{sys.version_info.major}{sys.version_info.minor}"
@@ -115,7 +128,7 @@ def load(verbose: bool = False):
                 build.mkdir(parents=True, exist_ok=True)
                 with build_lock(build):
                     ext = cpp_load(
-                        name="rnnkit_ext", sources=[str(s) for s in SOURCES], extra_cflags=build_flags(),
+                        name="rnnkit_ext", sources=[str(s) for s in sources()], extra_cflags=build_flags(),
                         extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=verbose,
                     )  # fmt: skip
             except Exception as e:  # no compiler, no ninja, headers missing, ...
@@ -155,94 +168,53 @@ def _updates(masks: ScanMasks, n_state: int, dtype) -> tuple[tuple, bool]:
     return tuple(None if u is None else u.to(dtype).contiguous() for u in ups), binary
 
 
-def _c(t):
-    return None if t is None else t.contiguous()
+def _loops(cell: Cell):
+    """The extension's forward and backward loops for this cell, and its switches as keywords
+    (only for a cell and tensors that ``supports`` admits)."""
+    ext = load()
+    if ext is None:
+        raise RuntimeError(status())
+    if isinstance(cell, LSTMCell):
+        return ext.lstm_forward, ext.lstm_backward, {"cifg": cell.cifg, "activation": cell.activation}
+    if isinstance(cell, GRUCell):
+        return ext.gru_forward, ext.gru_backward, {"reset_after": cell.reset_after}
+    if isinstance(cell, RNNCell):
+        return ext.rnn_forward, ext.rnn_backward, {"activation": cell.nonlinearity}
+    raise TypeError(f"no compiled loops for {type(cell).__name__}")
 
 
-def _act_code(name: str) -> int:
-    return ACTIVATIONS.index(name)
-
-
-def _new_states(xp, state0):
-    T = xp.shape[0]
-    states = tuple(s.new_empty((T + 1,) + s.shape) for s in state0)
-    for buf, s in zip(states, state0):
-        buf[0] = s
-    return states
+def _recurrence(cell: Cell, states, rp, masks: ScanMasks) -> tuple[dict, bool]:
+    """Keywords shared by a cell's forward and backward: the state sequences and the recurrent
+    parameters under the cell's names, update fractions ``u_<state>``, the recurrent-dropout mask;
+    and whether every update is 0/1 (see ``_updates``)."""
+    ups, binary = _updates(masks, len(states), states[0].dtype)
+    kw = dict(zip(cell.state_names, states))
+    kw.update((name, p.contiguous()) for name, p in zip(cell.recurrent_names, rp))
+    kw.update((f"u_{name}", u) for name, u in zip(cell.state_names, ups))
+    kw["h_mask"] = None if masks.h_mask is None else masks.h_mask.contiguous()
+    return kw, binary
 
 
 # ---- the loops ----------------------------------------------------------------------------------
 def forward_loop(cell: Cell, xp, state0, rp, masks: ScanMasks):
     """As rnnkit.engine.fast.forward_loop; returns (states, saved)."""
-    ext = load()
+    forward, _, switches = _loops(cell)
     xp = xp.contiguous()
-    T, N = xp.shape[0], xp.shape[1]
-    H = cell.hidden_size
-    states = _new_states(xp, state0)
-    ups, binary = _updates(masks, len(state0), xp.dtype)
-    h_mask = _c(masks.h_mask)
-    saved: dict[str, torch.Tensor] = {}
-    if h_mask is not None:
+    states = tuple(s.new_empty((xp.shape[0] + 1,) + s.shape) for s in state0)
+    for buf, s in zip(states, state0):
+        buf[0] = s
+    kw, binary = _recurrence(cell, states, rp, masks)
+    saved = forward(x_proj=xp, **kw, **switches, binary_updates=binary)
+    if masks.h_mask is not None:
         saved["h_mask"] = masks.h_mask
-    if isinstance(cell, LSTMCell):
-        r = dict(zip(cell.recurrent_names, (p.contiguous() for p in rp)))
-        saved["gates"] = torch.empty_like(xp)
-        if not binary:
-            saved["act_c"] = xp.new_empty(T, N, H)
-        if cell.peephole:
-            saved["c_new"] = xp.new_empty(T, N, H)
-        if cell.layer_norm:
-            saved.update(hh_norm=torch.empty_like(xp), hh_rstd=xp.new_empty(T, N, 1),
-                         c_norm=xp.new_empty(T, N, H), c_rstd=xp.new_empty(T, N, 1))  # fmt: skip
-        ext.lstm_forward(
-            xp, r["weight_hh"], states[0], states[1], saved["gates"], saved.get("act_c"), saved.get("c_new"),
-            saved.get("hh_norm"), saved.get("hh_rstd"), saved.get("c_norm"), saved.get("c_rstd"),
-            r.get("weight_peephole"), r.get("ln_hh_weight"), r.get("ln_cell_weight"), r.get("ln_cell_bias"),
-            ups[0], ups[1], h_mask, cell.cifg, _act_code(cell.activation),
-        )  # fmt: skip
-    elif isinstance(cell, GRUCell):
-        saved.update(gates=torch.empty_like(xp), rec=xp.new_empty(T, N, H))
-        b_hn = rp[1].contiguous() if len(rp) > 1 else None
-        ext.gru_forward(xp, rp[0].contiguous(), states[0], saved["gates"], saved["rec"], b_hn, ups[0], h_mask,
-                        cell.reset_after)  # fmt: skip
-    else:
-        # h̃_t: with 0/1 updates it is read only where it equals the state, so it lives in the states
-        saved["h"] = states[0][1:] if binary else torch.empty_like(xp)
-        ext.rnn_forward(xp, rp[0].contiguous(), states[0], saved["h"], ups[0], h_mask, _act_code(cell.nonlinearity))
     return states, saved
 
 
-def backward_loop(cell: Cell, xp_shape, states, saved, rp, masks: ScanMasks, d_output, d_final):
+def backward_loop(cell: Cell, states, saved, rp, masks: ScanMasks, d_output, d_final):
     """As rnnkit.engine.fast.backward_loop; returns (grads, ∂L/∂state0)."""
-    ext = load()
-    ref = states[0]
-    dtype = ref.dtype
-    T, N = xp_shape[0], xp_shape[1]
-    H = cell.hidden_size
-    ups, _ = _updates(masks, len(states), dtype)
-    h_mask = _c(masks.h_mask)
-    dout = None if d_output is None else masks.output(d_output).contiguous()
-    d_final = tuple(d.contiguous() for d in d_final)
-    dxp = ref.new_empty(xp_shape)
-    grads = {"dxp": dxp}
-    if isinstance(cell, LSTMCell):
-        r = dict(zip(cell.recurrent_names, (p.contiguous() for p in rp)))
-        if cell.layer_norm:
-            grads.update(dhp=torch.empty_like(dxp), dc_read=ref.new_empty(T, N, H))
-        dh0, dc0 = ext.lstm_backward(
-            dout, d_final[0], d_final[1], r["weight_hh"], states[0], states[1], saved["gates"], saved.get("act_c"),
-            saved.get("c_new"), saved.get("hh_norm"), saved.get("hh_rstd"), saved.get("c_norm"),
-            saved.get("c_rstd"), r.get("weight_peephole"), r.get("ln_hh_weight"), r.get("ln_cell_weight"),
-            r.get("ln_cell_bias"), ups[0], ups[1], h_mask, dxp, grads.get("dhp"), grads.get("dc_read"),
-            cell.cifg, _act_code(cell.activation),
-        )  # fmt: skip
-        return grads, (dh0, dc0)
-    if isinstance(cell, GRUCell):
-        if cell.reset_after:
-            grads["dh_n"] = ref.new_empty(T, N, H)
-        dh0 = ext.gru_backward(dout, d_final[0], rp[0].contiguous(), states[0], saved["gates"], saved["rec"], ups[0],
-                               h_mask, dxp, grads.get("dh_n"), cell.reset_after)  # fmt: skip
-        return grads, (dh0,)
-    dh0 = ext.rnn_backward(dout, d_final[0], rp[0].contiguous(), saved["h"], ups[0], h_mask, dxp,
-                           _act_code(cell.nonlinearity))  # fmt: skip
-    return grads, (dh0,)
+    _, backward, switches = _loops(cell)
+    kw, _ = _recurrence(cell, states, rp, masks)
+    d_output = None if d_output is None else masks.output(d_output).contiguous()
+    finals = {f"d{name}_final": d.contiguous() for name, d in zip(cell.state_names, d_final)}
+    grads, d_state0 = backward(saved=saved, d_output=d_output, **finals, **kw, **switches)
+    return grads, tuple(d_state0)

@@ -88,9 +88,7 @@ class FastScan(torch.autograd.Function):
         d_final = tuple(torch.zeros_like(s[0]) if d is None else d for d, s in zip(d_final, states))
         with torch.no_grad():
             if ctx.compiled:
-                grads, d_state0 = compiled.backward_loop(
-                    cell, ctx.xp_shape, states, saved, rp, masks, d_output, d_final
-                )
+                grads, d_state0 = compiled.backward_loop(cell, states, saved, rp, masks, d_output, d_final)
             else:
                 if d_output is None:
                     d_output = torch.zeros_like(states[0][1:])

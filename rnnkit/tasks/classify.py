@@ -20,7 +20,7 @@ from rnnkit.data.labelled import (
     TokenVocab,
     bundled_sms_spam,
     pad_batch,
-    read_labelled,
+    read_classification,
     stratified_split,
     tokenize,
 )
@@ -37,7 +37,9 @@ class ClassifyConfig(RecurrentConfig):
     """The classifier and its data."""
 
     data: str = ""
-    """A .tsv/.csv file of labelled texts; "" = the bundled SMS Spam Collection."""
+    """A .tsv/.csv file of labelled texts, a folder of class sub-folders, or one file per class joined by ","; "" = the bundled SMS Spam Collection."""
+    encoding: str = "utf-8"
+    """Encoding of the data files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252."""
     text_col: str = "1"
     """The text column: a 0-based number (no header row) or a name (header row)."""
     label_col: str = "0"
@@ -119,7 +121,7 @@ class TextClassifierNet(nn.Module):
 
 def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
     """{"train" | "val" | "test": (texts, labels)}: ``cfg.data`` split stratified with ``cfg.split_seed``."""
-    return split_labelled(*read_labelled(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col), cfg)
+    return split_labelled(*read_classification(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col, cfg.encoding), cfg)
 
 
 def split_labelled(texts: list[str], labels: list[str], cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
@@ -327,7 +329,7 @@ class TextClassifier(TaskModel):
         if data is None:
             texts, truth = self.test_split()
         elif isinstance(data, (str, Path)):
-            texts, truth = read_labelled(data, self.config.text_col, self.config.label_col)
+            texts, truth = read_classification(data, self.config.text_col, self.config.label_col, self.config.encoding)
         else:
             texts, truth = labelled_pairs(data)
         return score_probs(self.predict_proba(texts), self.labels, truth)

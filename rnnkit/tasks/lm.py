@@ -17,10 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.data.text import (
+    LARGE_TEXT_BYTES,
     VOCABS,
     CharVocab,
     StreamBatches,
     WordVocab,
+    memmap_splits,
     nanogpt_split,
     read_splits,
     read_text_file,
@@ -53,6 +55,8 @@ class LMConfig(RecurrentConfig):
     data: str = ""
     """A UTF-8 text file ("" = the bundled tiny Shakespeare), split 90/10 as nanoGPT; or a PTB-style
     train file (ptb.train.txt) with its valid and test files beside it."""
+    encoding: str = "utf-8"
+    """Encoding of the text files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252."""
     level: str = "char"
     """Tokens: char | word (whitespace-separated, <eos> per line, unknown words read as <unk>)."""
     hidden_size: int = 512
@@ -123,7 +127,7 @@ def eval_stream(ids: torch.Tensor, cfg: LMConfig) -> StreamBatches:
 
 def stream_batches(stream: StreamBatches):
     """The chunks of a stream as trainer batches: the first resets the state, the rest carry it."""
-    return (Batch(x, y, reset=i == 0) for i, (x, y) in enumerate(stream))
+    return (Batch(x.long(), y.long(), reset=i == 0) for i, (x, y) in enumerate(stream))
 
 
 class LanguageModelTask:
@@ -132,11 +136,14 @@ class LanguageModelTask:
     def __init__(self, cfg: LMConfig, texts: dict[str, str] | None = None):
         """`texts` ({"train", "val"[, "test"]}: text) replaces reading cfg.data."""
         self.cfg = cfg
-        texts = read_splits(cfg.data) if texts is None else texts
-        self.vocab = build_vocab(texts, cfg.level)
-        self.train_stream = StreamBatches(self.vocab.encode(texts["train"]), cfg.batch_size, cfg.seq_len)
-        self.eval_streams = {split: eval_stream(self.vocab.encode(texts[split]), cfg)
-                             for split in ("val", "test") if split in texts}
+        if texts is None and cfg.data and Path(cfg.data).is_file() and Path(cfg.data).stat().st_size > LARGE_TEXT_BYTES:
+            self.vocab, ids = memmap_splits(cfg.data, cfg.level, cfg.encoding)  # bounded memory
+        else:
+            texts = read_splits(cfg.data, cfg.encoding) if texts is None else texts
+            self.vocab = build_vocab(texts, cfg.level)
+            ids = {split: self.vocab.encode(text) for split, text in texts.items()}
+        self.train_stream = StreamBatches(ids["train"], cfg.batch_size, cfg.seq_len)
+        self.eval_streams = {split: eval_stream(ids[split], cfg) for split in ("val", "test") if split in ids}
         self.val_stream = self.eval_streams["val"]
         self.model = CharLM(len(self.vocab), cfg)
 
@@ -258,7 +265,7 @@ class LanguageModel(TaskModel):
         `split` (val | test) of the data the model was trained on."""
         model, cfg = self._require_model(), self.config
         if data is not None:
-            text = read_text_file(data) if isinstance(data, (str, Path)) else "\n".join(data)
+            text = read_text_file(data, cfg.encoding) if isinstance(data, (str, Path)) else "\n".join(data)
         else:
             one_of("val", "test")("split", split)
             if self.task is not None:  # the splits of the last fit (perhaps in memory)
@@ -268,7 +275,7 @@ class LanguageModel(TaskModel):
                 return {**lm_metrics(evaluate(model, stream_batches(stream))), "tokens": stream.y.numel()}
             if cfg.data == IN_MEMORY:
                 raise ValueError("this model was trained on texts given in memory: give the texts to evaluate")
-            texts = read_splits(cfg.data)
+            texts = read_splits(cfg.data, cfg.encoding)
             if split not in texts:
                 raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
                                  "into train/val); give a text file to score")

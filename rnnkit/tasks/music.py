@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit.data.midi import is_midi, load_midi_rolls
 from rnnkit.data.music import (
     KEYS,
     LOWEST_NOTE,
@@ -38,7 +39,11 @@ class MusicConfig(RecurrentConfig):
     """The music model and its data."""
 
     data: str = "jsb"
-    """jsb | nottingham (bundled) or a JSON file of the same layout."""
+    """jsb | nottingham (bundled), a JSON file of the same layout, or a MIDI file or folder of MIDI files."""
+    frames_per_beat: int = 2
+    """MIDI data: the quantisation grid, frames per quarter note (2 = eighth notes)."""
+    split_seed: int = 0
+    """MIDI data: the shuffle of the pieces into train/val/test (80/10/10)."""
     hidden_size: int = 128
     dropout_output: float = 0.0
     """Dropout on the last layer's output, before the linear read-out."""
@@ -48,7 +53,8 @@ class MusicConfig(RecurrentConfig):
     """Sequences per evaluation batch."""
 
     rules: ClassVar[dict[str, Rule]] = {"dropout_output": fraction(), "batch_size": at_least(1),
-                                        "eval_batch_size": at_least(1)}
+                                        "eval_batch_size": at_least(1),
+                                        "frames_per_beat": at_least(1)}
 
 
 def valid_lengths(y: torch.Tensor) -> torch.Tensor | None:
@@ -95,7 +101,10 @@ class MusicTask:
                  model: MusicRNN | None = None):
         """`rolls` ({"train", "val", "test"}: piano rolls) replaces reading cfg.data; `model` a new MusicRNN."""
         self.cfg = cfg
-        self.rolls = load_rolls(cfg.data) if rolls is None else rolls
+        if rolls is None:
+            rolls = (load_midi_rolls(cfg.data, cfg.frames_per_beat, cfg.split_seed) if is_midi(cfg.data)
+                     else load_rolls(cfg.data))
+        self.rolls = rolls
         self.model = MusicRNN(cfg) if model is None else model
 
     def train_batches(self, epoch: int, rank: int, world: int):

@@ -114,19 +114,23 @@ class TrainConfig:
     """Where the run goes: last/ and best/ checkpoints, metrics.jsonl, loss.png."""
     resume: str = ""
     """A run directory to continue exactly where its `last` checkpoint stopped."""
-    max_epochs: int = 1
-    """Passes over the training data; 0 = no limit."""
+    max_epochs: int = 200
+    """Passes over the training data; 0 = no limit. A generous cap: early stopping (patience) ends a run first."""
     max_steps: int = 0
     """Updates; 0 = no limit."""
     max_time: float = 0.0
-    """Seconds of training; 0 = no limit."""
+    """Seconds of training (the budget a user thinks in: 600 = 10 minutes); 0 = no limit."""
     threads: int = 0
     """Torch threads per process; 0 = cores / processes."""
-    # through time: DL4J's truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
+    # through time: truncated BPTT lengths (0 = the whole batch, i.e. full BPTT over it)
     tbptt_forward: int = 0
-    """Truncated BPTT k1: time steps per update, the state carried across updates; 0 = the whole batch."""
+    """Truncated BPTT k1: new time steps per update, the state carried across updates; 0 = the whole batch."""
     tbptt_backward: int = 0
-    """Truncated BPTT k2 <= k1: the last k2 steps of each update get gradient; 0 = k1."""
+    """Truncated BPTT k2: steps the gradient flows back through; 0 = k1 (see tbptt_style)."""
+    tbptt_style: str = "sutskever"
+    """sutskever: k2 >= k1, the loss of the k1 new steps back-propagated through the last k2 (every target scored) | dl4j: k2 <= k1, only the last k2 steps of each k1-step update scored and back-propagated."""
+    long_sequence: int = 500
+    """With tbptt_forward 0, batches of per-step targets longer than this are trained in TBPTT windows of this length, the state carried (logged), so gradients cannot overflow; 0 = never."""
     # optimiser (torch.optim, by name) and its hyper-parameters
     optimizer: str = "adam"
     """sgd | rmsprop | adagrad | adam | adamw."""
@@ -158,7 +162,7 @@ class TrainConfig:
     clip_value: float = 0.0
     """Element-wise clamp of gradients to [-v, v] (char-rnn); 0 = off."""
     # learning-rate schedule, times a linear warm-up over the first warmup_steps updates
-    schedule: str = "constant"
+    schedule: str = "plateau"
     """Learning-rate schedule: constant | step | cosine | plateau (times the warm-up)."""
     warmup_steps: int = 0
     """Updates of linear learning-rate warm-up; 0 = none."""
@@ -175,8 +179,8 @@ class TrainConfig:
     # evaluation, early stopping, checkpoints, monitoring
     eval_every: int = 0
     """Updates between validations; 0 = at the end of every epoch only."""
-    patience: int = 0
-    """Early stopping after this many evaluations without improvement; 0 = off."""
+    patience: int = 5
+    """Early stopping after this many evaluations without improvement (best weights restored); 0 = off."""
     ckpt_every: int = 100
     """Updates between `last` checkpoints (also at every epoch end)."""
     log_every: int = 20
@@ -201,9 +205,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.log_every < 1 or self.max_bad_steps < 1:
             raise ValueError("log_every and max_bad_steps must be >= 1")
-        if self.tbptt_backward and self.tbptt_forward and self.tbptt_backward > self.tbptt_forward:
-            raise ValueError(f"tbptt_backward ({self.tbptt_backward}) must be <= tbptt_forward "
-                             f"({self.tbptt_forward})")
+        check_choice("tbptt_style", self.tbptt_style, ("sutskever", "dl4j"))
+        if self.long_sequence < 0:
+            raise ValueError(f"long_sequence must be >= 0, got {self.long_sequence}")
+        k1, k2 = self.tbptt_forward, self.tbptt_backward
+        if k1 and k2 and self.tbptt_style == "dl4j" and k2 > k1:
+            raise ValueError(f"tbptt_backward ({k2}) must be <= tbptt_forward ({k1}) with tbptt_style dl4j")
+        if k1 and k2 and self.tbptt_style == "sutskever" and k2 < k1:
+            raise ValueError(f"tbptt_backward ({k2}) must be >= tbptt_forward ({k1}) with tbptt_style sutskever "
+                             "(every target scored); for DL4J's convention (k2 <= k1) pass --tbptt-style dl4j")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
@@ -235,7 +245,7 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
                   base: dict[str, dict] | None = None) -> dict[str, Any]:
     """Instances of `classes` ({TOML table name: dataclass}) from defaults, then `base` (a saved
     run's config), then the TOML file's tables, then CLI flags ``--name value`` / ``--flag``
-    (booleans) / ``--no-flag``.
+    (booleans) / ``--no-flag``; ``--data`` given several times names several files (joined by ",").
 
     Field names are unique across the classes, so a flag needs no table prefix ("--lr 0.01",
     "--hidden-size 512"). Unknown tables, keys and flags raise ValueError naming them.
@@ -261,7 +271,7 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
                 if key not in fields or fields[key][0] != table:
                     raise ValueError(f"{toml_path}: unknown key {key!r} in [{table}]")
                 values[table][key] = _coerce(fields[key][1], raw, f"{toml_path} [{table}] {key}")
-    i = 0
+    i, repeated = 0, set()
     while i < len(args):
         flag = args[i]
         name = flag[2:].replace("-", "_") if flag.startswith("--") else ""
@@ -277,7 +287,11 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
             continue
         if i + 1 == len(args):
             raise ValueError(f"option {flag} needs a value")
-        values[table][name] = _coerce(field, args[i + 1], f"option {flag}")
+        value = _coerce(field, args[i + 1], f"option {flag}")
+        if name == "data" and name in repeated:  # --data a.txt --data b.txt: several files, joined by ","
+            value = f"{values[table][name]},{value}"
+        values[table][name] = value
+        repeated.add(name)
         i += 2
     return {table: cls(**values[table]) for table, cls in classes.items()}
 
