@@ -75,7 +75,8 @@ def reverse_in_length(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
 
 
 class RecurrentLayer(nn.Module):
-    """A stack of scans of one cell, in one or two directions, with dropout between layers."""
+    """A stack of scans of one cell, in one or two directions, with dropout between layers: what
+    RNN, LSTM and GRU share (forward, step, trace_gates, to_torch)."""
 
     cell: Cell
 
@@ -143,7 +144,30 @@ class RecurrentLayer(nn.Module):
 
     # ---- forward -----------------------------------------------------------------------------
     def forward(self, input, hx=None, lengths=None):
-        """Run the layers over ``input``; see the module docstring for shapes."""
+        """Run the stacked layers over a batch of sequences, as torch.nn's ``layer(input, hx)``, plus ``lengths``.
+
+        Letters: T time steps, N sequences, I = input_size, H = hidden_size, L = num_layers,
+        D = 2 if bidirectional else 1.
+
+        Args:
+            input: (T, N, I), or (N, T, I) with batch_first, or (T, I) unbatched; floating point.
+            hx: the initial state, zeros if None: h_0 of shape (L·D, N, H) for RNN and GRU, the pair
+                (h_0, c_0) for LSTM; (L·D, H) unbatched. Never batch-first, as in torch.
+            lengths: each sequence's length, N integers in 0..T in any order (a list or a tensor on
+                any device): variable-length batches without sorting or packing. Steps past a
+                sequence's end are zero in ``output`` and leave its state unchanged; the backward
+                direction of a bidirectional layer starts at each sequence's own last step.
+
+        Returns:
+            ``(output, h_n)`` for RNN and GRU, ``(output, (h_n, c_n))`` for LSTM. ``output`` is
+                (T, N, D·H), or (N, T, D·H) with batch_first: the last layer's h_t, both directions
+                concatenated, zero past a sequence's length. ``h_n`` and ``c_n`` are (L·D, N, H):
+                each layer-direction's state at the end of each sequence, index layer·D + direction
+                (layer 0 first, forward before backward).
+
+        Raises:
+            ValueError: a wrong shape, dtype or length, named in the message.
+        """
         x, hx, unbatched = self._check_input(input, hx)
         if self.batch_first:
             x = x.transpose(0, 1)
@@ -177,10 +201,17 @@ class RecurrentLayer(nn.Module):
         return x, (state[0] if len(state) == 1 else state)
 
     def step(self, input, hx=None):
-        """One time step, for streaming: input (N, I) or unbatched (I,), state as in forward.
+        """One time step, for streaming (not for bidirectional layers).
 
-        Returns (output (N, H), state); feeding each step's state to the next equals one forward over
-        the whole sequence. ``hx=None`` starts from zeros (this is how a stream is reset).
+        Feeding each step's state to the next equals one ``forward`` over the whole sequence.
+
+        Args:
+            input: one step, (N, I) or unbatched (I,).
+            hx: the state returned by the previous step, shaped as in ``forward``; None starts from
+                zeros (this is how a stream is reset).
+
+        Returns:
+            ``(output, state)``: output (N, D·H) (the top layer's h_t), state as ``forward`` returns it.
         """
         if self.bidirectional:
             raise ValueError("step() runs forward in time; a bidirectional layer needs the whole sequence")
@@ -317,9 +348,12 @@ class RecurrentLayer(nn.Module):
         )  # fmt: skip
 
     def to_torch(self) -> nn.RNNBase:
-        """The torch.nn equivalent with the same weights (e.g. for ONNX/TorchScript export).
+        """The torch.nn equivalent (nn.RNN, nn.LSTM or nn.GRU) with the same weights, on the same device
+        and in the same train/eval mode, e.g. for ONNX or TorchScript export (rnnkit.export).
 
-        ValueError naming the option when torch has no equivalent configuration.
+        Raises:
+            ValueError: naming the option torch has no equivalent for (zoneout; RNN sigmoid/softsign;
+                LSTM peephole, cifg, layer_norm, softsign; GRU reset_after=False).
         """
         if self.zoneout:
             raise ValueError("zoneout changes evaluation outputs and torch.nn has no equivalent")
@@ -343,10 +377,32 @@ class RecurrentLayer(nn.Module):
 
 
 class RNN(RecurrentLayer):
-    """Elman RNN: h_t = φ(W x_t + U h_{t−1} + b), φ = ``nonlinearity`` (tanh, relu, sigmoid, softsign).
+    """Elman RNN: h_t = φ(W x_t + U h_{t−1} + b), φ = ``nonlinearity``; a drop-in torch.nn.RNN.
 
     Parameters per layer k (suffix ``_reverse`` for the backward direction): weight_ih_lk (H, I),
     weight_hh_lk (H, H), bias_ih_lk (H), bias_hh_lk (H), as in torch.nn.RNN.
+
+    Args:
+        input_size: I, features per time step.
+        hidden_size: H, units per layer.
+        num_layers: L, stacked layers; layer k > 0 reads the output of layer k − 1.
+        nonlinearity: φ: ``tanh``, ``relu``, ``sigmoid`` or ``softsign`` (torch has the first two).
+        bias: with the biases bias_ih and bias_hh (torch's two-bias layout).
+        batch_first: input and output are (N, T, ·) instead of (T, N, ·); states are never batch-first.
+        dropout: dropout on the output of every layer but the last, in training.
+        bidirectional: a second scan per layer, backward in time within each sequence's length;
+            outputs of the two directions are concatenated (D·H features).
+        init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
+            ``orthogonal`` (rnnkit.init).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
+            (autograd over the step equations; slower, warns).
+        recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
+            sequence (Gal & Ghahramani 2016); off at evaluation.
+        zoneout: probability that each unit of each state keeps its previous value at a step
+            (Krueger et al. 2016); at evaluation s_t = p s_{t−1} + (1 − p) s̃_t.
+
+    Raises:
+        ValueError: an unknown option or a value out of range, named in the message.
     """
 
     cell: RNNCell
@@ -372,31 +428,55 @@ class RNN(RecurrentLayer):
         )
 
     def to_torch(self) -> nn.RNNBase:
+        """The torch.nn.RNN with the same weights; ValueError for nonlinearity sigmoid or softsign, or zoneout."""
         if self.cell.nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"torch.nn.RNN has no nonlinearity={self.cell.nonlinearity!r} (only tanh and relu)")
         return super().to_torch()
 
     @classmethod
     def from_torch(cls, module: nn.RNN, **options) -> RNN:
-        """An rnnkit.RNN with the configuration and weights of a torch.nn.RNN."""
+        """An rnnkit.RNN with the configuration, weights and device of a torch.nn.RNN; ``options`` are
+        rnnkit's own (e.g. ``engine``, ``zoneout``)."""
         return cls(nonlinearity=module.nonlinearity, **cls._torch_config(module), **options)._copy_from(module)
 
 
 class LSTM(RecurrentLayer):
-    """LSTM (see rnnkit.cells.lstm for the equations), optionally with peepholes, CIFG, layer norm.
+    """LSTM (equations: rnnkit.cells.lstm), optionally with peepholes, CIFG, layer norm; a drop-in torch.nn.LSTM.
 
-    Options beyond torch.nn.LSTM:
+    Parameters per layer k (suffix ``_reverse`` for the backward direction): weight_ih_lk (G, I),
+    weight_hh_lk (G, H), bias_ih_lk (G), bias_hh_lk (G), G = 4H, gate order i, f, g, o as in
+    torch.nn.LSTM. The state is the pair (h, c).
 
-    - forget_bias: initial forget-gate bias (default 1.0; with CIFG the input gate gets −forget_bias).
-    - peephole: diagonal cell-to-gate weights (Graves LSTM), weight_peephole_lk (3H: p_i, p_f, p_o).
-    - cifg: coupled input-forget gate, f = 1 − i; gates i, g, o only (G = 3H).
-    - layer_norm: layer-normalised W x, U h and cell (ln_ih_weight, ln_hh_weight, ln_cell_weight/bias).
-    - activation: ``tanh`` or ``softsign`` for the cell input and output squashing.
-    - init: ``uniform`` (torch's), ``xavier`` or ``orthogonal``; chrono_init: T_max for chrono biases.
-    - engine: ``fast`` (hand-derived BPTT) or ``reference`` (autograd over the step equations).
+    Args:
+        input_size: I, features per time step.
+        hidden_size: H, units per layer.
+        num_layers: L, stacked layers; layer k > 0 reads the output of layer k − 1.
+        bias: with the biases bias_ih and bias_hh (torch's two-bias layout).
+        batch_first: input and output are (N, T, ·) instead of (T, N, ·); states are never batch-first.
+        dropout: dropout on the output of every layer but the last, in training.
+        bidirectional: a second scan per layer, backward in time within each sequence's length;
+            outputs of the two directions are concatenated (D·H features).
+        init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
+            ``orthogonal`` (rnnkit.init).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
+            (autograd over the step equations; slower, warns).
+        recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
+            sequence (Gal & Ghahramani 2016); off at evaluation.
+        zoneout: probability that each unit of each state keeps its previous value at a step
+            (Krueger et al. 2016); at evaluation s_t = p s_{t−1} + (1 − p) s̃_t.
+        forget_bias: initial forget-gate bias (torch's LSTM has 0; with CIFG the input gate gets
+            −forget_bias).
+        peephole: diagonal cell-to-gate weights (Gers & Schmidhuber 2000), weight_peephole_lk (3H:
+            p_i, p_f, p_o).
+        cifg: coupled input-forget gate, f = 1 − i; gates i, g, o only (G = 3H).
+        layer_norm: layer-normalised W x, U h and cell (ln_ih_weight, ln_hh_weight, ln_cell_weight
+            and ln_cell_bias).
+        activation: ``tanh`` or ``softsign``, the cell input and output squashing.
+        chrono_init: T_max, the longest dependency in steps: chrono biases b_f ~ log U(1, T_max − 1),
+            b_i = −b_f (Tallec & Ollivier 2018); None = off.
 
-    Parameters per layer k: weight_ih_lk (G, I), weight_hh_lk (G, H), bias_ih_lk (G), bias_hh_lk (G),
-    gate order i, f, g, o as in torch.nn.LSTM.
+    Raises:
+        ValueError: an unknown option or a value out of range, named in the message.
     """
 
     cell: LSTMCell
@@ -442,6 +522,7 @@ class LSTM(RecurrentLayer):
                     self._gate_bias(names, 0, -keep)  # b_i = −b_f
 
     def to_torch(self) -> nn.RNNBase:
+        """The torch.nn.LSTM with the same weights; ValueError for peephole, cifg, layer_norm, softsign or zoneout."""
         cell = self.cell
         for option, value, plain in (
             ("peephole", cell.peephole, False),
@@ -455,20 +536,41 @@ class LSTM(RecurrentLayer):
 
     @classmethod
     def from_torch(cls, module: nn.LSTM, **options) -> LSTM:
-        """An rnnkit.LSTM with the configuration and weights of a torch.nn.LSTM."""
+        """An rnnkit.LSTM with the configuration, weights and device of a torch.nn.LSTM; ``options`` are
+        rnnkit's own (e.g. ``engine``, ``zoneout``). ValueError for an LSTM with proj_size > 0."""
         return cls(**cls._torch_config(module), **options)._copy_from(module)
 
 
 class GRU(RecurrentLayer):
-    """GRU (see rnnkit.cells.gru for the equations) in the reset-after (torch/cuDNN) or reset-before form.
+    """GRU (equations: rnnkit.cells.gru) in the reset-after (torch/cuDNN) or reset-before form; a drop-in torch.nn.GRU.
 
-    Options beyond torch.nn.GRU:
+    Parameters per layer k (suffix ``_reverse`` for the backward direction): weight_ih_lk (3H, I),
+    weight_hh_lk (3H, H), bias_ih_lk (3H), bias_hh_lk (3H), gate order r, z, n as in torch.nn.GRU.
 
-    - reset_after: True (default, torch's form) or False (Cho et al.; n = tanh(W x + U (r ∘ h) + b)).
-    - init, chrono_init (update-gate biases log U(1, T_max − 1)), engine: as for LSTM.
+    Args:
+        input_size: I, features per time step.
+        hidden_size: H, units per layer.
+        num_layers: L, stacked layers; layer k > 0 reads the output of layer k − 1.
+        bias: with the biases bias_ih and bias_hh (torch's two-bias layout).
+        batch_first: input and output are (N, T, ·) instead of (T, N, ·); states are never batch-first.
+        dropout: dropout on the output of every layer but the last, in training.
+        bidirectional: a second scan per layer, backward in time within each sequence's length;
+            outputs of the two directions are concatenated (D·H features).
+        init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
+            ``orthogonal`` (rnnkit.init).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
+            (autograd over the step equations; slower, warns).
+        recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
+            sequence (Gal & Ghahramani 2016); off at evaluation.
+        zoneout: probability that each unit of each state keeps its previous value at a step
+            (Krueger et al. 2016); at evaluation s_t = p s_{t−1} + (1 − p) s̃_t.
+        reset_after: True (torch's form, n = tanh(W_n x + b_in + r ∘ (U_n h + b_hn))) or False
+            (Cho et al. 2014, n = tanh(W_n x + U_n (r ∘ h) + b)).
+        chrono_init: T_max, the longest dependency in steps: update-gate biases log U(1, T_max − 1)
+            (Tallec & Ollivier 2018); None = off.
 
-    Parameters per layer k: weight_ih_lk (3H, I), weight_hh_lk (3H, H), bias_ih_lk (3H), bias_hh_lk (3H),
-    gate order r, z, n as in torch.nn.GRU.
+    Raises:
+        ValueError: an unknown option or a value out of range, named in the message.
     """
 
     cell: GRUCell
@@ -501,13 +603,15 @@ class GRU(RecurrentLayer):
                 self._gate_bias(names, 1, chrono_bias(self.hidden_size, self.chrono_init))
 
     def to_torch(self) -> nn.RNNBase:
+        """The torch.nn.GRU with the same weights; ValueError for reset_after=False or zoneout."""
         if not self.cell.reset_after:
             raise ValueError("torch.nn.GRU has only the reset_after=True form")
         return super().to_torch()
 
     @classmethod
     def from_torch(cls, module: nn.GRU, **options) -> GRU:
-        """An rnnkit.GRU with the configuration and weights of a torch.nn.GRU."""
+        """An rnnkit.GRU with the configuration, weights and device of a torch.nn.GRU; ``options`` are
+        rnnkit's own (e.g. ``engine``, ``zoneout``)."""
         return cls(**cls._torch_config(module), **options)._copy_from(module)
 
 

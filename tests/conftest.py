@@ -1,4 +1,9 @@
-"""Shared fixtures: the cell variants every engine test runs over."""
+"""Shared fixtures: the cell variants every engine test runs over; the documentation site, built once."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,3 +60,14 @@ def tiny_lm_run(tmp_path_factory):
     Trainer(task, TrainConfig(run_dir=str(root / "run"), max_steps=30, max_epochs=0, eval_every=10,
                               log_every=5, threads=1)).fit()
     return root / "run"
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The documentation site, built once per session with mkdocs build --strict (tests/test_docs*.py)."""
+    site = tmp_path_factory.mktemp("site") / "site"
+    done = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "--quiet",
+                           "--site-dir", str(site)], cwd=Path(__file__).resolve().parents[1], text=True,
+                          capture_output=True, timeout=300, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return site

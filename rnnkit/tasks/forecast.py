@@ -36,27 +36,48 @@ HEADS = {"mse": 1, "gaussian": 2, "quantile": 3}
 class ForecastConfig:
     """The series, its split and scaling, and the forecasting model."""
 
-    csv: str = ""  # a CSV file with a header row; or:
-    dataset: str = ""  # an example series shipped with statsmodels: sunspots | co2 | nile | elec_equip
+    csv: str = ""
+    """A CSV file with a header row (or give `dataset`)."""
+    dataset: str = ""
+    """An example series shipped with statsmodels: sunspots | co2 | nile | elec_equip."""
     time_col: str = ""
+    """The CSV's time column (dates or numbers)."""
     target_col: str = ""
-    covariates: str = ""  # comma-separated column names, fed as inputs beside the target
-    horizon: int = 12  # H steps forecast from each origin
-    lookback: int = 36  # L past steps the network reads before forecasting
-    season: int = 0  # seasonal period m (seasonal naive, MASE, ARIMA/ETS); 0 = from the time step
-    val_size: int = 0  # last points before the test part; 0 = max(horizon, 10% of the series)
-    test_size: int = 0  # held-out tail; 0 = horizon (one forecast from one origin)
-    max_missing: float = 0.2  # largest fraction of missing values interpolated; more is an error
-    scaler: str = "standard"  # standard | minmax, fitted on the training part only
-    cell: str = "lstm"  # lstm | gru | rnn
+    """The CSV's column to forecast."""
+    covariates: str = ""
+    """Comma-separated column names, fed as inputs beside the target."""
+    horizon: int = 12
+    """H steps forecast from each origin."""
+    lookback: int = 36
+    """L past steps the network reads before forecasting."""
+    season: int = 0
+    """Seasonal period m (seasonal naive, MASE, ARIMA/ETS); 0 = from the time step."""
+    val_size: int = 0
+    """Last points before the test part; 0 = max(horizon, 10% of the series)."""
+    test_size: int = 0
+    """Held-out tail; 0 = horizon (one forecast from one origin)."""
+    max_missing: float = 0.2
+    """Largest fraction of missing values interpolated; more is an error."""
+    scaler: str = "standard"
+    """standard | minmax, fitted on the training part only."""
+    cell: str = "lstm"
+    """Recurrent cell: lstm | gru | rnn."""
     hidden_size: int = 64
+    """Units per layer (H)."""
     num_layers: int = 1
-    dropout: float = 0.0  # between recurrent layers
-    head: str = "mse"  # mse (identity output) | gaussian (mean, log sd) | quantile (pinball loss)
-    strategy: str = "direct"  # direct: H outputs at once | recursive: 1 output, rolled out H times
-    anchor: str = "seasonal"  # the network predicts the offset from: none | last (naive) | seasonal (naive)
-    level: float = 0.9  # central coverage of the prediction intervals
+    """Stacked recurrent layers."""
+    dropout: float = 0.0
+    """Dropout between recurrent layers."""
+    head: str = "mse"
+    """mse (identity output) | gaussian (mean, log sd) | quantile (pinball loss)."""
+    strategy: str = "direct"
+    """direct: H outputs at once | recursive: 1 output, rolled out H times."""
+    anchor: str = "seasonal"
+    """The network predicts the offset from: none | last (naive) | seasonal (naive)."""
+    level: float = 0.9
+    """Central coverage of the prediction intervals."""
     batch_size: int = 32
+    """Windows per update."""
 
     def __post_init__(self) -> None:
         check_choice("scaler", self.scaler, ("standard", "minmax"))
