@@ -88,7 +88,7 @@ def test_cli_train_reports_model_and_baselines(trained):
     result, _, run = trained
     assert result.returncode == 0, result.stderr
     assert "warning: y: 1 missing values interpolated" in result.stderr
-    for method in ("rnnkit GRU", "naive", "seasonal naive", "ARIMA", "ETS"):
+    for method in ("rnnkit GRU", "naive", "seasonal naive", "AutoARIMA", "AutoETS", "AutoTheta"):
         assert f"| {method} |" in result.stdout or f"| **{method}** |" in result.stdout
     assert (run / "best" / "model.safetensors").exists() and (run / "calibration.json").exists()
 

@@ -1,0 +1,540 @@
+"""One recurrent forecaster trained across many series (a global model), with a pandas API close to
+statsforecast's and neuralforecast's: `Forecaster(h=...).fit(df)` on a long table (unique_id, ds, y),
+`predict()` with intervals, `evaluate(test)`, `save(dir)` / `load(dir)`.
+
+How a forecast is made (Smyl 2020, N-BEATS, DeepAR): each series is mapped to u = log x minus
+its multiplicative seasonal indices (a per-series `Transform` fitted on its own training part); a
+window of the last L values of u, minus its level (the mean of its last season), is read by an
+LSTM with calendar features and an observed-mask, padded on the left when the series is short; a
+linear head on the last hidden state gives all H future values at once (MIMO), trained with the L1
+loss on windows sampled lazily (a series uniformly, then an origin in it). The forecast is the
+median over an ensemble of seeds x lookbacks. A rolling-origin backtest on the training part picks
+the number of updates, calibrates the intervals (residual quantiles per step) and tells which
+series the network loses on against the seasonal naive forecast.
+
+Shape letters: S = series, B = windows in a batch, L = lookback, H = horizon, F = features per step,
+D = hidden size, W = backtest windows per series, M = ensemble members.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.data.panel import Panel, Transform, from_frame
+from rnnkit.data.series import SeriesError
+from rnnkit.tasks import baselines
+from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
+from rnnkit.train.config import check_choice
+
+
+@dataclass
+class ForecasterConfig:
+    """A global recurrent forecaster and how it is trained and checked."""
+
+    horizon: int = 12
+    """H: steps forecast after each series' end."""
+    season: int = 0
+    """Seasonal period m; 0 = from the time step (monthly 12, quarterly 4, weekly 52, daily 7, hourly 24)."""
+    lookbacks: str = ""
+    """Comma-separated window lengths L, one ensemble group each; "" = 1.5·H and 3·H (at least 2 seasons)."""
+    seeds: int = 3
+    """Ensemble members per lookback; the forecast is the median over all members."""
+    cell: str = "lstm"
+    """lstm | gru | rnn."""
+    hidden_size: int = 48
+    """D: units per recurrent layer."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    embedding: int = 0
+    """Size of a learned per-series embedding fed at every step (0 = none)."""
+    esrnn: bool = False
+    """ES-RNN: per-series level and seasonality smoothing coefficients learned with the network."""
+    batch_size: int = 256
+    """Windows per update (series drawn uniformly, then an origin in each)."""
+    lr: float = 0.002
+    """Adam learning rate (halved over the last third of the updates)."""
+    max_steps: int = 1500
+    """Most updates per ensemble member; the backtest picks the number used."""
+    eval_every: int = 100
+    """Updates between backtest checks while choosing the number of updates."""
+    patience: int = 4
+    """Checks without improvement before stopping."""
+    backtest_windows: int = 3
+    """Rolling origins per series in the backtest on the training part (fewer when a series is short)."""
+    backtest_stride: int = 0
+    """Steps between backtest origins; 0 = max(1, H // 3)."""
+    level: float = 0.9
+    """Central coverage of the prediction intervals."""
+    time_budget: float = 0.0
+    """Seconds of training for all members together (0 = no limit); each member gets its share."""
+    threads: int = 1
+    """torch threads (small models: one thread is fastest)."""
+    seed: int = 0
+    """First seed of the ensemble."""
+
+    def __post_init__(self) -> None:
+        check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        for name in ("horizon", "seeds", "hidden_size", "num_layers", "batch_size", "max_steps", "eval_every",
+                     "patience", "backtest_windows", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("season", "embedding", "backtest_stride"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.level < 1 or self.lr <= 0 or self.time_budget < 0:
+            raise ValueError("level must be in (0, 1), lr > 0, time_budget >= 0")
+        self.lookback_list  # noqa: B018 (parses)
+
+    @property
+    def lookback_list(self) -> list[int]:
+        if not self.lookbacks.strip():
+            return []
+        try:
+            out = [int(s) for s in self.lookbacks.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"lookbacks must be comma-separated integers, got {self.lookbacks!r}") from None
+        if not out or min(out) < 1:
+            raise ValueError(f"lookbacks must be >= 1, got {self.lookbacks!r}")
+        return out
+
+    def resolved_lookbacks(self, m: int) -> list[int]:
+        return self.lookback_list or sorted({max(2 * m, math.ceil(1.5 * self.horizon)), max(2 * m, 3 * self.horizon)})
+
+
+# ------------------------------------------------------------------------------------------------
+class Windows:
+    """The transformed series u of a panel in one left-padded (S, P + T + H) array (NaN outside the
+    data) from which windows are gathered by index: nothing per window is stored."""
+
+    def __init__(self, panel: Panel, transform: Transform, pad: int, horizon: int, pos0: np.ndarray | None = None):
+        self.m, self.pad, self.horizon = max(panel.season, 1), pad, horizon
+        self.n = panel.lengths
+        self.pos0 = panel.positions() if pos0 is None else pos0  # (S,) seasonal position of each first point
+        self.u = np.full((len(panel), pad + int(self.n.max()) + horizon), np.nan, dtype=np.float32)
+        for i, x in enumerate(panel.values):
+            self.u[i, pad:pad + len(x)] = transform.forward(i, x, self.pos0[i] + np.arange(len(x)))
+        self.u_t = torch.from_numpy(self.u)
+
+    def gather(self, sid: np.ndarray, ends: np.ndarray, lookback: int):
+        """Inputs (B, L, 4): [u - level, observed, sin, cos of the seasonal position], targets
+        (B, H) u - level (NaN where not observed), level (B,), positions of the H targets (B, H).
+        Window b reads u[e-L:e] of series sid[b], e = ends[b]; the level is the mean of its last m
+        observed values."""
+        H = self.horizon
+        cols = self.pad + ends[:, None] + np.arange(-lookback, H)
+        w = self.u_t[torch.from_numpy(sid)[:, None], torch.from_numpy(cols)]  # (B, L + H)
+        x, y = w[:, :lookback], w[:, lookback:]
+        k = min(self.m, lookback)
+        level = torch.nanmean(x[:, -k:], 1)
+        obs = torch.isfinite(x)
+        t = torch.from_numpy((self.pos0[sid][:, None] + ends[:, None] + np.arange(-lookback, H)) % self.m)
+        ang = 2 * math.pi * t[:, :lookback].float() / self.m
+        feats = torch.stack([torch.where(obs, x - level[:, None], torch.zeros_like(x)), obs.float(),
+                             torch.sin(ang), torch.cos(ang)], -1)
+        return feats, y - level[:, None], level, t[:, lookback:].numpy()
+
+
+class ForecastNet(nn.Module):
+    """Recurrent layers over a window (B, L, F) (+ a learned series embedding at every step); a linear
+    head on the last hidden state gives the H normalised future values at once. The head starts at
+    zero: before training the forecast is the window's level (a flat, re-seasonalised forecast)."""
+
+    def __init__(self, n_features: int, horizon: int, cfg: ForecasterConfig, n_series: int):
+        super().__init__()
+        self.embed = nn.Embedding(n_series, cfg.embedding) if cfg.embedding else None
+        self.rnn = make_rnn(cfg.cell, n_features + cfg.embedding, cfg.hidden_size, cfg.num_layers, 0.0)
+        self.head = nn.Linear(cfg.hidden_size, horizon)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor, sid: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            x = torch.cat([x, self.embed(sid)[:, None].expand(-1, x.shape[1], -1)], -1)
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+def l1_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean |y - ŷ| over the observed (finite) targets."""
+    mask = torch.isfinite(y)
+    return (pred - torch.where(mask, y, pred.detach())).abs().sum() / mask.sum().clamp(min=1)
+
+
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Member:
+    lookback: int
+    seed: int
+    net: ForecastNet
+
+
+def _new_net(cfg: ForecasterConfig, n_series: int, seed: int) -> ForecastNet:
+    torch.manual_seed(seed)
+    return ForecastNet(4, cfg.horizon, cfg, n_series)
+
+
+def train_member(net: ForecastNet, win: Windows, lookback: int, cfg: ForecasterConfig, steps: int, seed: int,
+                 seconds: float = 0.0, check=None) -> tuple[int, float]:
+    """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
+    then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked). `check(net)`,
+    every eval_every updates, returns a validation score (lower is better); training stops after
+    `patience` checks without improvement and the best weights are kept. Returns (best step, score)."""
+    rng = np.random.default_rng(seed)
+    lo = np.minimum(np.maximum(1, win.m), win.n - 1)
+    usable = np.flatnonzero(win.n >= 2)
+    if len(usable) == 0:
+        return 0, float("nan")
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 2 * steps // 3 else 0.5)
+    best, best_step, best_state, bad = math.inf, 0, None, 0
+    started = time.time()
+    net.train()
+    for step in range(1, steps + 1):
+        sid = usable[rng.integers(0, len(usable), cfg.batch_size)]
+        ends = lo[sid] + (rng.random(cfg.batch_size) * (win.n[sid] - lo[sid])).astype(int)
+        x, y, _, _ = win.gather(sid, ends, lookback)
+        loss = l1_loss(net(x, torch.from_numpy(sid)), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        out_of_time = seconds and time.time() - started > seconds
+        if check is not None and (step % cfg.eval_every == 0 or step == steps or out_of_time):
+            score = check(net)
+            net.train()
+            if score < best:
+                best, best_step, bad = score, step, 0
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+        if out_of_time:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return (best_step if check is not None else step), best
+
+
+@torch.no_grad()
+def forecast_u(net: ForecastNet, win: Windows, sid: np.ndarray, ends: np.ndarray, lookback: int,
+               chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(u forecasts (B, H) from origins `ends` of series `sid`, their seasonal positions (B, H))."""
+    net.eval()
+    outs, poss = [], []
+    for a in range(0, len(sid), chunk):
+        x, _, level, pos = win.gather(sid[a:a + chunk], ends[a:a + chunk], lookback)
+        outs.append((net(x, torch.from_numpy(sid[a:a + chunk])) + level[:, None]).numpy().astype(float))
+        poss.append(pos)
+    return np.concatenate(outs), np.concatenate(poss)
+
+
+def ensemble_forecast(members: list[Member], win: Windows, transform: Transform, sid: np.ndarray,
+                      ends: np.ndarray) -> np.ndarray:
+    """(B, H) the median over members of their u forecasts, in data units."""
+    us = [forecast_u(mb.net, win, sid, ends, mb.lookback) for mb in members]
+    u = np.median(np.stack([a for a, _ in us]), 0)
+    return _inverse_rows(transform, sid, u, us[0][1])
+
+
+def _inverse_rows(transform: Transform, sid: np.ndarray, u: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Data units of u (B, H) for rows of series `sid` (rows may repeat a series)."""
+    sub = Transform(transform.log[sid], transform.scale[sid], transform.seasonal[sid])
+    return sub.inverse(u, pos)
+
+
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Backtest:
+    """Rolling origins on the training part: (series, origin) pairs, the truth and the forecasts."""
+
+    sid: np.ndarray  # (B,) series of each pair
+    origin: np.ndarray  # (B,) points before the origin
+    truth: np.ndarray  # (B, H)
+    cutoff: np.ndarray  # (S,) training length of each series in the backtest model
+
+
+def backtest_origins(panel: Panel, H: int, windows: int, stride: int) -> Backtest:
+    """Per series, up to `windows` origins n - H - j·stride (j = 0, 1, ...) that leave at least
+    max(H, 2m) training points (one origin, at n - H, when the series is shorter; none when n <= H).
+    The backtest model trains on each series up to its first origin."""
+    m = max(panel.season, 1)
+    sids, origins, truths, cut = [], [], [], panel.lengths.copy()
+    for i, x in enumerate(panel.values):
+        n = len(x)
+        if n <= H + 1:
+            continue
+        w = max(1, min(windows, 1 + (n - H - max(H, 2 * m)) // stride)) if n - H >= max(H, 2 * m) else 1
+        os_ = [n - H - j * stride for j in range(w)]
+        cut[i] = min(os_)
+        for o in os_:
+            sids.append(i)
+            origins.append(o)
+            truths.append(x[o:o + H])
+    if not sids:
+        return Backtest(np.zeros(0, int), np.zeros(0, int), np.zeros((0, H)), cut)
+    return Backtest(np.array(sids), np.array(origins), np.stack(truths), cut)
+
+
+def smape_rows(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """sMAPE % per row (M3 definition, see baselines.smape)."""
+    return np.array([baselines.smape(a, b) for a, b in zip(y, f)])
+
+
+# ------------------------------------------------------------------------------------------------
+class Forecaster:
+    """A global recurrent forecaster for many series.
+
+    >>> fc = Forecaster(h=18).fit(df)          # df: unique_id, ds, y (long format)
+    >>> fc.predict()                            # unique_id, ds, rnnkit, rnnkit-lo-90, rnnkit-hi-90
+    >>> fc.evaluate(test_df)                    # sMAPE, MASE per model (with statsforecast baselines)
+    >>> fc.save("run"); Forecaster.load("run").predict()
+    """
+
+    model_name = "rnnkit"
+
+    def __init__(self, h: int | None = None, config: ForecasterConfig | None = None, **options):
+        cfg = config or ForecasterConfig()
+        if h is not None:
+            options["horizon"] = h
+        self.config = dataclasses.replace(cfg, **options)
+        self.members: list[Member] = []
+        self.panel: Panel | None = None
+        self.transform: Transform | None = None
+        self.quantiles: np.ndarray | None = None  # (2, H) residual quantiles of u per step
+        self.backtest_: dict | None = None
+        self.pos0: np.ndarray | None = None  # (S,) seasonal position of each series' first kept point
+        self.train_seconds = 0.0
+        self.steps = 0
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, df, h: int | None = None, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+            verbose: bool = False) -> Forecaster:
+        """Fits the ensemble on every series of `df` (a long-format DataFrame, or a `Panel`)."""
+        if h is not None:
+            self.config = dataclasses.replace(self.config, horizon=h)
+        cfg = self.config
+        panel = df if isinstance(df, Panel) else from_frame(df, id_col, time_col, target_col, cfg.season)
+        if cfg.season:
+            panel.season = cfg.season
+        self.panel, H, m = panel, cfg.horizon, max(panel.season, 1)
+        torch.set_num_threads(cfg.threads)
+        lookbacks = cfg.resolved_lookbacks(m)
+        pad = max(lookbacks)
+        started = time.time()
+        n_members = len(lookbacks) * cfg.seeds
+        share = cfg.time_budget / (n_members + 1) if cfg.time_budget else 0.0
+        log = print if verbose else (lambda *a, **k: None)
+
+        # 1. backtest: one member trained on each series up to its first rolling origin
+        bt = backtest_origins(panel, H, cfg.backtest_windows, cfg.backtest_stride or max(1, H // 3))
+        head = Panel(panel.ids, [t[:c] for t, c in zip(panel.times, bt.cutoff)],
+                     [v[:c] for v, c in zip(panel.values, bt.cutoff)], panel.season, panel.freq)
+        bt_transform = Transform.fit(head.values, m)
+        bt_win = Windows(head, bt_transform, pad, H)
+        full_bt_win = Windows(panel, bt_transform, pad, H)  # inputs up to each origin, transformed as in training
+        check_rows = np.random.default_rng(cfg.seed).permutation(len(bt.sid))[:3000]
+
+        def check(net):
+            u, pos = forecast_u(net, full_bt_win, bt.sid[check_rows], bt.origin[check_rows], lookbacks[0])
+            return float(np.mean(smape_rows(bt.truth[check_rows],
+                                            _inverse_rows(bt_transform, bt.sid[check_rows], u, pos))))
+
+        net = _new_net(cfg, len(panel), cfg.seed)
+        if len(bt.sid):
+            self.steps, score = train_member(net, bt_win, lookbacks[0], cfg, cfg.max_steps, cfg.seed, share, check)
+            self.steps = max(self.steps, cfg.eval_every)
+            log(f"backtest model: best sMAPE {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
+            u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin, lookbacks[0])
+            self._calibrate(bt, bt_transform, full_bt_win, u, pos)
+        else:
+            self.steps = cfg.max_steps
+
+        # 2. the ensemble on the full series, each member for the chosen number of updates
+        self.transform = Transform.fit(panel.values, m)
+        self.pos0 = panel.positions()
+        win = Windows(panel, self.transform, pad, H, self.pos0)
+        self.members = []
+        for L in lookbacks:
+            for k in range(cfg.seeds):
+                seed = cfg.seed + 1000 * k + L
+                net = _new_net(cfg, len(panel), seed)
+                train_member(net, win, L, cfg, self.steps, seed, share)
+                self.members.append(Member(L, seed, net))
+                log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
+        self.train_seconds = time.time() - started
+        return self
+
+    def _calibrate(self, bt: Backtest, transform: Transform, win: Windows, u: np.ndarray, pos: np.ndarray) -> None:
+        """Interval quantiles of the backtest residuals u_true - û per step; per-series comparison
+        with the seasonal naive forecast (MASE on the backtest origins)."""
+        cfg, H, m = self.config, self.config.horizon, max(self.panel.season, 1)
+        u_true = np.stack([transform.forward(i, np.maximum(y, 1e-12) if transform.log[i] else y,
+                                             win.pos0[i] + o + np.arange(H))
+                           for i, o, y in zip(bt.sid, bt.origin, bt.truth)])
+        r = u_true - u
+        a = (1 - cfg.level) / 2
+        self.quantiles = np.nanquantile(r, [a, 1 - a], axis=0)
+        fc = _inverse_rows(transform, bt.sid, u, pos)
+        snaive = np.stack([baselines.seasonal_naive(self.panel.values[i][:o], H, m) for i, o in zip(bt.sid, bt.origin)])
+        scale = np.array([baselines.mase_scale(self.panel.values[i][:bt.cutoff[i]], m) or 1.0 for i in bt.sid])
+        err_net = np.abs(bt.truth - fc).mean(1) / scale
+        err_sn = np.abs(bt.truth - snaive).mean(1) / scale
+        per = {}
+        for i in np.unique(bt.sid):
+            rows = bt.sid == i
+            per[self.panel.ids[i]] = (float(err_net[rows].mean()), float(err_sn[rows].mean()))
+        self.backtest_ = {"mase": float(np.mean([v[0] for v in per.values()])),
+                          "mase_seasonal_naive": float(np.mean([v[1] for v in per.values()])),
+                          "smape": float(np.mean(smape_rows(bt.truth, fc))),
+                          "smape_seasonal_naive": float(np.mean(smape_rows(bt.truth, snaive))),
+                          "origins": int(len(bt.sid)), "series": per}
+
+    @property
+    def losing_series(self) -> list[str]:
+        """Ids whose backtest MASE is worse than the seasonal naive forecast's."""
+        return [k for k, (net, sn) in (self.backtest_ or {"series": {}})["series"].items() if net > sn]
+
+    # -- forecasting ---------------------------------------------------------------------------
+    def predict(self, h: int | None = None, level: float | None = None):
+        """A DataFrame (unique_id, ds, rnnkit, rnnkit-lo-<level>, rnnkit-hi-<level>): the next h <= H
+        values of every series after its end, with the central interval."""
+        import pandas as pd
+
+        point, lo, hi = self.forecast_arrays()
+        H = self.config.horizon
+        h = h or H
+        if not 1 <= h <= H:
+            raise ValueError(f"h must be in 1..{H} (the horizon the model was fitted for), got {h}")
+        pct = round(100 * (level or self.config.level))
+        if level is not None and abs(level - self.config.level) > 1e-9:
+            raise ValueError(f"intervals were calibrated at level {self.config.level}; refit to change it")
+        S = len(self.panel)
+        name = self.model_name
+        return pd.DataFrame({"unique_id": np.repeat(self.panel.ids, h),
+                             "ds": self.panel.future_times(H)[:, :h].ravel(),
+                             name: point[:, :h].ravel(), f"{name}-lo-{pct}": lo[:, :h].ravel(),
+                             f"{name}-hi-{pct}": hi[:, :h].ravel()}).reset_index(drop=True) if S else pd.DataFrame()
+
+    def forecast_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, lower, upper), each (S, H) in data units, after the end of every series."""
+        if not self.members:
+            raise ValueError("the forecaster is not fitted: call fit(df) first")
+        win = Windows(self.panel, self.transform, max(mb.lookback for mb in self.members), self.config.horizon,
+                      self.pos0)
+        sid = np.arange(len(self.panel))
+        us = [forecast_u(mb.net, win, sid, win.n, mb.lookback) for mb in self.members]
+        u, pos = np.median(np.stack([a for a, _ in us]), 0), us[0][1]
+        point = self.transform.inverse(u, pos)
+        if self.quantiles is None:
+            return point, point.copy(), point.copy()
+        lo, hi = (self.transform.inverse(u + q, pos) for q in self.quantiles)
+        return point, np.minimum(lo, point), np.maximum(hi, point)
+
+    def evaluate(self, test, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+                 with_baselines: bool = True, n_jobs: int = 1):
+        """sMAPE (M3) and MASE (scaled on each series' training part) of the forecasts against the
+        values of `test` (long format, the h points after each series' end), mean over series; with
+        the statsforecast baselines fitted on the same training data. Returns (means, per_series),
+        DataFrames with one column per model."""
+        import pandas as pd
+
+        truth = from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
+        index = {k: i for i, k in enumerate(self.panel.ids)}
+        missing = [k for k in truth.ids if k not in index]
+        if missing:
+            raise SeriesError(f"the test table has series the model was not fitted on: {missing[0]!r}")
+        preds = {self.model_name: self.forecast_arrays()[0]}
+        if with_baselines:
+            preds.update(baselines.statsforecast_baselines(self.panel, self.config.horizon, n_jobs=n_jobs))
+        rows = []
+        m = max(self.panel.season, 1)
+        for k, y in zip(truth.ids, truth.values):
+            i = index[k]
+            h = min(len(y), self.config.horizon)
+            scale = baselines.mase_scale(self.panel.values[i], m)
+            for name, p in preds.items():
+                rows.append({"unique_id": k, "model": name, "sMAPE": baselines.smape(y[:h], p[i, :h]),
+                             "MASE": float(np.mean(np.abs(y[:h] - p[i, :h]))) / scale if scale > 0 else np.nan})
+        per = pd.DataFrame(rows)
+        means = per.groupby("model", sort=False)[["sMAPE", "MASE"]].mean()
+        return means, per
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Writes model.safetensors (every member's weights and each series' last values) and
+        forecaster.json (settings, ids, transform, interval calibration, backtest) into `path`."""
+        from safetensors.torch import save_file
+
+        if not self.members:
+            raise ValueError("the forecaster is not fitted: call fit(df) first")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        keep = max(mb.lookback for mb in self.members) + 2 * max(self.panel.season, 1)
+        tensors = {f"member{j}.{k}": v.detach().contiguous() for j, mb in enumerate(self.members)
+                   for k, v in mb.net.state_dict().items()}
+        tail = [v[-keep:] for v in self.panel.values]
+        lengths = np.array([len(v) for v in tail])
+        pos0 = (self.pos0 + self.panel.lengths - lengths) % max(self.panel.season, 1)
+        tensors["history.values"] = torch.from_numpy(np.concatenate(tail))
+        tensors["history.lengths"] = torch.from_numpy(lengths)
+        times = [t[-keep:] for t in self.panel.times]
+        is_dt = times[0].dtype.kind == "M"
+        tensors["history.times"] = torch.from_numpy(np.concatenate(times).astype("datetime64[ns]").astype(np.int64)
+                                                    if is_dt else np.concatenate(times).astype(float))
+        meta = {"format": "rnnkit-forecaster-1", "config": dataclasses.asdict(self.config),
+                "ids": self.panel.ids, "season": self.panel.season, "freq": self.panel.freq, "datetime": is_dt,
+                "pos0": pos0.tolist(), "members": [[mb.lookback, mb.seed] for mb in self.members], "steps": self.steps,
+                "transform": self.transform.to_json(),
+                "quantiles": None if self.quantiles is None else self.quantiles.tolist(),
+                "backtest": self.backtest_, "train_seconds": self.train_seconds}
+        _atomic(path / "model.safetensors", lambda p: save_file(tensors, str(p)))
+        _atomic(path / "forecaster.json", lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
+        """A Forecaster saved by `save` (forecasts continue each series from its saved history)."""
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        try:
+            meta = json.loads((path / "forecaster.json").read_text(encoding="utf-8"))
+            tensors = load_file(str(path / "model.safetensors"))
+        except FileNotFoundError as err:
+            raise SeriesError(f"{path} is not a saved forecaster: {Path(err.filename).name} is missing") from None
+        if meta.get("format") != "rnnkit-forecaster-1":
+            raise SeriesError(f"{path}/forecaster.json is not an rnnkit forecaster")
+        self = cls(config=ForecasterConfig(**meta["config"]))
+        lengths = tensors["history.lengths"].numpy()
+        cuts = np.cumsum(lengths)[:-1]
+        values = np.split(tensors["history.values"].numpy(), cuts)
+        raw_t = tensors["history.times"].numpy()
+        times = np.split(raw_t.astype("datetime64[ns]") if meta["datetime"] else raw_t, cuts)
+        self.panel = Panel(meta["ids"], times, values, meta["season"], meta["freq"])
+        self.transform = Transform.from_json(meta["transform"])
+        self.pos0 = np.array(meta["pos0"], dtype=int)
+        self.quantiles = None if meta["quantiles"] is None else np.array(meta["quantiles"])
+        self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
+        for j, (L, seed) in enumerate(meta["members"]):
+            net = ForecastNet(4, self.config.horizon, self.config, len(self.panel))
+            net.load_state_dict({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"member{j}.")})
+            self.members.append(Member(L, seed, net))
+        return self
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
