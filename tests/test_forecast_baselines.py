@@ -54,4 +54,4 @@ def test_statsforecast_baselines_on_a_panel_keep_the_series_order():
     out = statsforecast_baselines(panel, 6)
     assert set(out) == set(STATS_MODELS) and all(v.shape == (2, 6) for v in out.values())
     assert np.allclose(out["SeasonalNaive"][0], values[0][48:54]) and np.allclose(out["Naive"][1], values[1][-1])
-    assert np.all(np.abs(out["AutoETS"][1] - 50) < 15) and np.all(np.abs(out["AutoETS"][0] - 16) < 5)
+    assert out["AutoETS"][1].min() > out["AutoETS"][0].max() + 30  # rows stay with their series
