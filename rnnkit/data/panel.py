@@ -33,11 +33,10 @@ class Panel:
     def lengths(self) -> np.ndarray:
         return np.array([len(v) for v in self.values])
 
-    def head(self, n_last: int) -> Panel:
-        """Every series without its last `n_last` points (series left with none keep one point)."""
-        cut = [max(1, len(v) - n_last) for v in self.values]
-        return Panel(self.ids, [t[:c] for t, c in zip(self.times, cut)], [v[:c] for v, c in zip(self.values, cut)],
-                     self.season, self.freq)
+    def truncate(self, lengths: np.ndarray) -> Panel:
+        """Series i cut to its first lengths[i] points."""
+        return Panel(self.ids, [t[:c] for t, c in zip(self.times, lengths)],
+                     [v[:c] for v, c in zip(self.values, lengths)], self.season, self.freq)
 
     def future_times(self, horizon: int) -> np.ndarray:
         """(S, H) the H timestamps after each series' last one, one step apart (calendar steps kept)."""

@@ -59,6 +59,9 @@ class ForecasterConfig:
     """Size of a learned per-series embedding fed at every step (0 = none)."""
     esrnn: bool = False
     """ES-RNN: per-series level and seasonality smoothing coefficients learned with the network."""
+    scale_weight: float = 0.5
+    """Exponent p of each series' loss weight (level / in-sample seasonal-naive MAE)^p: 0 = the L1 loss
+    on log values (relative errors, like sMAPE), 1 = errors as MASE counts them."""
     batch_size: int = 256
     """Windows per update (series drawn uniformly, then an origin in each)."""
     lr: float = 0.002
@@ -125,6 +128,15 @@ class Windows:
             self.u[i, pad:pad + len(x)] = transform.forward(i, x, self.pos0[i] + np.arange(len(x)))
         self.u_t = torch.from_numpy(self.u)
 
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(series, origins) of `size` training windows: a series uniformly among those with two
+        points or more (each weighs the same, whatever its length), then an origin e uniformly in
+        [min(m, n-1), n-1] (at least one observed target)."""
+        usable = np.flatnonzero(self.n >= 2)
+        sid = usable[rng.integers(0, len(usable), size)]
+        lo = np.minimum(self.m, self.n[sid] - 1)
+        return sid, lo + (rng.random(size) * (self.n[sid] - lo)).astype(int)
+
     def gather(self, sid: np.ndarray, ends: np.ndarray, lookback: int):
         """Inputs (B, L, 4): [u - level, observed, sin, cos of the seasonal position], targets
         (B, H) u - level (NaN where not observed), level (B,), positions of the H targets (B, H).
@@ -164,10 +176,22 @@ class ForecastNet(nn.Module):
         return self.head(out[:, -1])
 
 
-def l1_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean |y - ŷ| over the observed (finite) targets."""
+def l1_loss(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of weight_b |y - ŷ| over the observed (finite) targets of each window b."""
     mask = torch.isfinite(y)
-    return (pred - torch.where(mask, y, pred.detach())).abs().sum() / mask.sum().clamp(min=1)
+    per = (pred - torch.where(mask, y, pred.detach())).abs() * weight[:, None]
+    return per.sum() / mask.sum().clamp(min=1)
+
+
+def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
+    """(S,) loss weights (mean |x| over the last season / in-sample seasonal-naive MAE)^p, over their
+    mean, clipped to [0.05, 20]: an error in log units then counts about as in MASE (p = 1)."""
+    if p == 0:
+        return np.ones(len(values))
+    w = np.array([np.mean(np.abs(x[-m:])) / (baselines.mase_scale(x, m) or 1.0) if len(x) > 1 else 1.0
+                  for x in values]) ** p
+    w = np.where(np.isfinite(w) & (w > 0), w, 1.0)
+    return np.clip(w / w.mean(), 0.05, 20)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -184,15 +208,14 @@ def _new_net(cfg: ForecasterConfig, n_series: int, seed: int) -> ForecastNet:
 
 
 def train_member(net: ForecastNet, win: Windows, lookback: int, cfg: ForecasterConfig, steps: int, seed: int,
-                 seconds: float = 0.0, check=None) -> tuple[int, float]:
+                 weight: np.ndarray, seconds: float = 0.0, check=None) -> tuple[int, float]:
     """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
-    then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked). `check(net)`,
+    then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked); the loss is
+    `l1_loss` with the series' `weight`. `check(net)`,
     every eval_every updates, returns a validation score (lower is better); training stops after
     `patience` checks without improvement and the best weights are kept. Returns (best step, score)."""
     rng = np.random.default_rng(seed)
-    lo = np.minimum(np.maximum(1, win.m), win.n - 1)
-    usable = np.flatnonzero(win.n >= 2)
-    if len(usable) == 0:
+    if not np.any(win.n >= 2):
         return 0, float("nan")
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 2 * steps // 3 else 0.5)
@@ -200,10 +223,9 @@ def train_member(net: ForecastNet, win: Windows, lookback: int, cfg: ForecasterC
     started = time.time()
     net.train()
     for step in range(1, steps + 1):
-        sid = usable[rng.integers(0, len(usable), cfg.batch_size)]
-        ends = lo[sid] + (rng.random(cfg.batch_size) * (win.n[sid] - lo[sid])).astype(int)
+        sid, ends = win.sample(rng, cfg.batch_size)
         x, y, _, _ = win.gather(sid, ends, lookback)
-        loss = l1_loss(net(x, torch.from_numpy(sid)), y)
+        loss = l1_loss(net(x, torch.from_numpy(sid)), y, torch.from_numpy(weight[sid]).float())
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -339,8 +361,7 @@ class Forecaster:
 
         # 1. backtest: one member trained on each series up to its first rolling origin
         bt = backtest_origins(panel, H, cfg.backtest_windows, cfg.backtest_stride or max(1, H // 3))
-        head = Panel(panel.ids, [t[:c] for t, c in zip(panel.times, bt.cutoff)],
-                     [v[:c] for v, c in zip(panel.values, bt.cutoff)], panel.season, panel.freq)
+        head = panel.truncate(bt.cutoff)
         bt_transform = Transform.fit(head.values, m)
         bt_win = Windows(head, bt_transform, pad, H)
         full_bt_win = Windows(panel, bt_transform, pad, H)  # inputs up to each origin, transformed as in training
@@ -353,7 +374,8 @@ class Forecaster:
 
         net = _new_net(cfg, len(panel), cfg.seed)
         if len(bt.sid):
-            self.steps, score = train_member(net, bt_win, lookbacks[0], cfg, cfg.max_steps, cfg.seed, share, check)
+            self.steps, score = train_member(net, bt_win, lookbacks[0], cfg, cfg.max_steps, cfg.seed,
+                                             scale_weights(head.values, m, cfg.scale_weight), share, check)
             self.steps = max(self.steps, cfg.eval_every)
             log(f"backtest model: best sMAPE {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
             u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin, lookbacks[0])
@@ -365,12 +387,13 @@ class Forecaster:
         self.transform = Transform.fit(panel.values, m)
         self.pos0 = panel.positions()
         win = Windows(panel, self.transform, pad, H, self.pos0)
+        weight = scale_weights(panel.values, m, cfg.scale_weight)
         self.members = []
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
                 net = _new_net(cfg, len(panel), seed)
-                train_member(net, win, L, cfg, self.steps, seed, share)
+                train_member(net, win, L, cfg, self.steps, seed, weight, share)
                 self.members.append(Member(L, seed, net))
                 log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
         self.train_seconds = time.time() - started
