@@ -324,12 +324,20 @@ def _load_run(run: str, csv: str, time_col: str, target_col: str):
 def forecast_train(ctx: typer.Context,
                    config: str = typer.Option(None, help="A TOML file with a train and a forecast table.")) -> None:
     """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
-    compare with naive, seasonal naive, ARIMA and ETS on the test part. Every setting below is a flag."""
+    compare with naive, seasonal naive, AutoARIMA, AutoETS and AutoTheta on the test part. Many series:
+    --csv LONG.csv --id-col ID (or --csv FOLDER) trains one global model (rnnkit.Forecaster; its flags
+    are the fields of ForecasterConfig and PanelRunConfig in rnnkit.tasks.forecaster)."""
     import torch
 
     from rnnkit.tasks import forecast as fc
+    from rnnkit.tasks import forecaster
     from rnnkit.train import Trainer, TrainConfig
 
+    if forecaster.is_panel_run(ctx.args):
+        with _forecast_errors():
+            summary = forecaster.train_run(config, ctx.args)
+        typer.echo(summary)
+        return
     with _forecast_errors():
         classes = {"train": TrainConfig, "forecast": fc.ForecastConfig}
         cfgs = train_configs(classes, config, ctx.args, fc.train_args(config, ctx.args))

@@ -335,6 +335,7 @@ class Forecaster:
         self.panel: Panel | None = None
         self.transform: Transform | None = None
         self.quantiles: np.ndarray | None = None  # (2, H) residual quantiles of u per step
+        self.residual_sd = float("nan")  # robust sd of the one-step backtest residuals of u
         self.backtest_: dict | None = None
         self.pos0: np.ndarray | None = None  # (S,) seasonal position of each series' first kept point
         self.train_seconds = 0.0
@@ -409,6 +410,8 @@ class Forecaster:
         r = u_true - u
         a = (1 - cfg.level) / 2
         self.quantiles = np.nanquantile(r, [a, 1 - a], axis=0)
+        med = np.nanmedian(r[:, 0])
+        self.residual_sd = float(1.4826 * np.nanmedian(np.abs(r[:, 0] - med)))  # robust sd of step 1
         fc = _inverse_rows(transform, bt.sid, u, pos)
         snaive = np.stack([baselines.seasonal_naive(self.panel.values[i][:o], H, m) for i, o in zip(bt.sid, bt.origin)])
         scale = np.array([baselines.mase_scale(self.panel.values[i][:bt.cutoff[i]], m) or 1.0 for i in bt.sid])
@@ -423,6 +426,15 @@ class Forecaster:
                           "smape": float(np.mean(smape_rows(bt.truth, fc))),
                           "smape_seasonal_naive": float(np.mean(smape_rows(bt.truth, snaive))),
                           "origins": int(len(bt.sid)), "series": per}
+
+    def backtest_table(self):
+        """One row per series: its backtest MASE, seasonal naive's, and whether the network loses."""
+        import pandas as pd
+
+        per = (self.backtest_ or {"series": {}})["series"]
+        return pd.DataFrame({"unique_id": list(per), "mase_rnnkit": [v[0] for v in per.values()],
+                             "mase_seasonal_naive": [v[1] for v in per.values()],
+                             "loses_to_seasonal_naive": [v[0] > v[1] for v in per.values()]})
 
     @property
     def losing_series(self) -> list[str]:
@@ -464,6 +476,59 @@ class Forecaster:
             return point, point.copy(), point.copy()
         lo, hi = (self.transform.inverse(u + q, pos) for q in self.quantiles)
         return point, np.minimum(lo, point), np.maximum(hi, point)
+
+    def anomalies(self, k: float = 4.0):
+        """Every point with m points or more before it: its one-step forecast (ensemble median) and
+        whether |u - û| > k · the robust sd of the backtest's one-step residuals (u: log, de-seasonalised).
+        A DataFrame unique_id, ds, y, forecast, anomaly."""
+        import pandas as pd
+
+        if not self.members:
+            raise ValueError("the forecaster is not fitted: call fit(df) first")
+        win = Windows(self.panel, self.transform, max(mb.lookback for mb in self.members), self.config.horizon,
+                      self.pos0)
+        start = win.m
+        sid = np.concatenate([np.full(max(n - start, 0), i) for i, n in enumerate(win.n)]).astype(int)
+        ends = np.concatenate([np.arange(start, n) for n in win.n]).astype(int)
+        u = np.median(np.stack([forecast_u(mb.net, win, sid, ends, mb.lookback)[0][:, 0] for mb in self.members]), 0)
+        u_true = win.u[sid, win.pad + ends].astype(float)
+        pos = (win.pos0[sid] + ends)[:, None]
+        point = _inverse_rows(self.transform, sid, u[:, None], pos)[:, 0]
+        sd = self.residual_sd if np.isfinite(self.residual_sd) and self.residual_sd > 0 else np.nanstd(u_true - u)
+        return pd.DataFrame({"unique_id": np.array(self.panel.ids, dtype=object)[sid],
+                             "ds": np.concatenate([t[start:] for t in self.panel.times]),
+                             "y": np.concatenate([v[start:] for v in self.panel.values]), "forecast": point,
+                             "anomaly": np.abs(u_true - u) > k * sd})
+
+    def plot(self, path: str | Path, series_id: str, anomalies=None) -> None:
+        """A PNG of one series: its history and forecast with the interval, or (with `anomalies`,
+        the frame of `anomalies()`) its one-step forecasts and the flagged points."""
+        from rnnkit.tasks.forecast import _pyplot
+
+        plt = _pyplot()
+        i = self.panel.ids.index(series_id)
+        t, y = self.panel.times[i], self.panel.values[i]
+        fig, ax = plt.subplots(figsize=(9, 4))
+        ax.plot(t, y, color="black", linewidth=1, label="history")
+        if anomalies is None:
+            point, lo, hi = (a[i] for a in self.forecast_arrays())
+            ft = self.panel.future_times(self.config.horizon)[i]
+            ax.fill_between(ft, lo, hi, alpha=0.25, label=f"{self.config.level:.0%} interval")
+            ax.plot(ft, point, color="C0", label="forecast")
+            ax.set_title(f"{series_id}: {self.config.horizon}-step forecast")
+        else:
+            a = anomalies[anomalies.unique_id == series_id]
+            ax.plot(a.ds, a.forecast, color="C0", linewidth=1, label="one-step forecast")
+            flagged = a[a.anomaly]
+            ax.scatter(flagged.ds, flagged.y, color="red", zorder=3, s=18, label=f"anomalies ({len(flagged)})")
+            ax.set_title(f"{series_id}: one-step forecast errors")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     def evaluate(self, test, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
                  with_baselines: bool = True, n_jobs: int = 1):
@@ -520,7 +585,7 @@ class Forecaster:
                 "ids": self.panel.ids, "season": self.panel.season, "freq": self.panel.freq, "datetime": is_dt,
                 "pos0": pos0.tolist(), "members": [[mb.lookback, mb.seed] for mb in self.members], "steps": self.steps,
                 "transform": self.transform.to_json(),
-                "quantiles": None if self.quantiles is None else self.quantiles.tolist(),
+                "quantiles": None if self.quantiles is None else self.quantiles.tolist(), "residual_sd": self.residual_sd,
                 "backtest": self.backtest_, "train_seconds": self.train_seconds}
         _atomic(path / "model.safetensors", lambda p: save_file(tensors, str(p)))
         _atomic(path / "forecaster.json", lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
@@ -549,6 +614,7 @@ class Forecaster:
         self.transform = Transform.from_json(meta["transform"])
         self.pos0 = np.array(meta["pos0"], dtype=int)
         self.quantiles = None if meta["quantiles"] is None else np.array(meta["quantiles"])
+        self.residual_sd = meta["residual_sd"]
         self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
         for j, (L, seed) in enumerate(meta["members"]):
             net = ForecastNet(4, self.config.horizon, self.config, len(self.panel))
@@ -561,3 +627,78 @@ def _atomic(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class PanelRunConfig:
+    """Where the series come from and where the run goes (`rnnkit forecast train --id-col ...`)."""
+
+    csv: str = ""
+    """A long-format CSV file (one row per series and time), or a folder of one-series CSV files."""
+    id_col: str = "unique_id"
+    """Column naming the series of each row."""
+    time_col: str = "ds"
+    """Column of the timestamps (dates or numbers)."""
+    target_col: str = "y"
+    """Column of the values to forecast."""
+    run_dir: str = "runs/forecast"
+    """Folder for the model, forecasts.csv, backtest.csv, anomalies.csv and the PNGs."""
+    id: str = ""
+    """The series drawn in forecast.png and anomalies.png ("" = the first one)."""
+    k: float = 4.0
+    """Anomaly threshold in robust sds of the backtest's one-step residuals."""
+
+
+def is_panel_run(args: list[str]) -> bool:
+    """Whether `rnnkit forecast train ARGS` is about many series: --id-col is given or --csv is a folder."""
+    for i, a in enumerate(args):
+        if a == "--id-col" or a.startswith("--id-col="):
+            return True
+        if a == "--csv" and i + 1 < len(args) and Path(args[i + 1]).is_dir():
+            return True
+    return False
+
+
+def train_run(config: str | None, args: list[str]) -> str:
+    """`rnnkit forecast train` on many series: fits a Forecaster on every series of --csv, saves it in
+    --run-dir with forecasts (and intervals), the backtest per series, anomalies and two PNGs for --id.
+    Returns the summary to print. Bad input raises ValueError before anything is written."""
+    from rnnkit.data.panel import read_panel
+    from rnnkit.train.config import build_configs
+
+    cfgs = build_configs({"data": PanelRunConfig, "forecaster": ForecasterConfig}, config, args)
+    run, fcfg = cfgs["data"], cfgs["forecaster"]
+    if not run.csv:
+        raise ValueError("--csv FILE (a long table) or --csv FOLDER (one CSV per series) is needed")
+    if run.k <= 0:
+        raise ValueError(f"--k must be > 0, got {run.k}")
+    panel = read_panel(run.csv, run.id_col, run.time_col, run.target_col, fcfg.season)
+    if run.id and run.id not in panel.ids:
+        raise ValueError(f"--id {run.id!r} is not a series of {run.csv}")
+    fc = Forecaster(config=fcfg).fit(panel)
+    out = Path(run.run_dir)
+    fc.save(out)
+    fc.predict().to_csv(out / "forecasts.csv", index=False)
+    bt = fc.backtest_table()
+    bt.to_csv(out / "backtest.csv", index=False)
+    anom = fc.anomalies(run.k)
+    anom.to_csv(out / "anomalies.csv", index=False)
+    shown = run.id or panel.ids[0]
+    fc.plot(out / "forecast.png", shown)
+    fc.plot(out / "anomalies.png", shown, anom)
+    lines = [f"{len(panel)} series (shortest {panel.lengths.min()} points), {len(fc.members)} ensemble members, "
+             f"{fc.steps} updates each, trained in {fc.train_seconds:.0f} s; run in {out}"]
+    if fc.backtest_:
+        b = fc.backtest_
+        lines.append(f"backtest ({b['origins']} origins on the training parts): sMAPE {b['smape']:.2f} "
+                     f"(seasonal naive {b['smape_seasonal_naive']:.2f}), MASE {b['mase']:.3f} "
+                     f"(seasonal naive {b['mase_seasonal_naive']:.3f})")
+        losing = fc.losing_series
+        if losing:
+            lines.append(f"warning: in the backtest the network loses to seasonal naive (MASE) on {len(losing)} of "
+                         f"{len(panel)} series: {', '.join(losing[:10])}{' ...' if len(losing) > 10 else ''} "
+                         "(see backtest.csv)")
+    lines.append(f"{int(anom['anomaly'].sum())} anomalies flagged; wrote forecasts.csv, backtest.csv, anomalies.csv, "
+                 f"forecast.png and anomalies.png (series {shown!r})")
+    return "\n".join(lines)
