@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -50,7 +51,7 @@ def scores(panel: Panel, truth: list[np.ndarray], forecasts: np.ndarray) -> dict
     return {"sMAPE": float(np.mean(s)), "MASE": float(np.mean(m))}
 
 
-def _baselines(panel: Panel) -> tuple[dict[str, np.ndarray], float]:
+def _baselines(panel: Panel, n_jobs: int = 1) -> tuple[dict[str, np.ndarray], float]:
     """statsforecast's forecasts of every series and the seconds they took; kept in CACHE (keyed by
     a hash of the training data), so a rerun on the same series reuses them."""
     import hashlib
@@ -63,11 +64,21 @@ def _baselines(panel: Panel) -> tuple[dict[str, np.ndarray], float]:
         saved = np.load(cache)
         if str(saved["key"]) == key:
             return {k: saved[k] for k in baselines.STATS_MODELS}, float(saved["seconds"])
-    started = time.time()
-    out = baselines.statsforecast_baselines(panel, H)
-    seconds = time.time() - started
+    lock = cache.with_suffix(".lock")
+    if lock.exists() and Path(f"/proc/{lock.read_text().strip()}").exists():  # another run computes them
+        while not cache.exists():
+            time.sleep(10)
+        return _baselines(panel, n_jobs)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, key=key, seconds=seconds, **out)
+    lock.write_text(str(os.getpid()))
+    started = time.time()
+    try:
+        out = baselines.statsforecast_baselines(panel, H, n_jobs=n_jobs)
+        seconds = time.time() - started
+        np.savez(cache.with_suffix(".tmp.npz"), key=key, seconds=seconds, **out)
+        os.replace(cache.with_suffix(".tmp.npz"), cache)
+    finally:
+        lock.unlink(missing_ok=True)
     return out, seconds
 
 
@@ -76,6 +87,8 @@ def main(argv: list[str]) -> dict:
     ap.add_argument("--quick", action="store_true", help="100 seeded series instead of all 1,428")
     ap.add_argument("--series", type=int, default=0, help="a seeded sample of this many series")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--jobs", type=int, default=1, help="processes for the statsforecast baselines")
+    ap.add_argument("--no-baselines", action="store_true", help="the network only (with --no-write: experiments)")
     ap.add_argument("--baselines-only", action="store_true", help="compute (and cache) the baselines, then stop")
     known = {f.name for f in ForecasterConfig.__dataclass_fields__.values()}
     args, extra = ap.parse_known_args(argv)
@@ -89,14 +102,16 @@ def main(argv: list[str]) -> dict:
     started = time.time()
     panel, truth = m3_monthly(args.series or (100 if args.quick else 0))
     if args.baselines_only:
-        base, base_seconds = _baselines(panel)
+        base, base_seconds = _baselines(panel, args.jobs)
         print(json.dumps({k: scores(panel, truth, v) for k, v in base.items()}, indent=1), f"{base_seconds:.0f} s")
         return {}
+    if args.no_baselines and not args.no_write:
+        ap.error("--no-baselines needs --no-write (the table compares with the baselines)")
     with ProcessPoolExecutor(1) as pool:
-        job = pool.submit(_baselines, panel)
+        job = None if args.no_baselines else pool.submit(_baselines, panel, args.jobs)
         fc = Forecaster(h=H, season=M, **options).fit(panel, verbose=True)
         point = fc.forecast_arrays()[0]
-        base, base_seconds = job.result()
+        base, base_seconds = job.result() if job else ({}, 0.0)
     import statsforecast
 
     rows = {"rnnkit": scores(panel, truth, point), **{k: scores(panel, truth, v) for k, v in base.items()}}
@@ -104,7 +119,7 @@ def main(argv: list[str]) -> dict:
            "members": len(fc.members), "steps": fc.steps, "config": fc.config.__dict__, "rows": rows,
            "backtest": {k: v for k, v in (fc.backtest_ or {}).items() if k != "series"},
            "losing_series": len(fc.losing_series)}
-    best = {k: min(r[k] for name, r in rows.items() if name != "rnnkit") for k in ("sMAPE", "MASE")}
+    best = {k: min((r[k] for name, r in rows.items() if name != "rnnkit"), default=np.nan) for k in ("sMAPE", "MASE")}
     out["beats_every_baseline"] = all(rows["rnnkit"][k] < best[k] for k in best)
     print(json.dumps(out, indent=1))
     if args.no_write:

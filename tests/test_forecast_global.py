@@ -102,3 +102,40 @@ def test_config_checks():
     with pytest.raises(ValueError, match="horizon"):
         ForecasterConfig(horizon=0)
     assert ForecasterConfig(horizon=18).resolved_lookbacks(12) == [27, 54]
+
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    return CliRunner().invoke(app, ["forecast", "train", *args])
+
+
+@pytest.mark.parametrize("edit, flags, message", [
+    (lambda df: df, ["--id-col", "shop"], "no column 'shop'"),
+    (lambda df: df.assign(y=np.where(df.unique_id == "s1", np.nan, df.y)), ["--id-col", "unique_id"],
+     "every value of series 's1' is missing"),
+    (lambda df: pd.concat([df, df.iloc[[5]]]), ["--id-col", "unique_id"], "duplicate timestamp"),
+])
+def test_cli_bad_tables_are_one_error_line_and_write_nothing(tmp_path, edit, flags, message):
+    edit(seasonal_panel([30, 30])).to_csv(tmp_path / "long.csv", index=False)
+    result = cli("--csv", str(tmp_path / "long.csv"), *flags, "--run-dir", str(tmp_path / "run"))
+    assert result.exit_code == 2 and message in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
+        next(line for line in result.output.splitlines() if message in line)]
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
+    seasonal_panel([60, 48, 50]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"}).to_csv(
+        tmp_path / "long.csv", index=False)
+    result = cli("--csv", str(tmp_path / "long.csv"), "--id-col", "shop", "--time-col", "month", "--target-col",
+                 "sales", "--horizon", "18", "--run-dir", str(tmp_path / "run"), "--id", "s1",
+                 *[a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))])
+    assert result.exit_code == 0, result.output
+    assert "3 series (shortest 48 points)" in result.output
+    out = pd.read_csv(tmp_path / "run" / "forecasts.csv")
+    assert out.groupby("unique_id").size().to_dict() == {"s0": 18, "s1": 18, "s2": 18}
+    for name in ("backtest.csv", "anomalies.csv", "forecast.png", "anomalies.png", "model.safetensors"):
+        assert (tmp_path / "run" / name).exists(), name

@@ -156,7 +156,7 @@ class Windows:
         return feats, y - level[:, None], level, t[:, lookback:].numpy()
 
 
-class ForecastNet(nn.Module):
+class GlobalNet(nn.Module):
     """Recurrent layers over a window (B, L, F) (+ a learned series embedding at every step); a linear
     head on the last hidden state gives the H normalised future values at once. The head starts at
     zero: before training the forecast is the window's level (a flat, re-seasonalised forecast)."""
@@ -199,15 +199,15 @@ def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
 class Member:
     lookback: int
     seed: int
-    net: ForecastNet
+    net: GlobalNet
 
 
-def _new_net(cfg: ForecasterConfig, n_series: int, seed: int) -> ForecastNet:
+def _new_net(cfg: ForecasterConfig, n_series: int, seed: int) -> GlobalNet:
     torch.manual_seed(seed)
-    return ForecastNet(4, cfg.horizon, cfg, n_series)
+    return GlobalNet(4, cfg.horizon, cfg, n_series)
 
 
-def train_member(net: ForecastNet, win: Windows, lookback: int, cfg: ForecasterConfig, steps: int, seed: int,
+def train_member(net: GlobalNet, win: Windows, lookback: int, cfg: ForecasterConfig, steps: int, seed: int,
                  weight: np.ndarray, seconds: float = 0.0, check=None) -> tuple[int, float]:
     """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
     then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked); the loss is
@@ -250,7 +250,7 @@ def train_member(net: ForecastNet, win: Windows, lookback: int, cfg: ForecasterC
 
 
 @torch.no_grad()
-def forecast_u(net: ForecastNet, win: Windows, sid: np.ndarray, ends: np.ndarray, lookback: int,
+def forecast_u(net: GlobalNet, win: Windows, sid: np.ndarray, ends: np.ndarray, lookback: int,
                chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """(u forecasts (B, H) from origins `ends` of series `sid`, their seasonal positions (B, H))."""
     net.eval()
@@ -285,6 +285,13 @@ class Backtest:
     origin: np.ndarray  # (B,) points before the origin
     truth: np.ndarray  # (B, H)
     cutoff: np.ndarray  # (S,) training length of each series in the backtest model
+    scale: np.ndarray  # (B,) MASE denominator: in-sample seasonal naive MAE before the series' cutoff
+    m: int
+
+    def seasonal_naive(self, panel: Panel) -> np.ndarray:
+        """(B, H) the seasonal naive forecasts from each origin."""
+        H = self.truth.shape[1]
+        return np.stack([baselines.seasonal_naive(panel.values[i][:o], H, self.m) for i, o in zip(self.sid, self.origin)])
 
 
 def backtest_origins(panel: Panel, H: int, windows: int, stride: int) -> Backtest:
@@ -305,8 +312,9 @@ def backtest_origins(panel: Panel, H: int, windows: int, stride: int) -> Backtes
             origins.append(o)
             truths.append(x[o:o + H])
     if not sids:
-        return Backtest(np.zeros(0, int), np.zeros(0, int), np.zeros((0, H)), cut)
-    return Backtest(np.array(sids), np.array(origins), np.stack(truths), cut)
+        return Backtest(np.zeros(0, int), np.zeros(0, int), np.zeros((0, H)), cut, np.zeros(0), m)
+    scale = np.array([baselines.mase_scale(panel.values[i][:cut[i]], m) for i in sids])
+    return Backtest(np.array(sids), np.array(origins), np.stack(truths), cut, np.where(scale > 0, scale, 1.0), m)
 
 
 def smape_rows(y: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -356,8 +364,7 @@ class Forecaster:
         lookbacks = cfg.resolved_lookbacks(m)
         pad = max(lookbacks)
         started = time.time()
-        n_members = len(lookbacks) * cfg.seeds
-        share = cfg.time_budget / (n_members + 1) if cfg.time_budget else 0.0
+        share = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0
         log = print if verbose else (lambda *a, **k: None)
 
         # 1. backtest: one member trained on each series up to its first rolling origin
@@ -366,14 +373,19 @@ class Forecaster:
         bt_transform = Transform.fit(head.values, m)
         bt_win = Windows(head, bt_transform, pad, H)
         full_bt_win = Windows(panel, bt_transform, pad, H)  # inputs up to each origin, transformed as in training
-        check_rows = np.random.default_rng(cfg.seed).permutation(len(bt.sid))[:3000]
+        rows = np.random.default_rng(cfg.seed).permutation(len(bt.sid))[:3000]
+        truth, scale = bt.truth[rows], bt.scale[rows]
+        snaive = bt.seasonal_naive(panel)[rows]
+        ref_smape, ref_mase = np.mean(smape_rows(truth, snaive)), np.mean(np.abs(truth - snaive).mean(1) / scale)
 
         def check(net):
-            u, pos = forecast_u(net, full_bt_win, bt.sid[check_rows], bt.origin[check_rows], lookbacks[0])
-            return float(np.mean(smape_rows(bt.truth[check_rows],
-                                            _inverse_rows(bt_transform, bt.sid[check_rows], u, pos))))
+            """OWA as in M4: sMAPE and MASE relative to seasonal naive's, averaged."""
+            u, pos = forecast_u(net, full_bt_win, bt.sid[rows], bt.origin[rows], lookbacks[0])
+            f = _inverse_rows(bt_transform, bt.sid[rows], u, pos)
+            return float(np.mean(smape_rows(truth, f)) / ref_smape + np.mean(np.abs(truth - f).mean(1) / scale)
+                         / ref_mase) / 2
 
-        net = _new_net(cfg, len(panel), cfg.seed)
+        bt_net = net = _new_net(cfg, len(panel), cfg.seed)
         if len(bt.sid):
             self.steps, score = train_member(net, bt_win, lookbacks[0], cfg, cfg.max_steps, cfg.seed,
                                              scale_weights(head.values, m, cfg.scale_weight), share, check)
@@ -389,10 +401,14 @@ class Forecaster:
         self.pos0 = panel.positions()
         win = Windows(panel, self.transform, pad, H, self.pos0)
         weight = scale_weights(panel.values, m, cfg.scale_weight)
-        self.members = []
+        # the backtest model is the first member (trained on less of each series, but it reads the same
+        # normalised windows); the others train on the full series
+        self.members = [Member(lookbacks[0], cfg.seed, bt_net)] if len(bt.sid) else []
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
+                if self.members and L == lookbacks[0] and k == 0:
+                    continue
                 net = _new_net(cfg, len(panel), seed)
                 train_member(net, win, L, cfg, self.steps, seed, weight, share)
                 self.members.append(Member(L, seed, net))
@@ -413,10 +429,9 @@ class Forecaster:
         med = np.nanmedian(r[:, 0])
         self.residual_sd = float(1.4826 * np.nanmedian(np.abs(r[:, 0] - med)))  # robust sd of step 1
         fc = _inverse_rows(transform, bt.sid, u, pos)
-        snaive = np.stack([baselines.seasonal_naive(self.panel.values[i][:o], H, m) for i, o in zip(bt.sid, bt.origin)])
-        scale = np.array([baselines.mase_scale(self.panel.values[i][:bt.cutoff[i]], m) or 1.0 for i in bt.sid])
-        err_net = np.abs(bt.truth - fc).mean(1) / scale
-        err_sn = np.abs(bt.truth - snaive).mean(1) / scale
+        snaive = bt.seasonal_naive(self.panel)
+        err_net = np.abs(bt.truth - fc).mean(1) / bt.scale
+        err_sn = np.abs(bt.truth - snaive).mean(1) / bt.scale
         per = {}
         for i in np.unique(bt.sid):
             rows = bt.sid == i
@@ -617,7 +632,7 @@ class Forecaster:
         self.residual_sd = meta["residual_sd"]
         self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
         for j, (L, seed) in enumerate(meta["members"]):
-            net = ForecastNet(4, self.config.horizon, self.config, len(self.panel))
+            net = GlobalNet(4, self.config.horizon, self.config, len(self.panel))
             net.load_state_dict({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"member{j}.")})
             self.members.append(Member(L, seed, net))
         return self
