@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from rnnkit.data.panel import Panel, Transform
-from rnnkit.tasks.forecaster import Forecaster, ForecasterConfig, Windows, backtest_origins
+from rnnkit.tasks.forecaster import (ESSmoothing, Forecaster, ForecasterConfig, Windows, backtest_origins,
+                                     window_level)
 
 SMALL = {"hidden_size": 8, "seeds": 1, "lookbacks": "24", "max_steps": 60, "eval_every": 20, "batch_size": 32}
 
@@ -36,9 +37,9 @@ def test_short_series_windows_are_padded_and_masked_and_never_read_the_future():
     values = [np.arange(1.0, 15.0)]  # 14 points, lookback 24
     panel = Panel(["a"], [np.arange(14.0)], values, 1)
     win = Windows(panel, Transform.fit(values, 1), 24, 6)
-    x, y, level, _ = win.gather(np.array([0]), np.array([10]), 24)
+    x, y, base = window_level(*win.gather(np.array([0]), np.array([10]), 24), 1, 24, 6)
     assert x.shape == (1, 24, 4) and x[0, :, 1].tolist() == [0.0] * 14 + [1.0] * 10  # observed mask
-    assert level.item() == pytest.approx(np.log(10.0))  # m = 1: the last value
+    assert base[0].tolist() == pytest.approx([np.log(10.0)] * 6)  # m = 1: the level is the last value
     assert torch.isfinite(y[0, :4]).all() and torch.isnan(y[0, 4:]).all()  # targets past the end masked
     assert y[0, 0].item() == pytest.approx(np.log(11.0) - np.log(10.0))
 
@@ -94,6 +95,38 @@ def test_numeric_times_keep_their_season_after_save(tmp_path):
     fc = Forecaster(h=12, season=12, **SMALL).fit(df)
     fc.save(tmp_path / "run")
     assert np.allclose(Forecaster.load(tmp_path / "run").predict()["rnnkit"], fc.predict()["rnnkit"])
+
+
+def test_es_smoothing_is_holt_winters_in_log_units():
+    """With α = σ(a), γ = σ(c) the smoothing reproduces the recursion computed by hand."""
+    m, n, H = 4, 14, 3
+    g = np.log(np.arange(1.0, n + H + 1))
+    es = ESSmoothing(1, m, np.array([[0.1, -0.1, 0.05, -0.05]]))
+    w = torch.tensor(g, dtype=torch.float32)[None]
+    t = (np.arange(n + H) % m)[None]
+    x, y, base = es(w, t, np.array([0]), 6, H)
+    a, c = 1 / (1 + np.exp(1.5)), 1 / (1 + np.exp(2.5))
+    s = [0.1, -0.1, 0.05, -0.05]
+    level = g[0] - s[0]
+    used = []
+    for j in range(n):
+        sj = s[j % m]
+        level = a * (g[j] - sj) + (1 - a) * level
+        s[j % m] = c * (g[j] - level) + (1 - c) * sj
+        used.append(sj)
+    assert base[0].tolist() == pytest.approx([level + s[(n + h) % m] for h in range(H)], abs=1e-5)
+    assert x[0, :, 0].tolist() == pytest.approx((g[n - 6:n] - np.array(used[-6:]) - level).tolist(), abs=1e-5)
+    (y.sum() + x.sum()).backward()
+    assert es.alpha.grad.abs().item() > 0 and es.season.grad.abs().sum().item() > 0
+
+
+def test_esrnn_option_fits_saves_and_loads(tmp_path):
+    df = seasonal_panel([60, 50, 48])
+    fc = Forecaster(h=12, esrnn=True, **SMALL).fit(df)
+    out = fc.predict()
+    assert len(out) == 36 and np.isfinite(out["rnnkit"]).all()
+    fc.save(tmp_path / "run")
+    pd.testing.assert_frame_equal(out, Forecaster.load(tmp_path / "run").predict())
 
 
 def test_config_checks():

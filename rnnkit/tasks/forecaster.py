@@ -137,41 +137,98 @@ class Windows:
         lo = np.minimum(self.m, self.n[sid] - 1)
         return sid, lo + (rng.random(size) * (self.n[sid] - lo)).astype(int)
 
-    def gather(self, sid: np.ndarray, ends: np.ndarray, lookback: int):
-        """Inputs (B, L, 4): [u - level, observed, sin, cos of the seasonal position], targets
-        (B, H) u - level (NaN where not observed), level (B,), positions of the H targets (B, H).
-        Window b reads u[e-L:e] of series sid[b], e = ends[b]; the level is the mean of its last m
-        observed values."""
-        H = self.horizon
-        cols = self.pad + ends[:, None] + np.arange(-lookback, H)
-        w = self.u_t[torch.from_numpy(sid)[:, None], torch.from_numpy(cols)]  # (B, L + H)
-        x, y = w[:, :lookback], w[:, lookback:]
-        k = min(self.m, lookback)
-        level = torch.nanmean(x[:, -k:], 1)
-        obs = torch.isfinite(x)
-        t = torch.from_numpy((self.pos0[sid][:, None] + ends[:, None] + np.arange(-lookback, H)) % self.m)
-        ang = 2 * math.pi * t[:, :lookback].float() / self.m
-        feats = torch.stack([torch.where(obs, x - level[:, None], torch.zeros_like(x)), obs.float(),
-                             torch.sin(ang), torch.cos(ang)], -1)
-        return feats, y - level[:, None], level, t[:, lookback:].numpy()
+    def gather(self, sid: np.ndarray, ends: np.ndarray, span: int) -> tuple[torch.Tensor, np.ndarray]:
+        """(u (B, span + H), seasonal positions (B, span + H)): the `span` values before origin
+        e = ends[b] of series sid[b] and the H after it (NaN where not observed)."""
+        offsets = ends[:, None] + np.arange(-span, self.horizon)
+        w = self.u_t[torch.from_numpy(sid)[:, None], torch.from_numpy(self.pad + offsets)]
+        return w, (self.pos0[sid][:, None] + offsets) % self.m
+
+
+def window_level(w: torch.Tensor, t: np.ndarray, m: int, lookback: int, horizon: int):
+    """Network inputs from windows w (B, L + H) of u: (inputs (B, L, 4) = [u - level, observed, sin, cos
+    of the seasonal position], targets (B, H) = u - level (NaN where not observed), base (B, H) =
+    the level, added back to the outputs). The level is the mean of the last m observed inputs."""
+    x = w[:, :lookback]
+    level = torch.nanmean(x[:, -min(m, lookback):], 1)
+    return _features(x - level[:, None], t[:, :lookback], m), w[:, lookback:] - level[:, None], \
+        level[:, None].expand(-1, horizon)
+
+
+def _features(z: torch.Tensor, t: np.ndarray, m: int) -> torch.Tensor:
+    obs = torch.isfinite(z)
+    ang = 2 * math.pi * torch.from_numpy(t).float() / m
+    return torch.stack([torch.where(obs, z, torch.zeros_like(z)), obs.float(), torch.sin(ang), torch.cos(ang)], -1)
+
+
+class ESSmoothing(nn.Module):
+    """Per-series Holt-Winters smoothing in log units with learned coefficients (ES-RNN, Smyl 2020):
+    l_t = α (g_t - s_t) + (1 - α) l_{t-1},  s_{t+m} = γ (g_t - l_t) + (1 - γ) s_t, α = σ(a_i),
+    γ = σ(c_i) and the initial seasonality s_0..s_{m-1} of series i learned with the network."""
+
+    def __init__(self, n_series: int, m: int, season_init: np.ndarray | None = None):
+        super().__init__()
+        self.m = m
+        self.alpha = nn.Parameter(torch.full((n_series,), -1.5))
+        self.gamma = nn.Parameter(torch.full((n_series,), -2.5))
+        init = torch.zeros(n_series, m) if season_init is None else torch.tensor(season_init, dtype=torch.float32)
+        self.season = nn.Parameter(init)
+
+    def forward(self, w: torch.Tensor, t: np.ndarray, sid: np.ndarray, lookback: int, horizon: int):
+        """Like `window_level` for windows w (B, R + L + H) of g whose first R steps warm the
+        smoothing up: inputs g - s - l_e over the last L, targets g - s - l_e, base l_e + s over
+        the H future steps (the last season's indices), l_e the level at the origin."""
+        sid_t = torch.from_numpy(sid)
+        g = w[:, :-horizon]
+        obs = torch.isfinite(g)
+        first = g.gather(1, obs.float().argmax(1, keepdim=True))  # leading padding takes the first value
+        g = torch.where(obs, g, first)
+        alpha, gamma = torch.sigmoid(self.alpha[sid_t]), torch.sigmoid(self.gamma[sid_t])
+        t_t = torch.from_numpy(t)
+        seas = [self.season[sid_t, t_t[:, k]] for k in range(self.m)]  # state for positions of steps 0..m-1
+        level = g[:, 0] - seas[0]
+        used = []
+        for j in range(g.shape[1]):
+            s_j = seas[j % self.m]
+            level = alpha * (g[:, j] - s_j) + (1 - alpha) * level
+            seas[j % self.m] = gamma * (g[:, j] - level) + (1 - gamma) * s_j
+            used.append(s_j)
+        n = g.shape[1]
+        s_in = torch.stack(used[-lookback:], 1)
+        s_out = torch.stack([seas[(n + h) % self.m] for h in range(horizon)], 1)
+        base = level[:, None] + s_out
+        z = torch.where(obs[:, -lookback:], g[:, -lookback:] - s_in - level[:, None], torch.full_like(s_in, np.nan))
+        return _features(z, t[:, n - lookback:n], self.m), w[:, -horizon:] - base, base
 
 
 class GlobalNet(nn.Module):
-    """Recurrent layers over a window (B, L, F) (+ a learned series embedding at every step); a linear
-    head on the last hidden state gives the H normalised future values at once. The head starts at
-    zero: before training the forecast is the window's level (a flat, re-seasonalised forecast)."""
+    """Recurrent layers over a normalised window (B, L, 4) (+ a learned series embedding at every
+    step); a linear head on the last hidden state gives the H normalised future values at once. The
+    head starts at zero: before training the forecast is the window's level, re-seasonalised. With
+    `esrnn`, the level and seasonality come from learned per-series smoothing (`ESSmoothing`)."""
 
-    def __init__(self, n_features: int, horizon: int, cfg: ForecasterConfig, n_series: int):
+    def __init__(self, cfg: ForecasterConfig, n_series: int, m: int, lookback: int,
+                 season_init: np.ndarray | None = None):
         super().__init__()
+        self.m, self.lookback, self.horizon = m, lookback, cfg.horizon
+        self.warmup = 2 * m if cfg.esrnn else 0
         self.embed = nn.Embedding(n_series, cfg.embedding) if cfg.embedding else None
-        self.rnn = make_rnn(cfg.cell, n_features + cfg.embedding, cfg.hidden_size, cfg.num_layers, 0.0)
-        self.head = nn.Linear(cfg.hidden_size, horizon)
+        self.es = ESSmoothing(n_series, m, season_init) if cfg.esrnn else None
+        self.rnn = make_rnn(cfg.cell, 4 + cfg.embedding, cfg.hidden_size, cfg.num_layers, 0.0)
+        self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, x: torch.Tensor, sid: torch.Tensor | None = None) -> torch.Tensor:
+    def normalise(self, win: Windows, sid: np.ndarray, ends: np.ndarray):
+        """(inputs (B, L, 4), targets (B, H), base (B, H)) of the windows ending at `ends`."""
+        w, t = win.gather(sid, ends, self.lookback + self.warmup)
+        if self.es is not None:
+            return self.es(w, t, sid, self.lookback, self.horizon)
+        return window_level(w, t, self.m, self.lookback, self.horizon)
+
+    def forward(self, x: torch.Tensor, sid: np.ndarray) -> torch.Tensor:
         if self.embed is not None:
-            x = torch.cat([x, self.embed(sid)[:, None].expand(-1, x.shape[1], -1)], -1)
+            x = torch.cat([x, self.embed(torch.from_numpy(sid))[:, None].expand(-1, x.shape[1], -1)], -1)
         out, _ = self.rnn(x)
         return self.head(out[:, -1])
 
@@ -197,17 +254,27 @@ def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class Member:
-    lookback: int
     seed: int
     net: GlobalNet
 
 
-def _new_net(cfg: ForecasterConfig, n_series: int, seed: int) -> GlobalNet:
+def _new_net(cfg: ForecasterConfig, n_series: int, seed: int, m: int, lookback: int,
+             season_init: np.ndarray | None) -> GlobalNet:
     torch.manual_seed(seed)
-    return GlobalNet(4, cfg.horizon, cfg, n_series)
+    return GlobalNet(cfg, n_series, m, lookback, season_init)
 
 
-def train_member(net: GlobalNet, win: Windows, lookback: int, cfg: ForecasterConfig, steps: int, seed: int,
+def fit_transform(values: list[np.ndarray], m: int, esrnn: bool) -> tuple[Transform, np.ndarray | None]:
+    """(the per-series Transform, the initial seasonality of ES-RNN's smoothing or None): with
+    `esrnn` the transform keeps the seasonality (it is smoothed by the network) and its indices
+    start the smoothing."""
+    tr = Transform.fit(values, m)
+    if not esrnn:
+        return tr, None
+    return Transform(tr.log, tr.scale, np.zeros_like(tr.seasonal)), tr.seasonal
+
+
+def train_member(net: GlobalNet, win: Windows, cfg: ForecasterConfig, steps: int, seed: int,
                  weight: np.ndarray, seconds: float = 0.0, check=None) -> tuple[int, float]:
     """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
     then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked); the loss is
@@ -224,8 +291,8 @@ def train_member(net: GlobalNet, win: Windows, lookback: int, cfg: ForecasterCon
     net.train()
     for step in range(1, steps + 1):
         sid, ends = win.sample(rng, cfg.batch_size)
-        x, y, _, _ = win.gather(sid, ends, lookback)
-        loss = l1_loss(net(x, torch.from_numpy(sid)), y, torch.from_numpy(weight[sid]).float())
+        x, y, _ = net.normalise(win, sid, ends)
+        loss = l1_loss(net(x, sid), y, torch.from_numpy(weight[sid]).float())
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -250,24 +317,16 @@ def train_member(net: GlobalNet, win: Windows, lookback: int, cfg: ForecasterCon
 
 
 @torch.no_grad()
-def forecast_u(net: GlobalNet, win: Windows, sid: np.ndarray, ends: np.ndarray, lookback: int,
+def forecast_u(net: GlobalNet, win: Windows, sid: np.ndarray, ends: np.ndarray,
                chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """(u forecasts (B, H) from origins `ends` of series `sid`, their seasonal positions (B, H))."""
     net.eval()
-    outs, poss = [], []
+    outs = []
     for a in range(0, len(sid), chunk):
-        x, _, level, pos = win.gather(sid[a:a + chunk], ends[a:a + chunk], lookback)
-        outs.append((net(x, torch.from_numpy(sid[a:a + chunk])) + level[:, None]).numpy().astype(float))
-        poss.append(pos)
-    return np.concatenate(outs), np.concatenate(poss)
-
-
-def ensemble_forecast(members: list[Member], win: Windows, transform: Transform, sid: np.ndarray,
-                      ends: np.ndarray) -> np.ndarray:
-    """(B, H) the median over members of their u forecasts, in data units."""
-    us = [forecast_u(mb.net, win, sid, ends, mb.lookback) for mb in members]
-    u = np.median(np.stack([a for a, _ in us]), 0)
-    return _inverse_rows(transform, sid, u, us[0][1])
+        x, _, base = net.normalise(win, sid[a:a + chunk], ends[a:a + chunk])
+        outs.append((net(x, sid[a:a + chunk]) + base).numpy().astype(float))
+    pos = (win.pos0[sid][:, None] + ends[:, None] + np.arange(win.horizon)) % win.m
+    return np.concatenate(outs), pos
 
 
 def _inverse_rows(transform: Transform, sid: np.ndarray, u: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -362,7 +421,7 @@ class Forecaster:
         self.panel, H, m = panel, cfg.horizon, max(panel.season, 1)
         torch.set_num_threads(cfg.threads)
         lookbacks = cfg.resolved_lookbacks(m)
-        pad = max(lookbacks)
+        pad = max(lookbacks) + (2 * m if cfg.esrnn else 0)
         started = time.time()
         share = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0
         log = print if verbose else (lambda *a, **k: None)
@@ -370,7 +429,7 @@ class Forecaster:
         # 1. backtest: one member trained on each series up to its first rolling origin
         bt = backtest_origins(panel, H, cfg.backtest_windows, cfg.backtest_stride or max(1, H // 3))
         head = panel.truncate(bt.cutoff)
-        bt_transform = Transform.fit(head.values, m)
+        bt_transform, season_init = fit_transform(head.values, m, cfg.esrnn)
         bt_win = Windows(head, bt_transform, pad, H)
         full_bt_win = Windows(panel, bt_transform, pad, H)  # inputs up to each origin, transformed as in training
         rows = np.random.default_rng(cfg.seed).permutation(len(bt.sid))[:3000]
@@ -380,38 +439,38 @@ class Forecaster:
 
         def check(net):
             """OWA as in M4: sMAPE and MASE relative to seasonal naive's, averaged."""
-            u, pos = forecast_u(net, full_bt_win, bt.sid[rows], bt.origin[rows], lookbacks[0])
+            u, pos = forecast_u(net, full_bt_win, bt.sid[rows], bt.origin[rows])
             f = _inverse_rows(bt_transform, bt.sid[rows], u, pos)
             return float(np.mean(smape_rows(truth, f)) / ref_smape + np.mean(np.abs(truth - f).mean(1) / scale)
                          / ref_mase) / 2
 
-        bt_net = net = _new_net(cfg, len(panel), cfg.seed)
+        bt_net = net = _new_net(cfg, len(panel), cfg.seed, m, lookbacks[0], season_init)
         if len(bt.sid):
-            self.steps, score = train_member(net, bt_win, lookbacks[0], cfg, cfg.max_steps, cfg.seed,
+            self.steps, score = train_member(net, bt_win, cfg, cfg.max_steps, cfg.seed,
                                              scale_weights(head.values, m, cfg.scale_weight), share, check)
             self.steps = max(self.steps, cfg.eval_every)
-            log(f"backtest model: best sMAPE {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
-            u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin, lookbacks[0])
+            log(f"backtest model: best OWA {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
+            u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin)
             self._calibrate(bt, bt_transform, full_bt_win, u, pos)
         else:
             self.steps = cfg.max_steps
 
         # 2. the ensemble on the full series, each member for the chosen number of updates
-        self.transform = Transform.fit(panel.values, m)
+        self.transform, season_init = fit_transform(panel.values, m, cfg.esrnn)
         self.pos0 = panel.positions()
         win = Windows(panel, self.transform, pad, H, self.pos0)
         weight = scale_weights(panel.values, m, cfg.scale_weight)
         # the backtest model is the first member (trained on less of each series, but it reads the same
         # normalised windows); the others train on the full series
-        self.members = [Member(lookbacks[0], cfg.seed, bt_net)] if len(bt.sid) else []
+        self.members = [Member(cfg.seed, bt_net)] if len(bt.sid) else []
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
                 if self.members and L == lookbacks[0] and k == 0:
                     continue
-                net = _new_net(cfg, len(panel), seed)
-                train_member(net, win, L, cfg, self.steps, seed, weight, share)
-                self.members.append(Member(L, seed, net))
+                net = _new_net(cfg, len(panel), seed, m, L, season_init)
+                train_member(net, win, cfg, self.steps, seed, weight, share)
+                self.members.append(Member(seed, net))
                 log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
         self.train_seconds = time.time() - started
         return self
@@ -477,14 +536,17 @@ class Forecaster:
                              name: point[:, :h].ravel(), f"{name}-lo-{pct}": lo[:, :h].ravel(),
                              f"{name}-hi-{pct}": hi[:, :h].ravel()}).reset_index(drop=True) if S else pd.DataFrame()
 
+    def _windows(self) -> Windows:
+        pad = max(mb.net.lookback + mb.net.warmup for mb in self.members)
+        return Windows(self.panel, self.transform, pad, self.config.horizon, self.pos0)
+
     def forecast_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point, lower, upper), each (S, H) in data units, after the end of every series."""
         if not self.members:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
-        win = Windows(self.panel, self.transform, max(mb.lookback for mb in self.members), self.config.horizon,
-                      self.pos0)
+        win = self._windows()
         sid = np.arange(len(self.panel))
-        us = [forecast_u(mb.net, win, sid, win.n, mb.lookback) for mb in self.members]
+        us = [forecast_u(mb.net, win, sid, win.n) for mb in self.members]
         u, pos = np.median(np.stack([a for a, _ in us]), 0), us[0][1]
         point = self.transform.inverse(u, pos)
         if self.quantiles is None:
@@ -500,12 +562,11 @@ class Forecaster:
 
         if not self.members:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
-        win = Windows(self.panel, self.transform, max(mb.lookback for mb in self.members), self.config.horizon,
-                      self.pos0)
+        win = self._windows()
         start = win.m
         sid = np.concatenate([np.full(max(n - start, 0), i) for i, n in enumerate(win.n)]).astype(int)
         ends = np.concatenate([np.arange(start, n) for n in win.n]).astype(int)
-        u = np.median(np.stack([forecast_u(mb.net, win, sid, ends, mb.lookback)[0][:, 0] for mb in self.members]), 0)
+        u = np.median(np.stack([forecast_u(mb.net, win, sid, ends)[0][:, 0] for mb in self.members]), 0)
         u_true = win.u[sid, win.pad + ends].astype(float)
         pos = (win.pos0[sid] + ends)[:, None]
         point = _inverse_rows(self.transform, sid, u[:, None], pos)[:, 0]
@@ -584,7 +645,7 @@ class Forecaster:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        keep = max(mb.lookback for mb in self.members) + 2 * max(self.panel.season, 1)
+        keep = max(mb.net.lookback + mb.net.warmup for mb in self.members) + 2 * max(self.panel.season, 1)
         tensors = {f"member{j}.{k}": v.detach().contiguous() for j, mb in enumerate(self.members)
                    for k, v in mb.net.state_dict().items()}
         tail = [v[-keep:] for v in self.panel.values]
@@ -598,7 +659,7 @@ class Forecaster:
                                                     if is_dt else np.concatenate(times).astype(float))
         meta = {"format": "rnnkit-forecaster-1", "config": dataclasses.asdict(self.config),
                 "ids": self.panel.ids, "season": self.panel.season, "freq": self.panel.freq, "datetime": is_dt,
-                "pos0": pos0.tolist(), "members": [[mb.lookback, mb.seed] for mb in self.members], "steps": self.steps,
+                "pos0": pos0.tolist(), "members": [[mb.net.lookback, mb.seed] for mb in self.members], "steps": self.steps,
                 "transform": self.transform.to_json(),
                 "quantiles": None if self.quantiles is None else self.quantiles.tolist(), "residual_sd": self.residual_sd,
                 "backtest": self.backtest_, "train_seconds": self.train_seconds}
@@ -632,9 +693,9 @@ class Forecaster:
         self.residual_sd = meta["residual_sd"]
         self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
         for j, (L, seed) in enumerate(meta["members"]):
-            net = GlobalNet(4, self.config.horizon, self.config, len(self.panel))
+            net = GlobalNet(self.config, len(self.panel), max(self.panel.season, 1), L)
             net.load_state_dict({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"member{j}.")})
-            self.members.append(Member(L, seed, net))
+            self.members.append(Member(seed, net))
         return self
 
 
