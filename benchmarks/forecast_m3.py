@@ -20,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 import report  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.panel import Panel
@@ -127,10 +126,10 @@ def main(argv: list[str]) -> dict:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     lines = [f"## Forecasting: M3 monthly ({len(panel):,} series, horizon {H})", "",
-             "One global recurrent forecaster (`rnnkit.Forecaster`) trained across all series against "
+             ("One global recurrent forecaster (`rnnkit.Forecaster`) trained across all series against "
              "statsforecast's models fitted per series on the same training parts; sMAPE (M3 definition, %) "
              "and MASE (m = 12, scaled on each series' training part), mean over series. Published anchor: "
-             "Theta, the M3 winner, sMAPE 13.85 on monthly (Makridakis & Hibon 2000).", "",
+             "Theta, the M3 winner, sMAPE 13.85 on monthly (Makridakis & Hibon 2000)."), "",
              "| method | sMAPE | MASE | fit time |", "|---|---:|---:|---:|"]
     for name, r in rows.items():
         t = f"{fc.train_seconds:.0f} s ({len(fc.members)} members)" if name == "rnnkit" else ""

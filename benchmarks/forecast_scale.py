@@ -60,10 +60,10 @@ def main(argv: list[str]) -> None:
         return
     body = "\n".join([
         "## Forecasting: scale of the global model (synthetic monthly panel)", "",
-        "One `rnnkit.Forecaster` (LSTM 32, lookback 24, horizon 12, one member plus the backtest model) on a "
-        "synthetic panel; training windows are sampled lazily from one padded array, never materialised. "
-        "Fit = reading the table, per-series transforms, the backtest model and the member (fixed updates); "
-        "predict = every series' 12-step forecast with intervals.", "",
+        ("One `rnnkit.Forecaster` (LSTM 32, lookback 24, horizon 12; one member, which is also the backtest "
+         "model) on a synthetic panel; training windows are sampled lazily from one padded array, never "
+         "materialised. Fit = reading the table, per-series transforms, the updates, the backtest; predict = "
+         "every series' 12-step forecast with intervals."), "",
         "| series | points | training origins | updates x members | fit | predict | peak memory |",
         "|---:|---:|---:|---:|---:|---:|---:|", line, report.stamp(started, argv, "forecast_scale.py")])
     report.write_section("forecast-scale", body)

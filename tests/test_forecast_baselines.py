@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from rnnkit.data.panel import Panel
-from rnnkit.tasks.baselines import (BASELINES, STATS_MODELS, mase_scale, metrics, naive, seasonal_naive, smape,
-                                     statsforecast_baselines)
+from rnnkit.tasks.baselines import (
+    BASELINES,
+    STATS_MODELS,
+    mase_scale,
+    metrics,
+    naive,
+    seasonal_naive,
+    smape,
+    statsforecast_baselines,
+)
 
 
 def test_seasonal_naive_by_hand():

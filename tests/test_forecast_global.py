@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from rnnkit.data.panel import Panel, Transform
-from rnnkit.tasks.forecaster import (ESSmoothing, Forecaster, ForecasterConfig, Windows, backtest_origins,
-                                     window_level)
+from rnnkit.tasks.forecaster import (
+    ESSmoothing,
+    Forecaster,
+    ForecasterConfig,
+    Windows,
+    backtest_origins,
+    window_level,
+)
 
 SMALL = {"hidden_size": 8, "seeds": 1, "lookbacks": "24", "max_steps": 60, "eval_every": 20, "batch_size": 32}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 # ------------------------------------------------------------------------------------------------
 # accuracy measures, e = y - ŷ over all forecast points
 def mase_scale(train: np.ndarray, m: int) -> float:

@@ -21,8 +21,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, anchor_index,
-                                chronological_split, fill_missing, load_example, read_csv, windows)
+from rnnkit.data.series import (
+    Scaler,
+    Series,
+    SeriesError,
+    SeriesWarning,
+    Split,
+    anchor_index,
+    chronological_split,
+    fill_missing,
+    load_example,
+    read_csv,
+    windows,
+)
 from rnnkit.tasks import baselines
 from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
 from rnnkit.train import checkpoint
@@ -281,7 +292,7 @@ def forecast(model: ForecastNet, data: Prepared, origins: np.ndarray, horizon: i
             q, _, state = model(step[:, None], None, state)
             outs.append(q[:, -1, 0])
         p = torch.stack(outs, 1)  # (W, H, K)
-    inv = lambda t: data.scaler.inverse(t.numpy().astype(float))  # noqa: E731
+    inv = lambda t: data.scaler.inverse(t.numpy().astype(float))
     bounds = model.bounds(p) if model.steps > 1 or horizon == 1 else None
     return inv(model.point(p)), *(tuple(map(inv, bounds)) if bounds else (None, None))
 

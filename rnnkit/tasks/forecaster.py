@@ -478,7 +478,7 @@ class Forecaster:
     def _calibrate(self, bt: Backtest, transform: Transform, win: Windows, u: np.ndarray, pos: np.ndarray) -> None:
         """Interval quantiles of the backtest residuals u_true - û per step; per-series comparison
         with the seasonal naive forecast (MASE on the backtest origins)."""
-        cfg, H, m = self.config, self.config.horizon, max(self.panel.season, 1)
+        cfg, H = self.config, self.config.horizon
         u_true = np.stack([transform.forward(i, np.maximum(y, 1e-12) if transform.log[i] else y,
                                              win.pos0[i] + o + np.arange(H))
                            for i, o, y in zip(bt.sid, bt.origin, bt.truth)])
@@ -499,7 +499,7 @@ class Forecaster:
                           "mase_seasonal_naive": float(np.mean([v[1] for v in per.values()])),
                           "smape": float(np.mean(smape_rows(bt.truth, fc))),
                           "smape_seasonal_naive": float(np.mean(smape_rows(bt.truth, snaive))),
-                          "origins": int(len(bt.sid)), "series": per}
+                          "origins": len(bt.sid), "series": per}
 
     def backtest_table(self):
         """One row per series: its backtest MASE, seasonal naive's, and whether the network loses."""
@@ -763,8 +763,8 @@ def train_run(config: str | None, args: list[str]) -> str:
     shown = run.id or panel.ids[0]
     fc.plot(out / "forecast.png", shown)
     fc.plot(out / "anomalies.png", shown, anom)
-    lines = [f"{len(panel)} series (shortest {panel.lengths.min()} points), {len(fc.members)} ensemble members, "
-             f"{fc.steps} updates each, trained in {fc.train_seconds:.0f} s; run in {out}"]
+    lines = [(f"{len(panel)} series (shortest {panel.lengths.min()} points), {len(fc.members)} ensemble members, "
+              f"{fc.steps} updates each, trained in {fc.train_seconds:.0f} s; run in {out}")]
     if fc.backtest_:
         b = fc.backtest_
         lines.append(f"backtest ({b['origins']} origins on the training parts): sMAPE {b['smape']:.2f} "
