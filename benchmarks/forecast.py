@@ -1,6 +1,6 @@
 """Forecasting benchmark: rnnkit's LSTM and GRU beside naive, seasonal naive and statsforecast's AutoARIMA,
-AutoETS and AutoTheta on the same held-out tail of real series shipped with statsmodels; writes the `forecast` section of BENCHMARKS.md
-and benchmarks/results/forecast.json.
+AutoETS and AutoTheta on the same held-out tail of real series shipped with statsmodels; writes the
+`forecast` section of BENCHMARKS.md and benchmarks/results/forecast.json.
 
 Protocol (the notes' Protocol A, on the series we can ship): train on the head of the series, one
 H-step forecast from a single origin at the start of the last H points, scored with MAE, RMSE,
