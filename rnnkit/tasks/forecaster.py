@@ -10,7 +10,9 @@ linear head on the last hidden state gives all H future values at once (MIMO), t
 loss on windows sampled lazily (a series uniformly, then an origin in it). The forecast is the
 median over an ensemble of seeds x lookbacks. A rolling-origin backtest on the training part picks
 the number of updates, calibrates the intervals (residual quantiles per step) and tells which
-series the network loses on against the seasonal naive forecast.
+series the network loses on against the seasonal naive forecast. With `esrnn=True` the fixed
+seasonal indices and window level give way to ES-RNN's per-series Holt-Winters smoothing, whose
+coefficients and initial seasonality are learned jointly with the network (`ESSmoothing`).
 
 Shape letters: S = series, B = windows in a batch, L = lookback, H = horizon, F = features per step,
 D = hidden size, W = backtest windows per series, M = ensemble members.
