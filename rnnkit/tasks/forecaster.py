@@ -493,10 +493,10 @@ class Forecaster:
         snaive = bt.seasonal_naive(self.panel)
         err_net = np.abs(bt.truth - fc).mean(1) / bt.scale
         err_sn = np.abs(bt.truth - snaive).mean(1) / bt.scale
-        per = {}
-        for i in np.unique(bt.sid):
-            rows = bt.sid == i
-            per[self.panel.ids[i]] = (float(err_net[rows].mean()), float(err_sn[rows].mean()))
+        count = np.bincount(bt.sid, minlength=len(self.panel))
+        mean_net = np.bincount(bt.sid, err_net, len(self.panel)) / np.maximum(count, 1)
+        mean_sn = np.bincount(bt.sid, err_sn, len(self.panel)) / np.maximum(count, 1)
+        per = {self.panel.ids[i]: (float(mean_net[i]), float(mean_sn[i])) for i in np.flatnonzero(count)}
         self.backtest_ = {"mase": float(np.mean([v[0] for v in per.values()])),
                           "mase_seasonal_naive": float(np.mean([v[1] for v in per.values()])),
                           "smape": float(np.mean(smape_rows(bt.truth, fc))),
