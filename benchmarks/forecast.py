@@ -1,6 +1,6 @@
-"""Forecasting benchmark: rnnkit's LSTM and GRU beside naive, seasonal naive, ARIMA and ETS on the same
-held-out tail of real series shipped with statsmodels; writes the `forecast` section of BENCHMARKS.md
-and benchmarks/results/forecast.json.
+"""Forecasting benchmark: rnnkit's LSTM and GRU beside naive, seasonal naive and statsforecast's AutoARIMA,
+AutoETS and AutoTheta on the same held-out tail of real series shipped with statsmodels; writes the
+`forecast` section of BENCHMARKS.md and benchmarks/results/forecast.json.
 
 Protocol (the notes' Protocol A, on the series we can ship): train on the head of the series, one
 H-step forecast from a single origin at the start of the last H points, scored with MAE, RMSE,
@@ -93,19 +93,16 @@ def mean_mase(row) -> float:
 def report(all_results: dict, wall: float) -> str:
     lines = ["## Time-series forecasting (`benchmarks/forecast.py`)", "",
              "One forecast of the last H points from a single origin (the notes' Protocol A), on series",
-             "shipped inside the statsmodels wheel. AirPassengers, Protocol A's own series, ships with none",
-             "of rnnkit's dependencies (sktime, pmdarima and statsforecast are not among them), so its",
-             "published numbers are not comparable here; elec_equip (monthly, m = 12) stands in for it.",
+             "shipped inside the statsmodels wheel (AirPassengers, Protocol A's own series, is measured by",
+             "`benchmarks/forecast_single.py` from statsforecast's copy); elec_equip is monthly, m = 12.",
              f"RNN: {MODEL['hidden_size']} hidden units, one layer, a direct H-step MSE head whose outputs are",
              "offsets from the seasonal naive forecast (`--anchor seasonal`), standard scaling fitted on the",
              f"training part, Adam lr {TRAIN['lr']}, up to {TRAIN['max_epochs']} epochs (co2: 30) with early "
              f"stopping (patience {TRAIN['patience']}) on the validation part; one row per cell: mean ± sd (n-1)",
              "over seeds 1, 2, ..., and one for the ensemble of those seeds (mean of their forecasts).",
-             "Baselines fitted on all points before the origin: naive, seasonal naive, ARIMA (small",
-             "stepwise auto-ARIMA by AICc, d and D by KPSS and seasonal strength), ETS (Holt-Winters,",
-             "additive damped trend, additive season). MASE is scaled by the in-sample seasonal naive MAE",
-             "of the training part. ARIMA gets a seasonal part only for m <= 24 (co2, m = 52: none; a",
-             "52-lag seasonal state space is too slow to fit), ETS for m <= 52. Lowest mean MASE in bold.", ""]
+             "Baselines fitted on all points before the origin: naive, seasonal naive, and statsforecast's",
+             "AutoARIMA, AutoETS and AutoTheta (season_length = m). MASE is scaled by the in-sample",
+             "seasonal naive MAE of the training part. Lowest mean MASE in bold.", ""]
     verdicts = []
     for name, res in all_results.items():
         s = res["series"]

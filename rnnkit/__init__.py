@@ -3,7 +3,7 @@
 The layers are drop-in replacements for torch.nn.RNN / LSTM / GRU, trained through rnnkit's own
 BPTT engine (rnnkit.engine); the cells (rnnkit.cells) hold the step equations. Each task has a
 Python API (fit, evaluate, predict, save, load): LanguageModel, TextClassifier, MusicModel, Seq2Seq,
-Tagger, SequenceClassifier (and Forecaster).
+Tagger, SequenceClassifier, Forecaster.
 
 This module is the public facade: it re-exports the public API lazily (PEP 562), each name loaded
 from its home module on first use, so ``import rnnkit`` is cheap and importing one part of the
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from rnnkit.layers import GRU, LSTM, RNN
     from rnnkit.tasks.classify import TextClassifier
+    from rnnkit.tasks.forecaster import Forecaster
     from rnnkit.tasks.lm import LanguageModel
     from rnnkit.tasks.music import MusicModel
     from rnnkit.tasks.seq2seq import Seq2Seq
@@ -36,6 +37,7 @@ _HOMES = {
     "Seq2Seq": "rnnkit.tasks.seq2seq",
     "Tagger": "rnnkit.tasks.tag",
     "SequenceClassifier": "rnnkit.tasks.seqclass",
+    "Forecaster": "rnnkit.tasks.forecaster",
 }
 
 __all__ = [*_HOMES, "__version__"]

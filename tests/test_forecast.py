@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rnnkit.cli import app
 from rnnkit.tasks.baselines import seasonal_naive
-from rnnkit.tasks.forecast import ForecastConfig, Forecaster, ForecastTask, forecast, origins_of
+from rnnkit.tasks.forecast import ForecastConfig, ForecastNet, ForecastTask, forecast, origins_of
 from test_forecast_data import write_csv
 
 CFG = dict(horizon=4, lookback=8, hidden_size=5)
@@ -21,13 +21,13 @@ def test_heads_losses_by_hand():
     x = torch.zeros(1, 1, 1 + 2)  # one step: feature 0, anchors (0, 0)
     y = torch.tensor([[[1.0, float("nan")]]])  # the second target is not scored
     for head, expected in (("mse", 1.0), ("gaussian", 0.5), ("quantile", (0.05 + 0.5 + 0.95) / 3)):
-        model = Forecaster(1, ForecastConfig(dataset="nile", head=head, horizon=2))
+        model = ForecastNet(1, ForecastConfig(dataset="nile", head=head, horizon=2))
         _, loss, _ = model(x, y)  # zero head: value 0, log sd 0, every quantile 0
         assert loss.item() == pytest.approx(expected), head
     q = torch.tensor([[3.0, 1.0, 2.0]])
-    model = Forecaster(1, ForecastConfig(dataset="nile", head="quantile", horizon=1))
+    model = ForecastNet(1, ForecastConfig(dataset="nile", head="quantile", horizon=1))
     assert [t.item() for t in model.bounds(q)] == [1.0, 3.0] and model.point(q).item() == 1.0
-    g = Forecaster(1, ForecastConfig(dataset="nile", head="gaussian", horizon=1, level=0.9))
+    g = ForecastNet(1, ForecastConfig(dataset="nile", head="gaussian", horizon=1, level=0.9))
     lo, hi = g.bounds(torch.tensor([[2.0, 0.0]]))
     assert (lo.item(), hi.item()) == pytest.approx((2 - 1.6448536, 2 + 1.6448536))
 
@@ -88,7 +88,7 @@ def test_cli_train_reports_model_and_baselines(trained):
     result, _, run = trained
     assert result.returncode == 0, result.stderr
     assert "warning: y: 1 missing values interpolated" in result.stderr
-    for method in ("rnnkit GRU", "naive", "seasonal naive", "ARIMA", "ETS"):
+    for method in ("rnnkit GRU", "naive", "seasonal naive", "AutoARIMA", "AutoETS", "AutoTheta"):
         assert f"| {method} |" in result.stdout or f"| **{method}** |" in result.stdout
     assert (run / "best" / "model.safetensors").exists() and (run / "calibration.json").exists()
 
@@ -107,7 +107,7 @@ def test_cli_predict_eval_and_anomalies(trained, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     assert code == 0 and rows[0]["time"] == "2008-01-01" and rows[0]["truth"] == ""
     code, out, _ = rnnkit_here("forecast", "eval", str(run))
-    assert code == 0 and "| ETS |" in out and "MASE" in out
+    assert code == 0 and "| AutoETS |" in out.replace("**", "") and "MASE" in out
     code, out, err = rnnkit_here("forecast", "anomalies", str(run), "--csv", str(path), "--out",
                                  str(tmp_path / "a.csv"), "--plot", str(tmp_path / "a.png"))
     assert code == 0, err

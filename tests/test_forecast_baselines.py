@@ -1,9 +1,19 @@
-"""rnnkit.tasks.baselines: hand-computed baselines and accuracy measures, and ARIMA/ETS on a clean series."""
+"""rnnkit.tasks.baselines: hand-computed baselines and accuracy measures; statsforecast's models on clean series."""
 
 import numpy as np
 import pytest
 
-from rnnkit.tasks.baselines import arima, ets, integrate, mase_scale, metrics, naive, seasonal_naive
+from rnnkit.data.panel import Panel
+from rnnkit.tasks.baselines import (
+    BASELINES,
+    STATS_MODELS,
+    mase_scale,
+    metrics,
+    naive,
+    seasonal_naive,
+    smape,
+    statsforecast_baselines,
+)
 
 
 def test_seasonal_naive_by_hand():
@@ -29,16 +39,27 @@ def test_mase_scale_is_the_in_sample_seasonal_naive_mae():
     assert mase_scale(train[:5], 4) == pytest.approx(np.mean(np.abs(np.diff(train[:5]))))  # too short: m = 1
 
 
-def test_integrate_inverts_regular_and_seasonal_differences():
-    rng = np.random.default_rng(1)
-    y = np.cumsum(rng.normal(size=40)) + np.tile(np.arange(4.0), 10)
-    w = np.diff(y[4:] - y[:-4])  # (1 - B)(1 - B^4) y, aligned to y[5:]
-    assert np.allclose(integrate(w[-6:], y[:-6], d=1, D=1, m=4), y[-6:])
+def test_smape_is_the_m3_definition():
+    assert smape(np.array([100.0, 50.0]), np.array([110.0, 50.0])) == pytest.approx(100 * (20 / 210) / 2)
+    assert smape(np.zeros(2), np.zeros(2)) == 0.0
 
 
-def test_arima_and_ets_forecast_a_clean_seasonal_series():
-    t = np.arange(72.0)
-    y = 10 + 0.1 * t + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.05, 72)
-    for method in (arima, ets):
-        forecast = method(y[:60], 12, 12)
-        assert np.abs(forecast - y[60:]).mean() < 0.2, method.__name__  # seasonal naive is off by ~1.2
+def _seasonal_series(n: int, seed: int) -> np.ndarray:
+    t = np.arange(float(n))
+    return 10 + 0.1 * t + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 0.05, n)
+
+
+def test_statsforecast_models_forecast_a_clean_seasonal_series():
+    y = _seasonal_series(72, 0)
+    for name, bound in (("AutoARIMA", 0.2), ("AutoETS", 0.2), ("AutoTheta", 0.6)):  # Theta halves the trend
+        forecast = BASELINES[name](y[:60], 12, 12)
+        assert np.abs(forecast - y[60:]).mean() < bound, name  # seasonal naive is off by ~1.2
+
+
+def test_statsforecast_baselines_on_a_panel_keep_the_series_order():
+    values = [_seasonal_series(60, 1), 50 + _seasonal_series(48, 2)]  # the second one lies ~50 higher
+    panel = Panel(["b", "a"], [np.arange(60.0), np.arange(48.0)], values, 12)
+    out = statsforecast_baselines(panel, 6)
+    assert set(out) == set(STATS_MODELS) and all(v.shape == (2, 6) for v in out.values())
+    assert np.allclose(out["SeasonalNaive"][0], values[0][48:54]) and np.allclose(out["Naive"][1], values[1][-1])
+    assert out["AutoETS"][1].min() > out["AutoETS"][0].max() + 30  # rows stay with their series

@@ -216,6 +216,29 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     return register
 
 
+def settings_command(app: typer.Typer, name: str, classes: dict[str, type],
+                     body: Callable[[str | None, list[str]], None]) -> None:
+    """Registers command `name` of `app` with --config and one flag per field of `classes` ({TOML
+    table: config dataclass}, help from the attribute docstrings); `body(config, flags given)` runs
+    it, every error mapped by `errors`. For a command whose settings are not a TrainConfig and a task
+    config (the many-series forecaster trains with its own loop)."""
+
+    def command(ctx: typer.Context, config: str | None, **values: Any) -> None:
+        with errors():
+            body(config, given_flags(ctx, values))
+
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
+            None, help=escape(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."))),
+        *_field_parameters(classes, {}),
+    ]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = body.__doc__
+    app.command(name)(command)
+
+
 def _command_path(ctx: Any) -> list[str]:
     """The command's words after the program name (["lm", "train"], ["longrange"])."""
     words = []

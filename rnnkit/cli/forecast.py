@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperGroup
 
-from rnnkit.cli.common import RUN_HELP, declared, errors, train_command
+from rnnkit.cli.common import RUN_HELP, declared, errors, settings_command, train_command
 from rnnkit.tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
+from rnnkit.tasks.forecaster import ForecasterConfig, PanelRunConfig, is_panel_run
 
-forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True)
+
+class ForecastCommands(TyperGroup):
+    """`forecast train` given --id-col, or --csv naming a folder, is the many-series command `train-many`."""
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if name == "train" and is_panel_run(rest):
+            return "train-many", self.get_command(ctx, "train-many"), rest
+        return name, command, rest
+
+
+forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True,
+                           cls=ForecastCommands)
 CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
 
 
@@ -21,8 +35,10 @@ def _load_run(run: str, csv: str, time_col: str, target_col: str):
 
 @train_command(forecast_app, "train", declared("forecast", ForecastConfig, TRAIN_DEFAULTS))
 def train(cfgs: dict) -> None:
-    """Train on --csv FILE --time-col T --target-col Y (or --dataset sunspots|co2|nile|elec_equip), then
-    compare with naive, seasonal naive, ARIMA and ETS on the test part."""
+    """Train on one series, --csv FILE --time-col T --target-col Y (or --dataset
+    sunspots|co2|nile|elec_equip), then compare with naive, seasonal naive, AutoARIMA, AutoETS and
+    AutoTheta on the test part. Many series (--id-col ID, or --csv FOLDER of one-series CSVs): one
+    global model, whose settings `rnnkit forecast train-many --help` lists."""
     from rnnkit.tasks import forecast as fc
     from rnnkit.train import Trainer
 
@@ -95,3 +111,16 @@ def anomalies(run: str = typer.Argument(..., help=RUN_HELP),
                f"wrote {out} and {plot}")
     for r in flagged[:20]:
         typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
+
+
+def _train_many(config: str | None, args: list[str]) -> None:
+    """Train one global model across many series: --csv LONG.csv (columns --id-col, --time-col,
+    --target-col; default unique_id, ds, y) or --csv FOLDER of one-series CSVs. Writes the model,
+    forecasts.csv (with intervals), backtest.csv (per series, against seasonal naive), anomalies.csv
+    and two PNGs of --id into --run-dir. `rnnkit forecast train --id-col ...` runs this command."""
+    from rnnkit.tasks.forecaster import train_run
+
+    typer.echo(train_run(config, args))
+
+
+settings_command(forecast_app, "train-many", {"data": PanelRunConfig, "forecaster": ForecasterConfig}, _train_many)

@@ -162,7 +162,7 @@ def from_columns(times: np.ndarray, values: np.ndarray, covariates: dict[str, np
     if len(dup):
         raise SeriesError(f"{source}: duplicate timestamp {_show(times[dup[0]])} at rows {dup[0] + 2} and "
                           f"{dup[0] + 3}")
-    typical = _typical_step(times)
+    typical = typical_step(times)
     if len(steps):
         off = np.flatnonzero(np.abs(steps - typical) > 0.1 * typical)
         if len(off):
@@ -171,7 +171,7 @@ def from_columns(times: np.ndarray, values: np.ndarray, covariates: dict[str, np
                           "the model treats the points as equally spaced", SeriesWarning, stacklevel=2)
     cov = np.column_stack(list(covariates.values())) if covariates else np.zeros((len(values), 0))
     return Series(times, np.asarray(values, dtype=float), cov, target, list(covariates),
-                  season or _season_of(times, typical))
+                  season or season_of(times, typical))
 
 
 def _show(t) -> str:
@@ -183,12 +183,12 @@ def _days(steps: np.ndarray) -> np.ndarray:
     return steps / np.timedelta64(1, "D") if steps.dtype.kind == "m" else steps.astype(float)
 
 
-def _typical_step(times: np.ndarray) -> float:
+def typical_step(times: np.ndarray) -> float:
     """The median step between timestamps (in days for datetimes)."""
     return float(np.median(_days(np.diff(times)))) if len(times) > 1 else 1.0
 
 
-def _season_of(times: np.ndarray, typical: float) -> int:
+def season_of(times: np.ndarray, typical: float) -> int:
     """The seasonal period m from the step: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, else 1."""
     if times.dtype.kind != "M":
         return 1

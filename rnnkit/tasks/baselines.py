@@ -1,4 +1,5 @@
-"""Forecast accuracy measures and the classical baselines an RNN forecaster must beat.
+"""Forecast accuracy measures and the classical baselines an RNN forecaster must beat: naive and
+seasonal naive by hand, AutoARIMA, AutoETS and AutoTheta from statsforecast.
 
 Each baseline maps a history y_1..y_n (everything before the forecast origin) to forecasts
 ŷ_{n+1..n+H}. Shape letters: n = history length, H = horizon, m = seasonal period.
@@ -7,14 +8,9 @@ Each baseline maps a history y_1..y_n (everything before the forecast origin) to
 from __future__ import annotations
 
 import os
-import warnings
+from pathlib import Path
 
 import numpy as np
-
-# statsmodels' state-space fits make thousands of tiny LAPACK calls (a Lyapunov solve per likelihood
-# evaluation); threaded BLAS made them ~15x slower on a busy 2-core machine. Takes effect when SciPy's
-# BLAS is loaded after this import (statsmodels is imported lazily below); a user's setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -26,15 +22,18 @@ def mase_scale(train: np.ndarray, m: int) -> float:
     return float(np.mean(np.abs(train[m:] - train[:-m])))
 
 
-def metrics(y: np.ndarray, yhat: np.ndarray, scale: float) -> dict[str, float]:
-    """MAE, RMSE, sMAPE % = 100 mean(2|e| / (|y| + |ŷ|)) (0 where both are 0), MASE = MAE / scale,
-    MAPE % = 100 mean |e / y| (NaN if some y = 0)."""
-    e = y - yhat
+def smape(y: np.ndarray, yhat: np.ndarray) -> float:
+    """sMAPE % as in the M3 competition: 100 mean(2|y - ŷ| / (|y| + |ŷ|)), 0 where both are 0."""
     denom = np.abs(y) + np.abs(yhat)
-    smape = np.where(denom > 0, 2 * np.abs(e) / np.where(denom > 0, denom, 1), 0.0)
+    return float(100 * np.mean(np.where(denom > 0, 2 * np.abs(y - yhat) / np.where(denom > 0, denom, 1), 0.0)))
+
+
+def metrics(y: np.ndarray, yhat: np.ndarray, scale: float) -> dict[str, float]:
+    """MAE, RMSE, sMAPE (see `smape`), MASE = MAE / scale, MAPE % = 100 mean |e / y| (NaN if some y = 0)."""
+    e = y - yhat
     mape = float(100 * np.mean(np.abs(e / y))) if np.all(y != 0) else float("nan")
     mae = float(np.mean(np.abs(e)))
-    return {"MAE": mae, "RMSE": float(np.sqrt(np.mean(e ** 2))), "sMAPE": float(100 * np.mean(smape)),
+    return {"MAE": mae, "RMSE": float(np.sqrt(np.mean(e ** 2))), "sMAPE": smape(y, yhat),
             "MASE": mae / scale if scale > 0 else float("nan"), "MAPE": mape}
 
 
@@ -50,87 +49,59 @@ def seasonal_naive(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
     return history[len(history) + h - m * np.ceil(h / m).astype(int) - 1].astype(float)
 
 
-def _seasonal(m: int, n: int, longest: int = 24) -> bool:
-    """Whether a statistical model gets a seasonal part: 1 < m <= longest and two full seasons."""
-    return 1 < m <= longest and n >= 2 * m
+# statsforecast compiles its models with numba on first use (tens of seconds): cache the compiled code
+# where it persists between runs (a user's NUMBA_CACHE_DIR wins).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "rnnkit" / "numba"))
+
+# The statistical baselines of statsforecast, by the names they carry in its output.
+STATS_MODELS = ("AutoETS", "AutoTheta", "AutoARIMA", "SeasonalNaive", "Naive")
 
 
-def arima_orders(history: np.ndarray, m: int) -> tuple[int, int]:
-    """(d, D) as auto.arima chooses them: D = 1 when the STL seasonal strength
-    1 - Var(R) / Var(S + R) exceeds 0.64; then d = 1 while the KPSS test rejects stationarity at 5%."""
-    from statsmodels.tsa.seasonal import STL
-    from statsmodels.tsa.stattools import kpss
+def _stats_model(name: str, m: int):
+    from statsforecast import models
 
-    D = 0
-    y = history
-    if _seasonal(m, len(history)):
-        fit = STL(history, period=m).fit()
-        strength = 1 - np.var(fit.resid) / np.var(fit.seasonal + fit.resid)
-        if strength > 0.64:
-            D, y = 1, history[m:] - history[:-m]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # kpss warns when its p-value is outside its table
-        d = int(kpss(y, nlags="auto")[1] < 0.05)
-    return d, D
+    if name == "SeasonalNaive":
+        return models.SeasonalNaive(season_length=max(m, 1))
+    if name == "Naive":
+        return models.Naive()
+    return getattr(models, name)(season_length=max(m, 1))
 
 
-def arima(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
-    """Seasonal ARIMA(p,d,q)(P,D,Q)_m fitted by maximum likelihood (statsmodels SARIMAX) on the
-    differenced series w = (1-B)^d (1-B^m)^D y, forecasts integrated back. (d, D) from
-    `arima_orders`; then, by AICc, (p, q) with p <= 2, q <= 1, then (P, Q) in (0,0), (1,0), (0,1)
-    (a small stepwise auto.arima; a seasonal part only when 1 < m <= 24)."""
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+def _one(name: str):
+    """A baseline on one history: statsforecast's model `name` fitted on y_1..y_n."""
+    def fit_forecast(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
+        import warnings
 
-    d, D = arima_orders(history, m)
-    s = m if _seasonal(m, len(history)) else 0
-
-    def fit(p, q, P, Q):
-        model = SARIMAX(history, order=(p, d, q), seasonal_order=(P, D if s else 0, Q, s),
-                        trend="c" if d + D == 0 else "n", simple_differencing=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence and start-parameter warnings
-            try:
-                res = model.fit(disp=False, cov_type="none")
-            except (np.linalg.LinAlgError, ValueError):
-                return None, np.inf
-        return res, res.aicc if np.isfinite(res.aicc) else np.inf
+            warnings.simplefilter("ignore")
+            out = _stats_model(name, m).forecast(y=np.asarray(history, dtype=float), h=horizon)
+        return np.asarray(out["mean"], dtype=float)
 
-    (p, q), (res, aicc) = min((((p, q), fit(p, q, 0, 0)) for p in range(3) for q in range(2)),
-                              key=lambda c: c[1][1])
-    for P, Q in ((1, 0), (0, 1)) if s else ():
-        cand = fit(p, q, P, Q)
-        if cand[1] < aicc:
-            res, aicc = cand
-    if res is None:
-        raise RuntimeError("no ARIMA model could be fitted")
-    return integrate(np.asarray(res.forecast(horizon), dtype=float), history, d, D, s)
+    fit_forecast.__name__ = name
+    fit_forecast.__doc__ = f"statsforecast {name}(season_length=m) fitted on the history, h-step forecasts."
+    return fit_forecast
 
 
-def integrate(w: np.ndarray, history: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
-    """Forecasts y of the differenced forecasts w = (1-B)^d (1-B^m)^D y that follow `history`:
-    with c the coefficients of that polynomial in B, y_t = w_t - sum_{k>=1} c_k y_{t-k}."""
-    c = np.array([1.0])
-    for _ in range(d):
-        c = np.polymul(c, [1.0, -1.0])
-    for _ in range(D if m else 0):
-        c = np.polymul(c, np.r_[1.0, np.zeros(m - 1), -1.0])
-    y = list(history)
-    for wt in w:
-        y.append(wt - sum(c[k] * y[-k] for k in range(1, len(c))))
-    return np.array(y[len(history):])
+def statsforecast_baselines(panel, horizon: int, models: tuple[str, ...] = STATS_MODELS,
+                            n_jobs: int = 1) -> dict[str, np.ndarray]:
+    """{model: (S, H) forecasts} of statsforecast's models, each fitted on every series of a
+    `rnnkit.data.panel.Panel` (season_length = the panel's m). Series are indexed 0..S-1 in the
+    panel's order; the timestamps are replaced by 0, 1, ... (the models do not read them)."""
+    import warnings
 
+    import pandas as pd
+    from statsforecast import StatsForecast
 
-def ets(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
-    """Holt-Winters exponential smoothing (statsmodels): additive damped trend, additive season when
-    1 < m <= 52 (weekly data included), parameters by least squares."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    seasonal = _seasonal(m, len(history), longest=52)
-    model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add" if seasonal else None,
-                                 seasonal_periods=m if seasonal else None)
+    m = max(panel.season, 1)
+    df = pd.DataFrame({"unique_id": np.repeat(np.arange(len(panel)), panel.lengths),
+                       "ds": np.concatenate([np.arange(n) for n in panel.lengths]),
+                       "y": np.concatenate(panel.values).astype(float)})
+    sf = StatsForecast(models=[_stats_model(name, m) for name in models], freq=1, n_jobs=n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(model.fit().forecast(horizon), dtype=float)
+        out = sf.forecast(df=df, h=horizon).sort_values(["unique_id", "ds"])
+    return {name: out[name].to_numpy(dtype=float).reshape(len(panel), horizon) for name in models}
 
 
-BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, "ARIMA": arima, "ETS": ets}
+BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, **{n: _one(n) for n in ("AutoARIMA", "AutoETS",
+                                                                                         "AutoTheta")}}

@@ -20,8 +20,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.data.series import (Scaler, Series, SeriesError, SeriesWarning, Split, anchor_index,
-                                chronological_split, fill_missing, load_example, read_csv, windows)
+from rnnkit.data.series import (
+    Scaler,
+    Series,
+    SeriesError,
+    SeriesWarning,
+    Split,
+    anchor_index,
+    chronological_split,
+    fill_missing,
+    load_example,
+    read_csv,
+    windows,
+)
 from rnnkit.tasks import baselines
 from rnnkit.tasks.base import checkpoint_dir
 from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
@@ -160,7 +171,7 @@ def anchors(y: np.ndarray, t: np.ndarray, steps: int, m: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------
-class Forecaster(nn.Module):
+class ForecastNet(nn.Module):
     """Recurrent layers read a window of L steps of F features; at every step a linear head gives
     the next S values of the scaled target, K numbers each, as offsets from the S anchors that
     follow the features in the input (the seasonal naive forecast by default; zeros for none):
@@ -237,7 +248,7 @@ class ForecastTask:
         self.train_x, self.train_y = self._tensors(np.arange(L, sp.train_end - S + 1), 0)
         self.eval_sets = {part: self._tensors(np.arange(max(lo, L), hi - S + 1), 1)
                           for part in ("val", "test") for lo, hi in [sp.bounds(part)]}
-        self.model = Forecaster(self.data.z.shape[1], cfg)
+        self.model = ForecastNet(self.data.z.shape[1], cfg)
 
     def _tensors(self, ends: np.ndarray, scored: int):
         """(x, y) windows ending at `ends`; targets of all but the last `scored` steps (0: all) are NaN."""
@@ -267,7 +278,7 @@ class ForecastTask:
 
 # ------------------------------------------------------------------------------------------------
 @torch.no_grad()
-def forecast(model: Forecaster, data: Prepared, origins: np.ndarray, horizon: int, lookback: int):
+def forecast(model: ForecastNet, data: Prepared, origins: np.ndarray, horizon: int, lookback: int):
     """Forecasts of the next `horizon` values after each origin e (from z[e-L:e]), in data units.
 
     Returns (point (W, H), lower (W, H), upper (W, H)); lower/upper are None unless the head gives
@@ -302,7 +313,7 @@ def forecast(model: Forecaster, data: Prepared, origins: np.ndarray, horizon: in
             q, _, state = model(step[:, None], None, state)
             outs.append(q[:, -1, 0])
         p = torch.stack(outs, 1)  # (W, H, K)
-    inv = lambda t: data.scaler.inverse(t.numpy().astype(float))  # noqa: E731
+    inv = lambda t: data.scaler.inverse(t.numpy().astype(float))
     bounds = model.bounds(p) if model.steps > 1 or horizon == 1 else None
     return inv(model.point(p)), *(tuple(map(inv, bounds)) if bounds else (None, None))
 
@@ -313,7 +324,7 @@ def origins_of(data: Prepared, part: str, horizon: int, lookback: int, stride: i
     return np.arange(max(lo, lookback), hi - horizon + 1, stride)
 
 
-def calibrate(model: Forecaster, data: Prepared, cfg: ForecastConfig) -> dict:
+def calibrate(model: ForecastNet, data: Prepared, cfg: ForecastConfig) -> dict:
     """What intervals and anomaly flags need from the validation part (data units):
 
     - `interval_halfwidth`: the `level` quantile of |y - ŷ| over every H-step forecast from every
@@ -342,7 +353,7 @@ def save_calibration(run_dir: str | Path, calib: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastConfig, Prepared, dict]:
+def load_forecaster(run: str | Path, **overrides) -> tuple[ForecastNet, ForecastConfig, Prepared, dict]:
     """The best model of a forecast run, its config (with `overrides`, e.g. another csv), the data
     prepared with the run's scaler, and the run's calibration."""
     run = Path(run)
@@ -354,7 +365,7 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastC
     if data.z.shape[1] != meta["n_features"]:
         raise SeriesError(f"the model reads {meta['n_features']} features per step; the data gives "
                           f"{data.z.shape[1]}")
-    model = Forecaster(meta["n_features"], cfg)
+    model = ForecastNet(meta["n_features"], cfg)
     checkpoint.load(path, model)
     calib_path = (run if (run / "calibration.json").exists() else path.parent) / "calibration.json"
     if not calib_path.exists():
@@ -363,7 +374,7 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[Forecaster, ForecastC
 
 
 # ------------------------------------------------------------------------------------------------
-def evaluate(model: Forecaster, data: Prepared, cfg: ForecastConfig, methods=tuple(baselines.BASELINES)):
+def evaluate(model: ForecastNet, data: Prepared, cfg: ForecastConfig, methods=tuple(baselines.BASELINES)):
     """MAE, RMSE, sMAPE, MASE, MAPE of the model and of `methods` (baseline names) on the test part.
 
     Origins are the test part's start and every H steps after it with H values left (one origin
@@ -397,7 +408,7 @@ def metrics_table(results: dict[str, dict[str, float]]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-def predict(model: Forecaster, data: Prepared, cfg: ForecastConfig, calib: dict, origin: str):
+def predict(model: ForecastNet, data: Prepared, cfg: ForecastConfig, calib: dict, origin: str):
     """One H-step forecast with intervals from the test part's start (`origin="test"`, truth known)
     or after the last point (`origin="end"`). Returns (e, rows (time, forecast, lower, upper, truth))."""
     H, L = cfg.horizon, cfg.lookback
@@ -418,7 +429,7 @@ def _time_strings(series: Series, times: np.ndarray) -> list[str]:
     return dataclasses.replace(series, times=np.asarray(times)).time_strings() if len(times) else []
 
 
-def anomalies(model: Forecaster, data: Prepared, cfg: ForecastConfig, calib: dict, k: float):
+def anomalies(model: ForecastNet, data: Prepared, cfg: ForecastConfig, calib: dict, k: float):
     """One-step-ahead forecasts at every point with L points before it; a point is an anomaly when
     |r - median| > k · sd, r = y - ŷ, median and sd (1.4826 · MAD) from the validation residuals.
     Returns rows (time, value, forecast, residual, threshold, is_anomaly)."""

@@ -1,0 +1,180 @@
+"""rnnkit.Forecaster: one network across many series: lazy fair sampling, padding of short series,
+the backtest, intervals, evaluation beside the baselines, save/load."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnkit.data.panel import Panel, Transform
+from rnnkit.tasks.forecaster import (
+    ESSmoothing,
+    Forecaster,
+    ForecasterConfig,
+    Windows,
+    backtest_origins,
+    window_level,
+)
+
+SMALL = {"hidden_size": 8, "seeds": 1, "lookbacks": "24", "max_steps": 60, "eval_every": 20, "batch_size": 32}
+
+
+def seasonal_panel(lengths, seed=0) -> pd.DataFrame:
+    """Monthly series with a multiplicative season and trend, different levels."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, n in enumerate(lengths):
+        t = np.arange(n)
+        y = (50 + 40 * k) * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * (1 + 0.005 * t) * np.exp(rng.normal(0, 0.02, n))
+        rows.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n, freq="MS"),
+                                  "y": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_sampling_weighs_series_equally_whatever_their_length():
+    panel = Panel(["long", "short"], [np.arange(400.0), np.arange(30.0)], [np.ones(400), np.ones(30)], 12)
+    win = Windows(panel, Transform.fit(panel.values, 12), 24, 6)
+    sid, ends = win.sample(np.random.default_rng(0), 20000)
+    assert abs(np.mean(sid == 1) - 0.5) < 0.02
+    assert ends.min() >= 12 and ends[sid == 1].max() == 29 and ends[sid == 0].max() == 399
+
+
+def test_short_series_windows_are_padded_and_masked_and_never_read_the_future():
+    values = [np.arange(1.0, 15.0)]  # 14 points, lookback 24
+    panel = Panel(["a"], [np.arange(14.0)], values, 1)
+    win = Windows(panel, Transform.fit(values, 1), 24, 6)
+    x, y, base = window_level(*win.gather(np.array([0]), np.array([10]), 24), 1, 24, 6)
+    assert x.shape == (1, 24, 4) and x[0, :, 1].tolist() == [0.0] * 14 + [1.0] * 10  # observed mask
+    assert base[0].tolist() == pytest.approx([np.log(10.0)] * 6)  # m = 1: the level is the last value
+    assert torch.isfinite(y[0, :4]).all() and torch.isnan(y[0, 4:]).all()  # targets past the end masked
+    assert y[0, 0].item() == pytest.approx(np.log(11.0) - np.log(10.0))
+
+
+def test_backtest_origins_leave_enough_training_points():
+    panel = Panel(["long", "short", "tiny"], [np.arange(120.0), np.arange(48.0), np.arange(10.0)],
+                  [np.ones(120), np.ones(48), np.ones(10)], 12)
+    bt = backtest_origins(panel, 18, 3, 6)
+    assert bt.origin[bt.sid == 0].tolist() == [102, 96, 90] and bt.origin[bt.sid == 1].tolist() == [30, 24]
+    assert bt.cutoff.tolist() == [90, 24, 10] and not np.any(bt.sid == 2)
+
+
+def test_fit_predict_every_series_with_intervals_and_a_48_point_one():
+    df = seasonal_panel([90, 48, 70])
+    torch.manual_seed(0)
+    fc = Forecaster(h=18, **SMALL).fit(df)
+    out = fc.predict()
+    assert list(out.columns) == ["unique_id", "ds", "rnnkit", "rnnkit-lo-90", "rnnkit-hi-90"]
+    assert out.groupby("unique_id").size().to_dict() == {"s0": 18, "s1": 18, "s2": 18}
+    assert str(out[out.unique_id == "s1"].ds.iloc[0])[:10] == "2004-01-01"  # after 48 months
+    assert (out["rnnkit-lo-90"] <= out["rnnkit"]).all() and (out["rnnkit"] <= out["rnnkit-hi-90"]).all()
+    assert fc.backtest_["origins"] > 3 and set(fc.backtest_["series"]) == {"s0", "s1", "s2"}
+    assert len(fc.predict(h=6)) == 18
+    with pytest.raises(ValueError, match="h must be in 1..18"):
+        fc.predict(h=19)
+
+
+def test_the_network_beats_the_naive_forecast_on_seasonal_series():
+    df = seasonal_panel([100] * 8, seed=1)
+    train = df.groupby("unique_id").head(82)
+    test = df.groupby("unique_id").tail(18)
+    fc = Forecaster(h=18, **{**SMALL, "max_steps": 150}).fit(train)
+    means, per = fc.evaluate(test, with_baselines=False)
+    naive = np.mean([np.mean(np.abs(g.y.to_numpy() - train[train.unique_id == k].y.iloc[-1]))
+                     / np.mean(np.abs(np.diff(train[train.unique_id == k].y.to_numpy(), n=1)[11:]))
+                     for k, g in test.groupby("unique_id")])
+    assert len(per) == 8 and means.loc["rnnkit", "MASE"] < 0.6 * naive
+
+
+def test_save_load_gives_the_same_forecasts(tmp_path):
+    df = seasonal_panel([60, 50])
+    fc = Forecaster(h=6, **SMALL).fit(df)
+    fc.save(tmp_path / "run")
+    back = Forecaster.load(tmp_path / "run")
+    pd.testing.assert_frame_equal(fc.predict(), back.predict())
+    assert back.losing_series == fc.losing_series and back.backtest_["mase"] == fc.backtest_["mase"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["forecaster.json", "model.safetensors"]
+
+
+def test_numeric_times_keep_their_season_after_save(tmp_path):
+    t = np.arange(150)
+    df = pd.DataFrame({"unique_id": "a", "ds": t, "y": 10 + np.sin(2 * np.pi * t / 12)})
+    fc = Forecaster(h=12, season=12, **SMALL).fit(df)
+    fc.save(tmp_path / "run")
+    assert np.allclose(Forecaster.load(tmp_path / "run").predict()["rnnkit"], fc.predict()["rnnkit"])
+
+
+def test_es_smoothing_is_holt_winters_in_log_units():
+    """With α = σ(a), γ = σ(c) the smoothing reproduces the recursion computed by hand."""
+    m, n, H = 4, 14, 3
+    g = np.log(np.arange(1.0, n + H + 1))
+    es = ESSmoothing(1, m, np.array([[0.1, -0.1, 0.05, -0.05]]))
+    w = torch.tensor(g, dtype=torch.float32)[None]
+    t = (np.arange(n + H) % m)[None]
+    x, y, base = es(w, t, np.array([0]), 6, H)
+    a, c = 1 / (1 + np.exp(1.5)), 1 / (1 + np.exp(2.5))
+    s = [0.1, -0.1, 0.05, -0.05]
+    level = g[0] - s[0]
+    used = []
+    for j in range(n):
+        sj = s[j % m]
+        level = a * (g[j] - sj) + (1 - a) * level
+        s[j % m] = c * (g[j] - level) + (1 - c) * sj
+        used.append(sj)
+    assert base[0].tolist() == pytest.approx([level + s[(n + h) % m] for h in range(H)], abs=1e-5)
+    assert x[0, :, 0].tolist() == pytest.approx((g[n - 6:n] - np.array(used[-6:]) - level).tolist(), abs=1e-5)
+    (y.sum() + x.sum()).backward()
+    assert es.alpha.grad.abs().item() > 0 and es.season.grad.abs().sum().item() > 0
+
+
+def test_esrnn_option_fits_saves_and_loads(tmp_path):
+    df = seasonal_panel([60, 50, 48])
+    fc = Forecaster(h=12, esrnn=True, **SMALL).fit(df)
+    out = fc.predict()
+    assert len(out) == 36 and np.isfinite(out["rnnkit"]).all()
+    fc.save(tmp_path / "run")
+    pd.testing.assert_frame_equal(out, Forecaster.load(tmp_path / "run").predict())
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="lookbacks"):
+        ForecasterConfig(lookbacks="a,b")
+    with pytest.raises(ValueError, match="horizon"):
+        ForecasterConfig(horizon=0)
+    assert ForecasterConfig(horizon=18).resolved_lookbacks(12) == [27, 54]
+
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    return CliRunner().invoke(app, ["forecast", "train", *args])
+
+
+@pytest.mark.parametrize("edit, flags, message", [
+    (lambda df: df, ["--id-col", "shop"], "no column 'shop'"),
+    (lambda df: df.assign(y=np.where(df.unique_id == "s1", np.nan, df.y)), ["--id-col", "unique_id"],
+     "every value of series 's1' is missing"),
+    (lambda df: pd.concat([df, df.iloc[[5]]]), ["--id-col", "unique_id"], "duplicate timestamp"),
+])
+def test_cli_bad_tables_are_one_error_line_and_write_nothing(tmp_path, edit, flags, message):
+    edit(seasonal_panel([30, 30])).to_csv(tmp_path / "long.csv", index=False)
+    result = cli("--csv", str(tmp_path / "long.csv"), *flags, "--run-dir", str(tmp_path / "run"))
+    assert result.exit_code == 2 and message in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
+        next(line for line in result.output.splitlines() if message in line)]
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
+    seasonal_panel([60, 48, 50]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"}).to_csv(
+        tmp_path / "long.csv", index=False)
+    result = cli("--csv", str(tmp_path / "long.csv"), "--id-col", "shop", "--time-col", "month", "--target-col",
+                 "sales", "--horizon", "18", "--run-dir", str(tmp_path / "run"), "--id", "s1",
+                 *[a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))])
+    assert result.exit_code == 0, result.output
+    assert "3 series (shortest 48 points)" in result.output
+    out = pd.read_csv(tmp_path / "run" / "forecasts.csv")
+    assert out.groupby("unique_id").size().to_dict() == {"s0": 18, "s1": 18, "s2": 18}
+    for name in ("backtest.csv", "anomalies.csv", "forecast.png", "anomalies.png", "model.safetensors"):
+        assert (tmp_path / "run" / name).exists(), name
