@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from rnnkit.cli.common import declared, train_command
-from rnnkit.tasks.longrange import LongRangeConfig
+from rnnkit.tasks.longrange import TRAIN_DEFAULTS, LongRangeConfig
 
 
-@train_command(None, "longrange", declared("longrange", LongRangeConfig))
+@train_command(None, "longrange", declared("longrange", LongRangeConfig, TRAIN_DEFAULTS))
 def train(cfgs: dict) -> None:
     """Train on a long-range memory task (--task adding|copy|reber --length T --cell lstm|gru|rnn) and
     print its test figures."""

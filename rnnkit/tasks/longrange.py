@@ -33,6 +33,11 @@ TASKS = ("adding", "copy", "reber")
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber 1997: a prediction is wrong if |error| > 0.04
 
 
+# The trainer's defaults for these tasks: the whole sequence is one BPTT window (chunking a copy or
+# adding sequence would cut the very dependency the task measures).
+TRAIN_DEFAULTS = {"long_sequence": 0}
+
+
 @dataclass
 class LongRangeConfig(RecurrentConfig):
     """The task, its length, and the model."""

@@ -181,6 +181,8 @@ class TrainConfig:
     """Updates between validations; 0 = at the end of every epoch only."""
     patience: int = 5
     """Early stopping after this many evaluations without improvement (best weights restored); 0 = off."""
+    min_delta: float = 1e-3
+    """Early stopping: an evaluation improves only if its loss is below best - min_delta * |best| (relative)."""
     ckpt_every: int = 100
     """Updates between `last` checkpoints (also at every epoch end)."""
     log_every: int = 20
@@ -200,7 +202,7 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, ("sgd", "rmsprop", "adagrad", "adam", "adamw"))
         check_choice("schedule", self.schedule, ("constant", "step", "cosine", "plateau"))
         for name in ("tbptt_forward", "tbptt_backward", "max_steps", "max_epochs", "warmup_steps",
-                     "eval_every", "patience", "ckpt_every", "threads"):
+                     "eval_every", "patience", "ckpt_every", "threads", "min_delta"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.log_every < 1 or self.max_bad_steps < 1:

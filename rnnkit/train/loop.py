@@ -278,13 +278,16 @@ class Trainer:
             return False
         self._log({"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss})
         self.schedule.observe(loss)
-        if loss < self.best:
-            self.best, self.bad_evals = loss, 0
-            return True
-        self.bad_evals += 1
+        # Early stopping counts only improvements of more than min_delta (relative): under a decaying
+        # learning rate, ever smaller gains would otherwise reset the patience forever.
+        significant = math.isinf(self.best) or loss < self.best - self.cfg.min_delta * abs(self.best)
+        self.bad_evals = 0 if significant else self.bad_evals + 1
         if self.cfg.patience and self.bad_evals >= self.cfg.patience:
             self.stop_early = True
-            self._log({"kind": "early_stop", "step": self.step, "best_val": self.best})
+            self._log({"kind": "early_stop", "step": self.step, "best_val": min(self.best, loss)})
+        if loss < self.best:  # any lower loss is the new `best` checkpoint
+            self.best = loss
+            return True
         return False
 
     def _done(self) -> bool:
