@@ -40,7 +40,19 @@ _HOMES = {
     "Forecaster": "rnnkit.tasks.forecaster",
 }
 
-__all__ = [*_HOMES, "__version__"]
+__all__ = [  # = _HOMES and __version__ (tests/test_layering.py checks that every name resolves)
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Forecaster",
+    "LanguageModel",
+    "MusicModel",
+    "Seq2Seq",
+    "SequenceClassifier",
+    "Tagger",
+    "TextClassifier",
+    "__version__",
+]
 
 
 def __getattr__(name: str):

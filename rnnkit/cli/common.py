@@ -113,8 +113,12 @@ def _field_parameters(classes: dict[str, type], defaults: dict[str, Any]) -> lis
                 default = kind(str(default))
             if f.name == "data" and kind is str:  # --data a.txt --data b.txt: several files (one per class)
                 kind, default = list[str], [default] if default else None
-            option = typer.Option(default, help=escape(docs.get(f.name, "")),
-                                  rich_help_panel=escape(f"[{table}] settings"), show_default=True)
+            option = typer.Option(
+                default,
+                help=escape(docs.get(f.name, "")),
+                rich_help_panel=escape(f"[{table}] settings"),
+                show_default=True,
+            )
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
     return params
 
@@ -145,8 +149,11 @@ def declared(name: str, config_class: type, train_defaults: dict[str, Any] | Non
     command needs (`configs`), for a task that has no Python API class yet (forecast, longrange)."""
     from rnnkit.tasks.base import TaskModel
 
-    return type(f"{config_class.__name__}Task", (TaskModel,),
-                {"name": name, "config_class": config_class, "train_defaults": dict(train_defaults or {})})
+    return type(
+        f"{config_class.__name__}Task",
+        (TaskModel,),
+        {"name": name, "config_class": config_class, "train_defaults": dict(train_defaults or {})},
+    )
 
 
 @dataclasses.dataclass
@@ -198,11 +205,23 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
 
         fixed = [
             inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-            inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
-                None, help=escape(f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the "
-                                  "flags given."))),
-            inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=int, default=typer.Option(
-                1, help="Data-parallel processes on this machine (started through torchrun).")),
+            inspect.Parameter(
+                "config",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=str | None,
+                default=typer.Option(
+                    None,
+                    help=escape(
+                        f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the flags given."
+                    ),
+                ),
+            ),
+            inspect.Parameter(
+                "nproc",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=int,
+                default=typer.Option(1, help="Data-parallel processes on this machine (started through torchrun)."),
+            ),
         ]
         spec = TrainCommand(task, body, command)
         params = fixed + _field_parameters(spec.classes, task.train_defaults)
@@ -216,8 +235,9 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     return register
 
 
-def settings_command(app: typer.Typer, name: str, classes: dict[str, type],
-                     body: Callable[[str | None, list[str]], None]) -> None:
+def settings_command(
+    app: typer.Typer, name: str, classes: dict[str, type], body: Callable[[str | None, list[str]], None]
+) -> None:
     """Registers command `name` of `app` with --config and one flag per field of `classes` ({TOML
     table: config dataclass}, help from the attribute docstrings); `body(config, flags given)` runs
     it, every error mapped by `errors`. For a command whose settings are not a TrainConfig and a task
@@ -229,8 +249,15 @@ def settings_command(app: typer.Typer, name: str, classes: dict[str, type],
 
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None, default=typer.Option(
-            None, help=escape(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."))),
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str | None,
+            default=typer.Option(
+                None,
+                help=escape(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."),
+            ),
+        ),
         *_field_parameters(classes, {}),
     ]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

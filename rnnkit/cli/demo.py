@@ -9,9 +9,11 @@ from rnnkit.cli.lm import train_and_report
 from rnnkit.tasks.lm import LanguageModel
 
 
-def demo(seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
-         run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go."),
-         threads: int = typer.Option(0, help="torch threads; 0 = all cores (use 1 on a busy machine).")) -> None:
+def demo(
+    seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
+    run_dir: str = typer.Option("runs/demo", help="Where checkpoints and metrics go."),
+    threads: int = typer.Option(0, help="torch threads; 0 = all cores (use 1 on a busy machine)."),
+) -> None:
     """Train a small char-level LSTM on tiny Shakespeare, then print val loss and a sample."""
     from rnnkit.tasks.lm import DEMO_ARGS, DEMO_CONTEXT
 

@@ -8,21 +8,25 @@ import typer
 
 from rnnkit.cli.common import RUN_HELP, errors
 
-diagnose_app = typer.Typer(help="See inside recurrent networks: gradient flow, gates, run reports.",
-                           no_args_is_help=True)
+diagnose_app = typer.Typer(
+    help="See inside recurrent networks: gradient flow, gates, run reports.", no_args_is_help=True
+)
 
 
 @diagnose_app.command("gradient-flow")
-def gradient_flow(cells: str = typer.Option("rnn,lstm,gru", help="Cell kinds at initialisation, comma-separated."),
-                  length: int = typer.Option(200, help="Sequence length T: lags 0 .. T−1 are measured."),
-                  checkpoint: str = typer.Option(None, help=RUN_HELP + " Adds its recurrent layer before "
-                                                            "(re-initialised) and after training."),
-                  out: str = typer.Option("diagnostics", help="Directory for gradient_flow.png and .csv."),
-                  input_size: int = typer.Option(32, help="I of the fresh layers."),
-                  hidden_size: int = typer.Option(64, help="H of the fresh layers."),
-                  batch: int = typer.Option(64, help="Random input sequences averaged over."),
-                  forget_bias: float = typer.Option(1.0, help="Initial forget-gate bias of the fresh LSTM."),
-                  seed: int = typer.Option(0)) -> None:
+def gradient_flow(
+    cells: str = typer.Option("rnn,lstm,gru", help="Cell kinds at initialisation, comma-separated."),
+    length: int = typer.Option(200, help="Sequence length T: lags 0 .. T−1 are measured."),
+    checkpoint: str = typer.Option(
+        None, help=RUN_HELP + " Adds its recurrent layer before (re-initialised) and after training."
+    ),
+    out: str = typer.Option("diagnostics", help="Directory for gradient_flow.png and .csv."),
+    input_size: int = typer.Option(32, help="I of the fresh layers."),
+    hidden_size: int = typer.Option(64, help="H of the fresh layers."),
+    batch: int = typer.Option(64, help="Random input sequences averaged over."),
+    forget_bias: float = typer.Option(1.0, help="Initial forget-gate bias of the fresh LSTM."),
+    seed: int = typer.Option(0),
+) -> None:
     """‖∂L/∂h_t‖ against the lag T − t, L = wᵀh_T: the vanishing gradient, per cell, as PNG + CSV."""
     from rnnkit.diagnostics import gradient_flow as gf
 
@@ -31,8 +35,12 @@ def gradient_flow(cells: str = typer.Option("rnn,lstm,gru", help="Cell kinds at 
         unknown = sorted(set(kinds) - set(gf.CELLS))
         if unknown:
             raise ValueError(f"--cells: unknown cell kind(s) {', '.join(unknown)} (known: {', '.join(gf.CELLS)})")
-        for name, value in (("length", length), ("input-size", input_size), ("hidden-size", hidden_size),
-                            ("batch", batch)):
+        for name, value in (
+            ("length", length),
+            ("input-size", input_size),
+            ("hidden-size", hidden_size),
+            ("batch", batch),
+        ):
             if value < 1:
                 raise ValueError(f"--{name} must be >= 1, got {value}")
         curves = gf.init_curves(kinds, length, input_size, hidden_size, batch, forget_bias, seed)
@@ -48,10 +56,15 @@ def gradient_flow(cells: str = typer.Option("rnn,lstm,gru", help="Cell kinds at 
 
 
 @diagnose_app.command("gates")
-def gates(checkpoint: str = typer.Option(..., help="A char-LM run or checkpoint directory (a run directory means "
-                                                   "its best checkpoint, or its last if it has no best)."),
-          text: str = typer.Option(..., help="The text to run the model over."),
-          out: str = typer.Option("diagnostics/gates.html", help="The HTML page to write.")) -> None:
+def gates(
+    checkpoint: str = typer.Option(
+        ...,
+        help="A char-LM run or checkpoint directory (a run directory means "
+        "its best checkpoint, or its last if it has no best).",
+    ),
+    text: str = typer.Option(..., help="The text to run the model over."),
+    out: str = typer.Option("diagnostics/gates.html", help="The HTML page to write."),
+) -> None:
     """Heat-maps of gate activations and cell state per character, and the units that track the text."""
     from rnnkit.diagnostics.gates import write_gates
 

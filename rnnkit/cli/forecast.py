@@ -20,8 +20,9 @@ class ForecastCommands(TyperGroup):
         return name, command, rest
 
 
-forecast_app = typer.Typer(help="Time-series forecasting and anomaly detection.", no_args_is_help=True,
-                           cls=ForecastCommands)
+forecast_app = typer.Typer(
+    help="Time-series forecasting and anomaly detection.", no_args_is_help=True, cls=ForecastCommands
+)
 CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
 
 
@@ -49,14 +50,19 @@ def train(cfgs: dict) -> None:
         return
     fc.save_calibration(cfgs["train"].run_dir, fc.calibrate(task.model, task.data, cfgs["forecast"]))
     results, _ = fc.evaluate(task.model, task.data, cfgs["forecast"])
-    typer.echo(f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
-               f"{summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}\n\n{fc.metrics_table(results)}")
+    typer.echo(
+        f"best val loss {summary['best_val']:.4f} after {summary['step']} updates in "
+        f"{summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}\n\n{fc.metrics_table(results)}"
+    )
 
 
 @forecast_app.command("eval")
-def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
-             csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
-             target_col: str = typer.Option("")) -> None:
+def evaluate(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    csv: str = typer.Option("", help=CSV_HELP),
+    time_col: str = typer.Option(""),
+    target_col: str = typer.Option(""),
+) -> None:
     """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part."""
     from rnnkit.tasks.forecast import evaluate, metrics_table
 
@@ -67,13 +73,17 @@ def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
 
 
 @forecast_app.command("predict")
-def predict(run: str = typer.Argument(..., help=RUN_HELP),
-            csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
-            target_col: str = typer.Option(""),
-            origin: str = typer.Option("test", help="test: forecast the held-out tail (truth shown); "
-                                                    "end: forecast past the last point."),
-            out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
-            plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png].")) -> None:
+def predict(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    csv: str = typer.Option("", help=CSV_HELP),
+    time_col: str = typer.Option(""),
+    target_col: str = typer.Option(""),
+    origin: str = typer.Option(
+        "test", help="test: forecast the held-out tail (truth shown); end: forecast past the last point."
+    ),
+    out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
+    plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png]."),
+) -> None:
     """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG."""
     from rnnkit.tasks.forecast import plot_forecast, predict, write_csv
 
@@ -89,12 +99,15 @@ def predict(run: str = typer.Argument(..., help=RUN_HELP),
 
 
 @forecast_app.command("anomalies")
-def anomalies(run: str = typer.Argument(..., help=RUN_HELP),
-              csv: str = typer.Option("", help=CSV_HELP), time_col: str = typer.Option(""),
-              target_col: str = typer.Option(""),
-              k: float = typer.Option(4.0, help="Threshold in robust sds of the validation residuals."),
-              out: str = typer.Option("", help="CSV of every point [RUN/anomalies.csv]."),
-              plot: str = typer.Option("", help="PNG of the series and flagged points [RUN/anomalies.png].")) -> None:
+def anomalies(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    csv: str = typer.Option("", help=CSV_HELP),
+    time_col: str = typer.Option(""),
+    target_col: str = typer.Option(""),
+    k: float = typer.Option(4.0, help="Threshold in robust sds of the validation residuals."),
+    out: str = typer.Option("", help="CSV of every point [RUN/anomalies.csv]."),
+    plot: str = typer.Option("", help="PNG of the series and flagged points [RUN/anomalies.png]."),
+) -> None:
     """Flag points whose one-step forecast error exceeds k robust sds of the validation residuals."""
     from rnnkit.tasks.forecast import anomalies, plot_anomalies, write_csv
 
@@ -107,8 +120,10 @@ def anomalies(run: str = typer.Argument(..., help=RUN_HELP),
         write_csv(out, ["time", "value", "forecast", "residual", "threshold", "anomaly"], rows)
         plot_anomalies(plot, data, rows, f"{data.series.target}: one-step forecast errors beyond {k:g} sd")
     flagged = [r for r in rows if r[5]]
-    typer.echo(f"{len(flagged)} of {len(rows)} points flagged (threshold |residual| > {rows[0][4]:.4g}); "
-               f"wrote {out} and {plot}")
+    typer.echo(
+        f"{len(flagged)} of {len(rows)} points flagged (threshold |residual| > {rows[0][4]:.4g}); "
+        f"wrote {out} and {plot}"
+    )
     for r in flagged[:20]:
         typer.echo(f"  {r[0]}: value {r[1]:.4g}, forecast {r[2]:.4g}")
 

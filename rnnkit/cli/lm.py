@@ -26,12 +26,16 @@ def train_and_report(cfgs: dict, prime: str = "", sample_chars: int = 0, context
     for split, loss in (("val", summary["best_val"]), ("test", summary["test"])):
         if loss is not None:
             stream = cast(LanguageModelTask, lm.task).eval_streams[split]
-            typer.echo(f"{split} loss {_metrics_line(lm_metrics(loss), unit)} ({stream.y.numel():,} predicted {unit}s "
-                       f"of the {split} split, as {stream.x.shape[0]} contiguous streams)")
+            typer.echo(
+                f"{split} loss {_metrics_line(lm_metrics(loss), unit)} ({stream.y.numel():,} predicted {unit}s "
+                f"of the {split} split, as {stream.x.shape[0]} contiguous streams)"
+            )
     typer.echo(f"after {summary['step']} updates in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
     if sample_chars:
-        typer.echo(f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"
-                   + lm.sample(prime, sample_chars, temperature=0.8, seed=0, context=context))
+        typer.echo(
+            f"\n--- sample (temperature 0.8, seed 0, after {context!r}) ---\n{prime}"
+            + lm.sample(prime, sample_chars, temperature=0.8, seed=0, context=context)
+        )
 
 
 @train_command(lm_app, "train", LanguageModel)
@@ -47,9 +51,11 @@ def train(cfgs: dict) -> None:
 
 
 @lm_app.command("eval")
-def evaluate(checkpoint: str = typer.Option(..., help=RUN_HELP),
-             split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
-             data: str = typer.Option("", help="A text file to score instead of a split.")) -> None:
+def evaluate(
+    checkpoint: str = typer.Option(..., help=RUN_HELP),
+    split: str = typer.Option("val", help="val | test: a split of the data the model was trained on."),
+    data: str = typer.Option("", help="A text file to score instead of a split."),
+) -> None:
     """Loss in nats per token, perplexity and bits per token (per character for a char model, or for
     word-level files of space-separated characters such as char PTB)."""
     with errors():
@@ -61,13 +67,15 @@ def evaluate(checkpoint: str = typer.Option(..., help=RUN_HELP),
 
 
 @lm_app.command("sample")
-def sample(run: str = typer.Argument(None, help=RUN_HELP + " (or give --checkpoint)"),
-           checkpoint: str = typer.Option(None, help=RUN_HELP),
-           prime: str = typer.Option("ROMEO:", help="Text to start from."),
-           length: int = typer.Option(300, help="Tokens (characters or words) to generate."),
-           temperature: float = typer.Option(0.8),
-           top_k: int = typer.Option(0, help="Keep only the k likeliest tokens; 0 = all."),
-           seed: int = typer.Option(0)) -> None:
+def sample(
+    run: str = typer.Argument(None, help=RUN_HELP + " (or give --checkpoint)"),
+    checkpoint: str = typer.Option(None, help=RUN_HELP),
+    prime: str = typer.Option("ROMEO:", help="Text to start from."),
+    length: int = typer.Option(300, help="Tokens (characters or words) to generate."),
+    temperature: float = typer.Option(0.8),
+    top_k: int = typer.Option(0, help="Keep only the k likeliest tokens; 0 = all."),
+    seed: int = typer.Option(0),
+) -> None:
     """Generate text from a trained language model (prime words unknown to a word model are read as <unk>)."""
     from rnnkit.data.text import WordVocab
 
@@ -79,6 +87,7 @@ def sample(run: str = typer.Argument(None, help=RUN_HELP + " (or give --checkpoi
         lm = LanguageModel.load(checkpoint or run)
         text = lm.sample(prime, length, temperature, top_k, seed)
     if isinstance(lm.vocab, WordVocab) and lm.vocab.unknown(prime):
-        typer.echo(f"note: {', '.join(map(repr, lm.vocab.unknown(prime)))} not in the vocabulary; read as <unk>",
-                   err=True)
+        typer.echo(
+            f"note: {', '.join(map(repr, lm.vocab.unknown(prime)))} not in the vocabulary; read as <unk>", err=True
+        )
     typer.echo(prime + text)

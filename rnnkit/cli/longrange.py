@@ -20,5 +20,7 @@ def train(cfgs: dict) -> None:
     summary = trainer.fit()
     if trainer.rank == 0:
         figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics(task, "test").items())
-        typer.echo(f"{task.cfg.task} T={task.cfg.length} {task.cfg.cell}: test {figures}; "
-                   f"{summary['step']} updates in {summary['seconds']:.0f} s")
+        typer.echo(
+            f"{task.cfg.task} T={task.cfg.length} {task.cfg.cell}: test {figures}; "
+            f"{summary['step']} updates in {summary['seconds']:.0f} s"
+        )

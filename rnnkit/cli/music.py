@@ -16,15 +16,19 @@ def train(cfgs: dict) -> None:
     model = MusicModel(cfgs["music"])
     summary = model.fit(train=cfgs["train"])
     if model.rank == 0:
-        typer.echo(f"{model.config.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
-                   f"(summed over 88 keys, pooled over all frames); {summary['step']} updates in "
-                   f"{summary['seconds']:.0f} s")
+        typer.echo(
+            f"{model.config.data}: val NLL {summary['best_val']:.4f}, test NLL {summary['test']:.4f} per frame "
+            f"(summed over 88 keys, pooled over all frames); {summary['step']} updates in "
+            f"{summary['seconds']:.0f} s"
+        )
 
 
 @music_app.command("eval")
-def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
-             split: str = typer.Option("test", help="train | val | test"),
-             data: str = typer.Option("", help="Another data set than the one trained on.")) -> None:
+def evaluate(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    split: str = typer.Option("test", help="train | val | test"),
+    data: str = typer.Option("", help="Another data set than the one trained on."),
+) -> None:
     """Print the pooled NLL per frame of a trained music model on a split."""
     with errors():
         model = MusicModel.load(run)
@@ -33,12 +37,14 @@ def evaluate(run: str = typer.Argument(..., help=RUN_HELP),
 
 
 @music_app.command("sample")
-def sample(run: str = typer.Argument(..., help=RUN_HELP),
-           out: str = typer.Option("sample", help="Writes OUT.mid and OUT.png."),
-           frames: int = typer.Option(64, help="Frames to generate after the prime."),
-           prime: int = typer.Option(4, help="Frames of the first test sequence to start from."),
-           ticks_per_frame: int = typer.Option(480, help="480 = a quarter note per frame (JSB); 240 = eighths."),
-           seed: int = typer.Option(0)) -> None:
+def sample(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    out: str = typer.Option("sample", help="Writes OUT.mid and OUT.png."),
+    frames: int = typer.Option(64, help="Frames to generate after the prime."),
+    prime: int = typer.Option(4, help="Frames of the first test sequence to start from."),
+    ticks_per_frame: int = typer.Option(480, help="480 = a quarter note per frame (JSB); 240 = eighths."),
+    seed: int = typer.Option(0),
+) -> None:
     """Generate a piano roll; write it as a standard MIDI file and a PNG picture."""
     from pathlib import Path
 

@@ -38,8 +38,9 @@ def _column(spec: str, header: list[str] | None, path: Path) -> int:
     return header.index(spec)
 
 
-def read_labelled(path: str | Path, text_col: str = "1", label_col: str = "0",
-                  encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+def read_labelled(
+    path: str | Path, text_col: str = "1", label_col: str = "0", encoding: str = "utf-8"
+) -> tuple[list[str], list[str]]:
     """(texts, labels) from a .csv (comma; quoted fields may hold commas, quotes and newlines) or any
     other file (TAB-separated, no quoting).
 
@@ -110,8 +111,9 @@ def read_class_files(paths: list[Path], encoding: str = "utf-8") -> tuple[list[s
     is the file's name without its extension (pos.txt -> "pos")."""
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):
-        raise ValueError(f"one file per class: the labels (file names without extension) must differ, got "
-                         f"{', '.join(stems)}")
+        raise ValueError(
+            f"one file per class: the labels (file names without extension) must differ, got {', '.join(stems)}"
+        )
     texts, labels = [], []
     for path, stem in zip(paths, stems):
         lines = [line for line in split_lines(read_text_file(path, encoding)) if line.strip()]
@@ -132,8 +134,9 @@ def data_paths(data: str | Path | list) -> list[Path]:
     return [Path(data)]
 
 
-def read_classification(data: str | Path | list, text_col: str = "1", label_col: str = "0",
-                        encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+def read_classification(
+    data: str | Path | list, text_col: str = "1", label_col: str = "0", encoding: str = "utf-8"
+) -> tuple[list[str], list[str]]:
     """(texts, labels) from any of the layouts people have: one delimited file (`read_labelled`), a
     folder of class sub-folders (`read_class_folder`) or one file per class (`read_class_files`).
     At least two classes are needed; problems raise a one-line ValueError naming the file."""

@@ -32,7 +32,9 @@ def adding_problem(n: int, T: int, generator: torch.Generator, variant: str = "h
     if variant != "hochreiter":
         raise ValueError(f"variant must be one of hochreiter, tcn; got {variant!r}")
     if T < 22:
-        raise ValueError(f"length must be >= 22 for the Hochreiter adding problem (X2 among the first T/2 - 1), got {T}")
+        raise ValueError(
+            f"length must be >= 22 for the Hochreiter adding problem (X2 among the first T/2 - 1), got {T}"
+        )
     lengths = T + torch.randint(0, T // 10 + 1, (n,), generator=generator)
     x = torch.zeros(n, int(lengths.max()), 2)
     x[..., 0] = torch.rand(x.shape[:2], generator=generator) * 2 - 1
@@ -56,16 +58,24 @@ def copy_memory(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tenso
     x = 10 digits in 1..8, T - 1 blanks (0), 11 markers (9); y = 0 except the last 10 steps, which
     repeat the 10 digits."""
     digits = torch.randint(1, 9, (n, COPY_DIGITS), generator=generator)
-    x = torch.cat([digits, torch.zeros(n, T - 1, dtype=torch.long),
-                   torch.full((n, COPY_DIGITS + 1), 9, dtype=torch.long)], 1)
+    x = torch.cat(
+        [digits, torch.zeros(n, T - 1, dtype=torch.long), torch.full((n, COPY_DIGITS + 1), 9, dtype=torch.long)], 1
+    )
     y = torch.cat([torch.zeros(n, T + COPY_DIGITS, dtype=torch.long), digits], 1)
     return x, y
 
 
 REBER_SYMBOLS = "BTPSXVE"
 # Reber's grammar (Hochreiter & Schmidhuber 1997, Fig. 3): state -> [(symbol, next state)]; 7 = end
-REBER = {0: [("B", 1)], 1: [("T", 2), ("P", 3)], 2: [("S", 2), ("X", 4)], 3: [("T", 3), ("V", 5)],
-         4: [("X", 3), ("S", 6)], 5: [("P", 4), ("V", 6)], 6: [("E", 7)]}
+REBER = {
+    0: [("B", 1)],
+    1: [("T", 2), ("P", 3)],
+    2: [("S", 2), ("X", 4)],
+    3: [("T", 3), ("V", 5)],
+    4: [("X", 3), ("S", 6)],
+    5: [("P", 4), ("V", 6)],
+    6: [("E", 7)],
+}
 
 
 def embedded_reber(generator: torch.Generator) -> tuple[str, list[set[str]]]:

@@ -73,8 +73,9 @@ def read_midi(path: str | Path, frames_per_beat: int) -> torch.Tensor:
     return roll
 
 
-def load_midi_rolls(spec: str, frames_per_beat: int = 2, seed: int = 0,
-                    val_frac: float = 0.1, test_frac: float = 0.1) -> dict[str, list[torch.Tensor]]:
+def load_midi_rolls(
+    spec: str, frames_per_beat: int = 2, seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.1
+) -> dict[str, list[torch.Tensor]]:
     """{"train" | "val" | "test": [(T_i, K) piano roll, ...]} from a MIDI file or a folder of them.
 
     With at least 3 pieces the split is by piece, shuffled with `seed` (at least one piece each in
@@ -87,8 +88,10 @@ def load_midi_rolls(spec: str, frames_per_beat: int = 2, seed: int = 0,
         parts: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
         for roll in rolls:
             if len(roll) < 20:
-                raise ValueError(f"{spec}: {len(roll)} frames are too few to split into train/val/test; "
-                                 "give a folder of at least 3 MIDI files or a longer piece")
+                raise ValueError(
+                    f"{spec}: {len(roll)} frames are too few to split into train/val/test; "
+                    "give a folder of at least 3 MIDI files or a longer piece"
+                )
             a, b = round(len(roll) * (1 - val_frac - test_frac)), round(len(roll) * (1 - test_frac))
             parts["train"].append(roll[:a])
             parts["val"].append(roll[a:b])
@@ -97,6 +100,8 @@ def load_midi_rolls(spec: str, frames_per_beat: int = 2, seed: int = 0,
     order = list(range(len(rolls)))
     random.Random(seed).shuffle(order)
     n_test, n_val = max(1, round(len(order) * test_frac)), max(1, round(len(order) * val_frac))
-    return {"test": [rolls[i] for i in order[:n_test]],
-            "val": [rolls[i] for i in order[n_test : n_test + n_val]],
-            "train": [rolls[i] for i in order[n_test + n_val :]]}
+    return {
+        "test": [rolls[i] for i in order[:n_test]],
+        "val": [rolls[i] for i in order[n_test : n_test + n_val]],
+        "train": [rolls[i] for i in order[n_test + n_val :]],
+    }

@@ -46,8 +46,10 @@ def load_rolls(spec: str) -> dict[str, list[torch.Tensor]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"cannot read music data {path}: {err}") from None
     if not isinstance(doc, dict) or any(k not in doc for k in SPLITS.values()):
-        raise ValueError(f"{path}: expected a JSON object with keys train, valid, test "
-                         "(each a list of sequences of frames of MIDI notes)")
+        raise ValueError(
+            f"{path}: expected a JSON object with keys train, valid, test "
+            "(each a list of sequences of frames of MIDI notes)"
+        )
     rolls = {}
     for split, key in SPLITS.items():
         if not isinstance(doc[key], list):

@@ -105,8 +105,9 @@ def addition_pairs(n: int, seed: int = 0, digits: int = 3) -> list[tuple[str, st
     return pairs
 
 
-MONTHS = ("january february march april may june july august september october november december").split()
-DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+MONTHS = ["january", "february", "march", "april", "may", "june",
+          "july", "august", "september", "october", "november", "december"]  # fmt: skip
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 def _ordinal(d: int) -> str:

@@ -35,8 +35,13 @@ class Panel:
 
     def truncate(self, lengths: np.ndarray) -> Panel:
         """Series i cut to its first lengths[i] points."""
-        return Panel(self.ids, [t[:c] for t, c in zip(self.times, lengths)],
-                     [v[:c] for v, c in zip(self.values, lengths)], self.season, self.freq)
+        return Panel(
+            self.ids,
+            [t[:c] for t, c in zip(self.times, lengths)],
+            [v[:c] for v, c in zip(self.values, lengths)],
+            self.season,
+            self.freq,
+        )
 
     def future_times(self, horizon: int) -> np.ndarray:
         """(S, H) the H timestamps after each series' last one, one step apart (calendar steps kept)."""
@@ -64,19 +69,35 @@ class Panel:
         import pandas as pd
 
         ts = pd.DatetimeIndex(first)
-        field = {12: ts.month - 1, 4: ts.quarter - 1, 7: ts.dayofweek, 24: ts.hour,
-                 52: ts.isocalendar().week.to_numpy() - 1}.get(m)
+        field = {
+            12: ts.month - 1,
+            4: ts.quarter - 1,
+            7: ts.dayofweek,
+            24: ts.hour,
+            52: ts.isocalendar().week.to_numpy() - 1,
+        }.get(m)
         return np.zeros(len(self), dtype=int) if field is None else np.asarray(field, dtype=int) % m
 
     def to_frame(self, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
         import pandas as pd
 
-        return pd.DataFrame({id_col: np.repeat(self.ids, self.lengths), time_col: np.concatenate(self.times),
-                             target_col: np.concatenate(self.values)})
+        return pd.DataFrame(
+            {
+                id_col: np.repeat(self.ids, self.lengths),
+                time_col: np.concatenate(self.times),
+                target_col: np.concatenate(self.values),
+            }
+        )
 
 
-def from_frame(df, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", season: int = 0,
-               source: str = "the table") -> Panel:
+def from_frame(
+    df,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    season: int = 0,
+    source: str = "the table",
+) -> Panel:
     """A Panel from a long-format DataFrame. Without an `id_col` column (and id_col left at its
     default) the table is one series. Rows are sorted by time within each id.
 
@@ -96,8 +117,9 @@ def from_frame(df, id_col: str = "unique_id", time_col: str = "ds", target_col: 
     if one_series:
         ids[:] = Path(source).stem if source != "the table" else "series"
     y = pd.to_numeric(df[target_col], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(np.isnan(y) & df[target_col].notna().to_numpy()
-                         & (df[target_col].astype(str).str.strip() != "").to_numpy())
+    bad = np.flatnonzero(
+        np.isnan(y) & df[target_col].notna().to_numpy() & (df[target_col].astype(str).str.strip() != "").to_numpy()
+    )
     if len(bad):
         raise SeriesError(f"{source}: column {target_col!r} is not numeric: it holds {df[target_col].iloc[bad[0]]!r}")
     times = _times(df[time_col], time_col, source)
@@ -137,8 +159,9 @@ def _times(col, name: str, source: str) -> np.ndarray:
     parsed = pd.to_datetime(col.astype(str).str.strip(), errors="coerce", format="mixed")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
-        raise SeriesError(f"{source}: time column {name!r} holds {col.iloc[bad[0]]!r}, which is neither a number "
-                          "nor a date")
+        raise SeriesError(
+            f"{source}: time column {name!r} holds {col.iloc[bad[0]]!r}, which is neither a number nor a date"
+        )
     return parsed.to_numpy(dtype="datetime64[ns]")
 
 
@@ -152,11 +175,12 @@ def _frequency(times: list[np.ndarray]) -> tuple[str | None, float]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pd.infer_freq(pd.DatetimeIndex(longest[-min(len(longest), 25):])), typical
+        return pd.infer_freq(pd.DatetimeIndex(longest[-min(len(longest), 25) :])), typical
 
 
-def read_panel(path: str | Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
-               season: int = 0) -> Panel:
+def read_panel(
+    path: str | Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", season: int = 0
+) -> Panel:
     """A Panel from a long-format CSV file, or from a folder of CSV files (one series each, named
     after the file; `id_col` is not used)."""
     import pandas as pd
@@ -199,7 +223,7 @@ def seasonality_test(x: np.ndarray, m: int) -> bool:
     denom = float(d @ d)
     if denom == 0:
         return False
-    r = np.array([float(d[k:] @ d[:n - k]) / denom for k in range(1, m + 1)])
+    r = np.array([float(d[k:] @ d[: n - k]) / denom for k in range(1, m + 1)])
     return bool(abs(r[-1]) > 1.645 * np.sqrt((1 + 2 * np.sum(r[:-1] ** 2)) / n))
 
 
@@ -233,7 +257,8 @@ class Transform:
     def inverse(self, u: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """x of u (S, ..., H) at seasonal positions pos (S, H) (broadcast over the middle axes)."""
         g = u + self.seasonal[np.arange(len(u))[:, None], pos % self.seasonal.shape[1]].reshape(
-            (len(u),) + (1,) * (u.ndim - 2) + (pos.shape[1],))
+            (len(u),) + (1,) * (u.ndim - 2) + (pos.shape[1],)
+        )
         shape = (len(u),) + (1,) * (u.ndim - 1)
         return np.where(self.log.reshape(shape), np.exp(np.clip(g, -50, 50)), g * self.scale.reshape(shape))
 
@@ -255,7 +280,7 @@ def _seasonal_indices(g: np.ndarray, m: int) -> np.ndarray:
         w = np.ones(m) / m
     ma = np.convolve(g, w, mode="valid")  # aligned to t = k .. n-1-k
     k = (len(w) - 1) // 2
-    detr = g[k:n - k] - ma
+    detr = g[k : n - k] - ma
     pos = np.arange(k, n - k) % m
     idx = np.array([detr[pos == p].mean() if np.any(pos == p) else 0.0 for p in range(m)])
     return idx - idx.mean()

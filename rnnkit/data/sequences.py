@@ -126,8 +126,12 @@ def read_npz(path: str | Path) -> Samples:
     if y.shape != (x.shape[0],):
         raise ValueError(f"{path}: 'y' must have shape ({x.shape[0]},), got {y.shape}")
     lengths = arrays.get("lengths", np.full(x.shape[0], x.shape[1]))
-    if lengths.shape != y.shape or not np.issubdtype(lengths.dtype, np.integer) or \
-            (lengths < 1).any() or (lengths > x.shape[1]).any():
+    if (
+        lengths.shape != y.shape
+        or not np.issubdtype(lengths.dtype, np.integer)
+        or (lengths < 1).any()
+        or (lengths > x.shape[1]).any()
+    ):
         raise ValueError(f"{path}: 'lengths' must be {x.shape[0]} integers in 1..{x.shape[1]}")
     samples = [x[i, : lengths[i]].astype(np.float32) for i in range(x.shape[0])]
     if not all(np.isfinite(s).all() for s in samples):

@@ -68,7 +68,7 @@ class Series:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pandas 3 announces a change of infer_freq's return type
-                freq = pd.infer_freq(pd.DatetimeIndex(self.times[-min(len(self), 12):]))
+                freq = pd.infer_freq(pd.DatetimeIndex(self.times[-min(len(self), 12) :]))
             if freq:
                 return pd.date_range(self.times[-1], periods=steps + 1, freq=freq)[1:].to_numpy()
         step = np.median(np.diff(self.times))
@@ -110,8 +110,7 @@ def read_csv(path: str | Path, time_col: str, target_col: str, covariates: list[
         raise SeriesError(f"{path}: no data rows")
     numeric = {c: _numeric_column(df[c], c, path) for c in (target_col, *covariates)}
     cov = {c: numeric[c] for c in covariates}
-    return from_columns(_parse_times(df[time_col], time_col, path), numeric[target_col], cov, target_col,
-                        str(path))
+    return from_columns(_parse_times(df[time_col], time_col, path), numeric[target_col], cov, target_col, str(path))
 
 
 def _numeric_column(col, name: str, path) -> np.ndarray:
@@ -143,35 +142,44 @@ def _parse_times(col, name: str, path) -> np.ndarray:
     parsed = pd.to_datetime(text, errors="coerce", format="mixed")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
-        raise SeriesError(f"{path}: time column {name!r} holds {text.iloc[bad[0]]!r} at row {bad[0] + 2}, "
-                          "which is neither a number nor a date")
+        raise SeriesError(
+            f"{path}: time column {name!r} holds {text.iloc[bad[0]]!r} at row {bad[0] + 2}, "
+            "which is neither a number nor a date"
+        )
     return parsed.to_numpy()
 
 
-def from_columns(times: np.ndarray, values: np.ndarray, covariates: dict[str, np.ndarray], target: str,
-                 source: str, season: int = 0) -> Series:
+def from_columns(
+    times: np.ndarray, values: np.ndarray, covariates: dict[str, np.ndarray], target: str, source: str, season: int = 0
+) -> Series:
     """A Series after checking the timestamps: unsorted or duplicated ones are a SeriesError (rows
     counted as in a CSV file with a header); irregular steps give a SeriesWarning."""
     steps = _days(np.diff(times))
     order = np.flatnonzero(steps < 0)
     if len(order):
         i = order[0]
-        raise SeriesError(f"{source}: timestamps are not sorted: row {i + 3} ({_show(times[i + 1])}) comes "
-                          f"before row {i + 2} ({_show(times[i])}); sort the data by time")
+        raise SeriesError(
+            f"{source}: timestamps are not sorted: row {i + 3} ({_show(times[i + 1])}) comes "
+            f"before row {i + 2} ({_show(times[i])}); sort the data by time"
+        )
     dup = np.flatnonzero(steps == 0)
     if len(dup):
-        raise SeriesError(f"{source}: duplicate timestamp {_show(times[dup[0]])} at rows {dup[0] + 2} and "
-                          f"{dup[0] + 3}")
+        raise SeriesError(f"{source}: duplicate timestamp {_show(times[dup[0]])} at rows {dup[0] + 2} and {dup[0] + 3}")
     typical = typical_step(times)
     if len(steps):
         off = np.flatnonzero(np.abs(steps - typical) > 0.1 * typical)
         if len(off):
-            warnings.warn(f"{source}: irregular timestamps: {len(off)} of {len(steps)} steps differ from the "
-                          f"typical step, first between {_show(times[off[0]])} and {_show(times[off[0] + 1])}; "
-                          "the model treats the points as equally spaced", SeriesWarning, stacklevel=2)
+            warnings.warn(
+                f"{source}: irregular timestamps: {len(off)} of {len(steps)} steps differ from the "
+                f"typical step, first between {_show(times[off[0]])} and {_show(times[off[0] + 1])}; "
+                "the model treats the points as equally spaced",
+                SeriesWarning,
+                stacklevel=2,
+            )
     cov = np.column_stack(list(covariates.values())) if covariates else np.zeros((len(values), 0))
-    return Series(times, np.asarray(values, dtype=float), cov, target, list(covariates),
-                  season or season_of(times, typical))
+    return Series(
+        times, np.asarray(values, dtype=float), cov, target, list(covariates), season or season_of(times, typical)
+    )
 
 
 def _show(t) -> str:
@@ -192,8 +200,7 @@ def season_of(times: np.ndarray, typical: float) -> int:
     """The seasonal period m from the step: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, else 1."""
     if times.dtype.kind != "M":
         return 1
-    for lo, hi, m in ((1 / 24 * 0.9, 1 / 24 * 1.1, 24), (0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12),
-                      (88, 93, 4)):
+    for lo, hi, m in ((1 / 24 * 0.9, 1 / 24 * 1.1, 24), (0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (88, 93, 4)):
         if lo <= typical <= hi:
             return m
     return 1
@@ -209,8 +216,9 @@ class Split:
     n: int
 
     def bounds(self, part: str) -> tuple[int, int]:
-        return {"train": (0, self.train_end), "val": (self.train_end, self.val_end),
-                "test": (self.val_end, self.n)}[part]
+        return {"train": (0, self.train_end), "val": (self.train_end, self.val_end), "test": (self.val_end, self.n)}[
+            part
+        ]
 
 
 def chronological_split(n: int, val_size: int, test_size: int, min_train: int) -> Split:
@@ -218,9 +226,11 @@ def chronological_split(n: int, val_size: int, test_size: int, min_train: int) -
     (which must hold at least `min_train` points)."""
     train_end = n - val_size - test_size
     if train_end < min_train:
-        raise SeriesError(f"series too short: {n} points leave {train_end} for training after "
-                          f"{val_size} validation and {test_size} test points; at least {min_train} needed "
-                          "(lookback + horizon); use a shorter --lookback/--horizon or smaller splits")
+        raise SeriesError(
+            f"series too short: {n} points leave {train_end} for training after "
+            f"{val_size} validation and {test_size} test points; at least {min_train} needed "
+            "(lookback + horizon); use a shorter --lookback/--horizon or smaller splits"
+        )
     return Split(train_end, n - test_size, n)
 
 
@@ -240,8 +250,10 @@ def fill_missing(x: np.ndarray, split: Split, max_missing: float, name: str) -> 
             continue
         label = name if cols.shape[1] == 1 else f"{name}[{j}]"
         if nan.mean() > max_missing:
-            raise SeriesError(f"{label}: {nan.sum()} of {len(col)} values missing ({nan.mean():.0%}), more "
-                              f"than --max-missing {max_missing:.0%} allows")
+            raise SeriesError(
+                f"{label}: {nan.sum()} of {len(col)} values missing ({nan.mean():.0%}), more "
+                f"than --max-missing {max_missing:.0%} allows"
+            )
         for part in ("train", "val", "test"):
             lo, hi = split.bounds(part)
             seg, seg_nan = col[lo:hi], nan[lo:hi]
@@ -250,8 +262,11 @@ def fill_missing(x: np.ndarray, split: Split, max_missing: float, name: str) -> 
             if seg_nan.any():
                 idx = np.arange(hi - lo)
                 seg[seg_nan] = np.interp(idx[seg_nan], idx[~seg_nan], seg[~seg_nan])
-        warnings.warn(f"{label}: {nan.sum()} missing values interpolated linearly (within each split part)",
-                      SeriesWarning, stacklevel=2)
+        warnings.warn(
+            f"{label}: {nan.sum()} missing values interpolated linearly (within each split part)",
+            SeriesWarning,
+            stacklevel=2,
+        )
     return x
 
 
@@ -301,8 +316,8 @@ def windows(z: np.ndarray, ends: np.ndarray, lookback: int, horizon: int) -> tup
     the validation or test parts.
     """
     starts = ends - lookback
-    x = np.stack([z[s:s + lookback] for s in starts])
-    y = np.stack([[z[s + j + 1:s + j + 1 + horizon, 0] for j in range(lookback)] for s in starts])
+    x = np.stack([z[s : s + lookback] for s in starts])
+    y = np.stack([[z[s + j + 1 : s + j + 1 + horizon, 0] for j in range(lookback)] for s in starts])
     return x, y
 
 

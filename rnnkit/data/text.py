@@ -44,14 +44,16 @@ def decode_bytes(data: bytes, encoding: str, where: str | Path) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(codec, encoding)
-        raise ValueError(f"{where}, line {line}: not {name} text (byte {err.start}: {data[err.start]:#04x}); "
-                         "if it is Latin-1 or Windows-1252 text, pass --encoding latin-1 or --encoding cp1252") from None
+        raise ValueError(
+            f"{where}, line {line}: not {name} text (byte {err.start}: {data[err.start]:#04x}); "
+            "if it is Latin-1 or Windows-1252 text, pass --encoding latin-1 or --encoding cp1252"
+        ) from None
 
 
 def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
     """The text of a file in `encoding` (see `decode_bytes`: BOMs detected, undecodable bytes
-    reported with the --encoding to try), "\r\n" read as "\n" (a lone "\r" is kept); ValueError naming the file if it is missing, not a
-    regular file, not of that encoding, binary (contains NUL) or empty."""
+    reported with the --encoding to try), "\r\n" read as "\n" (a lone "\r" is kept); ValueError
+    naming the file if it is missing, not a regular file, not of that encoding, binary (contains NUL) or empty."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
@@ -93,8 +95,10 @@ def split_files(data: str) -> dict[str, Path]:
     and "test" siblings ({"train", "val", "test"}); ValueError naming the file if it is missing."""
     path = Path(data)
     if path.is_dir():
-        raise ValueError(f"{path} is a directory; give a text file (for PTB the train file, e.g. "
-                         f"{path / 'ptb.train.txt'}: its valid and test files are found beside it)")
+        raise ValueError(
+            f"{path} is a directory; give a text file (for PTB the train file, e.g. "
+            f"{path / 'ptb.train.txt'}: its valid and test files are found beside it)"
+        )
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     files = {"train": path}
@@ -250,8 +254,8 @@ def vocab_from_json(obj: dict) -> CharVocab | WordVocab:
 class StreamBatches:
     """A long id sequence laid out as B contiguous rows, read as consecutive (B, T) chunks.
 
-    Row b reads ids[b*L : (b+1)*L] and predicts ids[b*L + 1 : (b+1)*L + 1], L = (N - 1) // B, so the chunk i of row b continues
-    chunk i - 1 of the same row: a recurrent state carried from one chunk to the next sees the
+    Row b reads ids[b*L : (b+1)*L] and predicts ids[b*L + 1 : (b+1)*L + 1], L = (N - 1) // B, so
+    the chunk i of row b continues chunk i - 1 of the same row: a recurrent state carried from one chunk to the next sees the
     text in order (char-rnn / Zaremba et al. 2014). The last chunk may be shorter than T; the
     trailing (N - 1) % B ids are not predicted.
     """
@@ -300,8 +304,10 @@ def read_pieces(path: Path, encoding: str = "utf-8", size: int = 1 << 20) -> Ite
             try:
                 carry += decoder.decode(block, final=not block)
             except UnicodeDecodeError as err:
-                raise ValueError(f"{path}: not {encoding} text (near byte {offset + err.start}); if it is Latin-1 or "
-                                 "Windows-1252 text, pass --encoding latin-1 or --encoding cp1252") from None
+                raise ValueError(
+                    f"{path}: not {encoding} text (near byte {offset + err.start}); if it is Latin-1 or "
+                    "Windows-1252 text, pass --encoding latin-1 or --encoding cp1252"
+                ) from None
             offset += len(block)
             if not block:
                 if carry:
@@ -354,7 +360,9 @@ def encode_to_memmap(path: Path, vocab: CharVocab | WordVocab, encoding: str) ->
     return torch.from_numpy(np.memmap(out, dtype=np.int32, mode="c"))
 
 
-def memmap_splits(data: str, level: str, encoding: str = "utf-8") -> tuple[CharVocab | WordVocab, dict[str, torch.Tensor]]:
+def memmap_splits(
+    data: str, level: str, encoding: str = "utf-8"
+) -> tuple[CharVocab | WordVocab, dict[str, torch.Tensor]]:
     """(vocabulary, {"train", "val"[, "test"]: int32 ids}) of a large corpus, in bounded memory: the
     files of `split_files(data)` read piece by piece and encoded once into memory-mapped id files.
     A single file is split 90/10 by tokens (for characters, nanoGPT's split)."""

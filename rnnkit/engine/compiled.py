@@ -86,7 +86,10 @@ def cache_dir() -> Path:
     """Where the built extension lives: $RNNKIT_EXT_DIR, else ~/.cache/rnnkit/ext/<python>-<torch>-<tag>,
     the tag a hash of the flags and of each source file's path and text, headers included (so two
     checkouts, or two versions of any file, never rebuild each other's copy)."""
-    root = os.environ.get("RNNKIT_EXT_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnkit" / "ext"
+    root = (
+        os.environ.get("RNNKIT_EXT_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnkit" / "ext"
+    )
     key = hashlib.sha1(" ".join(build_flags()).encode())
     for source in source_files():
         key.update(str(source.resolve()).encode() + b"\0" + source.read_bytes())

@@ -117,8 +117,15 @@ class RecurrentConfig(Checked):
 
     def check(self) -> None:
         """Options of another cell than the chosen one are refused, not ignored."""
-        own = {"peephole": "lstm", "cifg": "lstm", "layer_norm": "lstm", "activation": "lstm",
-               "reset_after": "gru", "nonlinearity": "rnn", "chrono_init": "lstm gru"}
+        own = {
+            "peephole": "lstm",
+            "cifg": "lstm",
+            "layer_norm": "lstm",
+            "activation": "lstm",
+            "reset_after": "gru",
+            "nonlinearity": "rnn",
+            "chrono_init": "lstm gru",
+        }
         plain = {f.name: f.default for f in dataclasses.fields(RecurrentConfig)}
         for name, cells in own.items():
             if self.cell not in cells.split() and getattr(self, name) != plain[name]:
@@ -129,8 +136,9 @@ class RecurrentConfig(Checked):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(RecurrentConfig)}
 
 
-def build_recurrent(cfg: RecurrentConfig, input_size: int, *, bidirectional: bool = False,
-                    dropout: float | None = None) -> RecurrentLayer:
+def build_recurrent(
+    cfg: RecurrentConfig, input_size: int, *, bidirectional: bool = False, dropout: float | None = None
+) -> RecurrentLayer:
     """The batch-first rnnkit layer stack `cfg` describes, reading `input_size` features; `dropout`
     (if given) replaces cfg.dropout between layers (it is 0 for a single layer)."""
     c = cfg
@@ -141,9 +149,18 @@ def build_recurrent(cfg: RecurrentConfig, input_size: int, *, bidirectional: boo
         "rnn": {"nonlinearity": c.nonlinearity},
     }[c.cell]  # fmt: skip
     between = c.dropout if dropout is None else dropout
-    return LAYERS[c.cell](input_size, c.hidden_size, c.num_layers, batch_first=True, bidirectional=bidirectional,
-                          dropout=between if c.num_layers > 1 else 0.0, init=c.init,
-                          recurrent_dropout=c.recurrent_dropout, zoneout=c.zoneout, **options)
+    return LAYERS[c.cell](
+        input_size,
+        c.hidden_size,
+        c.num_layers,
+        batch_first=True,
+        bidirectional=bidirectional,
+        dropout=between if c.num_layers > 1 else 0.0,
+        init=c.init,
+        recurrent_dropout=c.recurrent_dropout,
+        zoneout=c.zoneout,
+        **options,
+    )
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -282,8 +299,9 @@ class TaskModel:
         if (path / "last").exists() or (path / "best").exists():
             raise ValueError(f"{path} already holds a run; save elsewhere")
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # no state: a checkpoint of weights only
-        return checkpoint.save(path, ("last", "best"), model, optimizer, None,
-                               {"step": 0, "epoch": 0, "meta": self.meta, "config": None})
+        return checkpoint.save(
+            path, ("last", "best"), model, optimizer, None, {"step": 0, "epoch": 0, "meta": self.meta, "config": None}
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
@@ -304,6 +322,7 @@ class TaskModel:
         known = {f.name for f in dataclasses.fields(cls.config_class)}
         unknown = sorted(set(saved) - known) if isinstance(saved, dict) else []
         if unknown:
-            raise checkpoint.CheckpointError(f"{path}: unknown [{cls.name}] settings {', '.join(unknown)} (written "
-                                             "by another rnnkit version)")
+            raise checkpoint.CheckpointError(
+                f"{path}: unknown [{cls.name}] settings {', '.join(unknown)} (written by another rnnkit version)"
+            )
         return checkpoint.settings(cls.config_class, saved, path)

@@ -33,8 +33,13 @@ def metrics(y: np.ndarray, yhat: np.ndarray, scale: float) -> dict[str, float]:
     e = y - yhat
     mape = float(100 * np.mean(np.abs(e / y))) if np.all(y != 0) else float("nan")
     mae = float(np.mean(np.abs(e)))
-    return {"MAE": mae, "RMSE": float(np.sqrt(np.mean(e ** 2))), "sMAPE": smape(y, yhat),
-            "MASE": mae / scale if scale > 0 else float("nan"), "MAPE": mape}
+    return {
+        "MAE": mae,
+        "RMSE": float(np.sqrt(np.mean(e**2))),
+        "sMAPE": smape(y, yhat),
+        "MASE": mae / scale if scale > 0 else float("nan"),
+        "MAPE": mape,
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -69,6 +74,7 @@ def _stats_model(name: str, m: int):
 
 def _one(name: str):
     """A baseline on one history: statsforecast's model `name` fitted on y_1..y_n."""
+
     def fit_forecast(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
         import warnings
 
@@ -82,8 +88,9 @@ def _one(name: str):
     return fit_forecast
 
 
-def statsforecast_baselines(panel, horizon: int, models: tuple[str, ...] = STATS_MODELS,
-                            n_jobs: int = 1) -> dict[str, np.ndarray]:
+def statsforecast_baselines(
+    panel, horizon: int, models: tuple[str, ...] = STATS_MODELS, n_jobs: int = 1
+) -> dict[str, np.ndarray]:
     """{model: (S, H) forecasts} of statsforecast's models, each fitted on every series of a
     `rnnkit.data.panel.Panel` (season_length = the panel's m). Series are indexed 0..S-1 in the
     panel's order; the timestamps are replaced by 0, 1, ... (the models do not read them)."""
@@ -93,9 +100,13 @@ def statsforecast_baselines(panel, horizon: int, models: tuple[str, ...] = STATS
     from statsforecast import StatsForecast
 
     m = max(panel.season, 1)
-    df = pd.DataFrame({"unique_id": np.repeat(np.arange(len(panel)), panel.lengths),
-                       "ds": np.concatenate([np.arange(n) for n in panel.lengths]),
-                       "y": np.concatenate(panel.values).astype(float)})
+    df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(len(panel)), panel.lengths),
+            "ds": np.concatenate([np.arange(n) for n in panel.lengths]),
+            "y": np.concatenate(panel.values).astype(float),
+        }
+    )
     sf = StatsForecast(models=[_stats_model(name, m) for name in models], freq=1, n_jobs=n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -103,5 +114,8 @@ def statsforecast_baselines(panel, horizon: int, models: tuple[str, ...] = STATS
     return {name: out[name].to_numpy(dtype=float).reshape(len(panel), horizon) for name in models}
 
 
-BASELINES = {"naive": naive, "seasonal naive": seasonal_naive, **{n: _one(n) for n in ("AutoARIMA", "AutoETS",
-                                                                                         "AutoTheta")}}
+BASELINES = {
+    "naive": naive,
+    "seasonal naive": seasonal_naive,
+    **{n: _one(n) for n in ("AutoARIMA", "AutoETS", "AutoTheta")},
+}

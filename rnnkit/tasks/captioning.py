@@ -45,8 +45,9 @@ class ConditionalDecoder(nn.Module):
     The recurrent stack is `rnn`, or RecurrentConfig(cell="gru", hidden_size=64, **settings).
     """
 
-    def __init__(self, feature_size: int, vocab_size: int, embed_size: int = 16, rnn: RecurrentConfig | None = None,
-                 **settings):
+    def __init__(
+        self, feature_size: int, vocab_size: int, embed_size: int = 16, rnn: RecurrentConfig | None = None, **settings
+    ):
         super().__init__()
         rnn = rnn if rnn is not None else RecurrentConfig(**{"cell": "gru", "hidden_size": 64, **settings})
         if feature_size < 1:

@@ -37,7 +37,8 @@ class ClassifyConfig(RecurrentConfig):
     """The classifier and its data."""
 
     data: str = ""
-    """A .tsv/.csv file of labelled texts, a folder of class sub-folders, or one file per class joined by ","; "" = the bundled SMS Spam Collection."""
+    """A .tsv/.csv file of labelled texts, a folder of class sub-folders, or one file per class
+    (--data given once per file); "" = the bundled SMS Spam Collection."""
     encoding: str = "utf-8"
     """Encoding of the data files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252."""
     text_col: str = "1"
@@ -71,15 +72,18 @@ class ClassifyConfig(RecurrentConfig):
     """Seed of the stratified split; independent of the training seed."""
 
     rules: ClassVar[dict[str, Rule]] = {
-        "level": one_of("word", "char"), "digits": one_of("keep", "zero"), "pooling": one_of(*POOLINGS),
+        "level": one_of("word", "char"),
+        "digits": one_of("keep", "zero"),
+        "pooling": one_of(*POOLINGS),
         **{name: at_least(1) for name in ("min_freq", "max_tokens", "embed_size", "batch_size")},
     }
 
     def check(self) -> None:
         super().check()
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
-            raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
-                             f"{self.val_frac} and {self.test_frac}")
+            raise ValueError(
+                f"val_frac and test_frac must be in (0, 1) with a sum below 1, got {self.val_frac} and {self.test_frac}"
+            )
 
 
 class TextClassifierNet(nn.Module):
@@ -121,7 +125,9 @@ class TextClassifierNet(nn.Module):
 
 def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
     """{"train" | "val" | "test": (texts, labels)}: ``cfg.data`` split stratified with ``cfg.split_seed``."""
-    return split_labelled(*read_classification(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col, cfg.encoding), cfg)
+    return split_labelled(
+        *read_classification(cfg.data or bundled_sms_spam(), cfg.text_col, cfg.label_col, cfg.encoding), cfg
+    )
 
 
 def split_labelled(texts: list[str], labels: list[str], cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:
@@ -151,8 +157,10 @@ class ClassificationTask:
         self.data = split_texts(cfg) if splits is None else splits
         sizes = {split: len(texts) for split, (texts, _) in self.data.items()}
         if min(sizes.values()) == 0 or sizes["train"] < cfg.batch_size:
-            raise ValueError(f"{cfg.data or 'the data'}: too few rows to split into train/val/test "
-                             f"({sizes}) with batch_size {cfg.batch_size}")
+            raise ValueError(
+                f"{cfg.data or 'the data'}: too few rows to split into train/val/test "
+                f"({sizes}) with batch_size {cfg.batch_size}"
+            )
         self.labels = sorted(set(self.data["train"][1] + self.data["val"][1] + self.data["test"][1]))
         min_freq = cfg.min_freq if cfg.level == "word" else 1
         train_tokens = [text_tokens(t, cfg) for t in self.data["train"][0]]
@@ -170,13 +178,16 @@ class ClassificationTask:
     def train_batches(self, epoch: int, rank: int, world: int):
         """Shuffled full batches of the train split (the order fixed by epoch); each rank takes its rows."""
         if self.cfg.batch_size % world:
-            raise ValueError(f"batch_size ({self.cfg.batch_size}) must be divisible by the number of "
-                             f"processes ({world})")
+            raise ValueError(
+                f"batch_size ({self.cfg.batch_size}) must be divisible by the number of processes ({world})"
+            )
         B, share = self.cfg.batch_size, self.cfg.batch_size // world
         ids, generator = self.encoded["train"][0], torch.Generator().manual_seed(epoch)
         order = torch.randperm(len(ids), generator=generator).tolist()
         # Bucketing: sorted by length within groups of 16 batches, so a batch carries little padding.
-        order = [i for g in range(0, len(order), 16 * B) for i in sorted(order[g : g + 16 * B], key=lambda i: len(ids[i]))]
+        order = [
+            i for g in range(0, len(order), 16 * B) for i in sorted(order[g : g + 16 * B], key=lambda i: len(ids[i]))
+        ]
         batches = [order[start : start + B] for start in range(0, len(order) - B + 1, B)]
         for b in torch.randperm(len(batches), generator=generator).tolist():
             yield self._batch("train", batches[b][rank * share : (rank + 1) * share])
@@ -186,8 +197,12 @@ class ClassificationTask:
         return [self._batch(split, list(range(s, min(s + 256, n)))) for s in range(0, n, 256)]
 
     def meta(self) -> dict:
-        return {"task": "classify", "vocab": self.vocab.to_json(), "labels": self.labels,
-                "classify": dataclasses.asdict(self.cfg)}
+        return {
+            "task": "classify",
+            "vocab": self.vocab.to_json(),
+            "labels": self.labels,
+            "classify": dataclasses.asdict(self.cfg),
+        }
 
 
 def load_ensemble(paths: list[str]) -> list[TextClassifier]:
@@ -197,8 +212,9 @@ def load_ensemble(paths: list[str]) -> list[TextClassifier]:
         raise ValueError("give at least one checkpoint")
     for path, member in zip(paths[1:], members[1:]):
         if member.labels != members[0].labels:
-            raise checkpoint.CheckpointError(f"{path}: its labels {member.labels} differ from {paths[0]}'s "
-                                             f"{members[0].labels}")
+            raise checkpoint.CheckpointError(
+                f"{path}: its labels {member.labels} differ from {paths[0]}'s {members[0].labels}"
+            )
     return members
 
 
@@ -208,11 +224,16 @@ def shared_test_split(members: list[TextClassifier]) -> tuple[list[str], list[st
     first = members[0].config
     split = [(f, getattr(first, f)) for f in ("data", "text_col", "label_col", "val_frac", "test_frac", "split_seed")]
     for member in members[1:]:
-        differ = [f"{f} {getattr(member.config, f)!r} vs {value!r}" for f, value in split
-                  if getattr(member.config, f) != value]
+        differ = [
+            f"{f} {getattr(member.config, f)!r} vs {value!r}"
+            for f, value in split
+            if getattr(member.config, f) != value
+        ]
         if differ:
-            raise ValueError(f"the checkpoints split their data differently ({', '.join(differ)}); "
-                             "give --data FILE to score them on one file")
+            raise ValueError(
+                f"the checkpoints split their data differently ({', '.join(differ)}); "
+                "give --data FILE to score them on one file"
+            )
     return members[0].test_split()
 
 
@@ -260,8 +281,6 @@ def score_probs(probs: torch.Tensor, labels: list[str], true_labels: list[str]) 
         raise ValueError(f"label(s) {', '.join(map(repr, unknown))} were not among the training labels {labels}")
     y_true = torch.tensor([labels.index(y) for y in true_labels])
     return classification_metrics(y_true, probs.argmax(-1), len(labels))
-
-
 
 
 def labelled_pairs(data) -> tuple[list[str], list[str]]:

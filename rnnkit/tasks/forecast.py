@@ -156,7 +156,7 @@ def prepare(cfg: ForecastConfig, scaler: Scaler | None = None) -> Prepared:
     val = cfg.val_size or max(cfg.horizon, n // 10)
     split = chronological_split(n, val, test, cfg.lookback + cfg.horizon)
     x = fill_missing(series.features, split, cfg.max_missing, series.target)
-    scaler = scaler or Scaler.fit(x[:split.train_end], cfg.scaler)
+    scaler = scaler or Scaler.fit(x[: split.train_end], cfg.scaler)
     m = cfg.season or series.season
     anchor_m = {"none": 0, "last": 1, "seasonal": m}[cfg.anchor]
     return Prepared(series, split, x, scaler.transform(x), scaler, m, anchor_m, cfg.steps)
@@ -197,11 +197,14 @@ class ForecastNet(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, state=None):
         """(outputs (B, T, S, K), mean loss over the finite targets of y (B, T, S) or None, state)
         for inputs x (B, T, F + S): features, then anchors."""
-        out, state = self.rnn(x[..., :self.n_features], state)  # (B, T, D)
+        out, state = self.rnn(x[..., : self.n_features], state)  # (B, T, D)
         p = self.head(out).unflatten(-1, (self.steps, self.k))  # (B, T, S, K)
-        anchor = x[..., self.n_features:]  # (B, T, S): added to the values (not to log sd)
-        p = p + (anchor.unsqueeze(-1) if self.head_kind != "gaussian" else
-                 torch.stack([anchor, torch.zeros_like(anchor)], -1))
+        anchor = x[..., self.n_features :]  # (B, T, S): added to the values (not to log sd)
+        p = p + (
+            anchor.unsqueeze(-1)
+            if self.head_kind != "gaussian"
+            else torch.stack([anchor, torch.zeros_like(anchor)], -1)
+        )
         return p, None if y is None else self.loss(p, y), state
 
     def loss(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -246,8 +249,11 @@ class ForecastTask:
         self.data = prepare(cfg)
         L, S, sp = cfg.lookback, cfg.steps, self.data.split
         self.train_x, self.train_y = self._tensors(np.arange(L, sp.train_end - S + 1), 0)
-        self.eval_sets = {part: self._tensors(np.arange(max(lo, L), hi - S + 1), 1)
-                          for part in ("val", "test") for lo, hi in [sp.bounds(part)]}
+        self.eval_sets = {
+            part: self._tensors(np.arange(max(lo, L), hi - S + 1), 1)
+            for part in ("val", "test")
+            for lo, hi in [sp.bounds(part)]
+        }
         self.model = ForecastNet(self.data.z.shape[1], cfg)
 
     def _tensors(self, ends: np.ndarray, scored: int):
@@ -272,8 +278,12 @@ class ForecastTask:
         return [Batch(x, y) for x, y in zip(pair[0].split(256), pair[1].split(256))]
 
     def meta(self) -> dict:
-        return {"task": "forecast", "forecast": dataclasses.asdict(self.cfg),
-                "scaler": self.data.scaler.to_json(), "n_features": int(self.data.z.shape[1])}
+        return {
+            "task": "forecast",
+            "forecast": dataclasses.asdict(self.cfg),
+            "scaler": self.data.scaler.to_json(),
+            "n_features": int(self.data.z.shape[1]),
+        }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,15 +300,17 @@ def forecast(model: ForecastNet, data: Prepared, origins: np.ndarray, horizon: i
         raise ValueError(f"the model forecasts {model.steps} steps directly; {horizon} asked")
     model.eval()
     inputs = torch.tensor(data.inputs, dtype=torch.float32)  # (N, F + S)
-    x = torch.stack([inputs[e - lookback:e] for e in origins])  # (W, L, F + S)
+    x = torch.stack([inputs[e - lookback : e] for e in origins])  # (W, L, F + S)
     p, _, state = model(x)
     if model.steps > 1 or horizon == 1:
         p = p[:, -1, :horizon]  # (W, H, K)
     else:
         n, F = len(inputs), model.n_features
         if F > 1 and max(origins) + horizon - 1 > n:
-            raise SeriesError("the recursive strategy needs the covariates' future values; they end at "
-                              f"{n} points (use --strategy direct to forecast past the data)")
+            raise SeriesError(
+                "the recursive strategy needs the covariates' future values; they end at "
+                f"{n} points (use --strategy direct to forecast past the data)"
+            )
         # buf: the scaled target, forecasts written past each origin as they are made
         buf = np.tile(np.r_[data.z[:, 0], np.zeros(horizon)], (len(origins), 1))  # (W, N + H)
         outs = [p[:, -1, 0]]  # (W, K) per step
@@ -335,14 +347,18 @@ def calibrate(model: ForecastNet, data: Prepared, cfg: ForecastConfig) -> dict:
     H, L = cfg.horizon, cfg.lookback
     orig = origins_of(data, "val", H, L, 1)
     point, _, _ = forecast(model, data, orig, H, L)
-    truth = np.stack([data.y[e:e + H] for e in orig])
+    truth = np.stack([data.y[e : e + H] for e in orig])
     one = origins_of(data, "val", 1, L, 1)
     r = data.y[one] - forecast(model, data, one, 1, L)[0][:, 0]
     med = float(np.median(r))
     sd = 1.4826 * np.median(np.abs(r - med)) or np.std(r)
-    return {"interval_halfwidth": float(np.quantile(np.abs(truth - point), cfg.level)),
-            "residual_median": med, "residual_sd": float(sd),
-            "val_origins": len(orig), "val_points": len(one)}
+    return {
+        "interval_halfwidth": float(np.quantile(np.abs(truth - point), cfg.level)),
+        "residual_median": med,
+        "residual_sd": float(sd),
+        "val_origins": len(orig),
+        "val_points": len(one),
+    }
 
 
 def save_calibration(run_dir: str | Path, calib: dict) -> None:
@@ -363,8 +379,7 @@ def load_forecaster(run: str | Path, **overrides) -> tuple[ForecastNet, Forecast
     cfg = checkpoint.settings(ForecastConfig, {**saved, **overrides} if isinstance(saved, dict) else saved, path)
     data = prepare(cfg, Scaler.from_json(meta["scaler"]))
     if data.z.shape[1] != meta["n_features"]:
-        raise SeriesError(f"the model reads {meta['n_features']} features per step; the data gives "
-                          f"{data.z.shape[1]}")
+        raise SeriesError(f"the model reads {meta['n_features']} features per step; the data gives {data.z.shape[1]}")
     model = ForecastNet(meta["n_features"], cfg)
     checkpoint.load(path, model)
     calib_path = (run if (run / "calibration.json").exists() else path.parent) / "calibration.json"
@@ -385,14 +400,14 @@ def evaluate(model: ForecastNet, data: Prepared, cfg: ForecastConfig, methods=tu
     orig = origins_of(data, "test", H, L, H)
     if len(orig) == 0:
         raise SeriesError(f"the test part has fewer than --horizon {H} points")
-    truth = np.stack([data.y[e:e + H] for e in orig])
+    truth = np.stack([data.y[e : e + H] for e in orig])
     preds = {f"rnnkit {cfg.cell.upper()}": forecast(model, data, orig, H, L)[0]}
     for name in methods:
         try:
             preds[name] = np.stack([baselines.BASELINES[name](data.y[:e], H, m) for e in orig])
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as err:  # statsmodels could not fit
             warnings.warn(f"baseline {name} left out: {err}", SeriesWarning, stacklevel=2)
-    scale = baselines.mase_scale(data.y[:data.split.train_end], m)
+    scale = baselines.mase_scale(data.y[: data.split.train_end], m)
     return {k: baselines.metrics(truth.ravel(), v.ravel(), scale) for k, v in preds.items()}, preds
 
 
@@ -418,11 +433,14 @@ def predict(model: ForecastNet, data: Prepared, cfg: ForecastConfig, calib: dict
         half = calib["interval_halfwidth"]
         lower, upper = point - half, point + half
     n_true = min(H, len(data.y) - e)
-    times = (data.series.time_strings(slice(e, e + n_true))
-             + _time_strings(data.series, data.series.future_times(H - n_true)))
-    truth = list(data.y[e:e + n_true]) + [float("nan")] * (H - n_true)
-    return e, [(t, float(p), float(lo), float(hi), float(y)) for t, p, lo, hi, y
-               in zip(times, point[0], lower[0], upper[0], truth)]
+    times = data.series.time_strings(slice(e, e + n_true)) + _time_strings(
+        data.series, data.series.future_times(H - n_true)
+    )
+    truth = list(data.y[e : e + n_true]) + [float("nan")] * (H - n_true)
+    return e, [
+        (t, float(p), float(lo), float(hi), float(y))
+        for t, p, lo, hi, y in zip(times, point[0], lower[0], upper[0], truth)
+    ]
 
 
 def _time_strings(series: Series, times: np.ndarray) -> list[str]:
@@ -440,12 +458,15 @@ def anomalies(model: ForecastNet, data: Prepared, cfg: ForecastConfig, calib: di
     threshold = k * calib["residual_sd"]
     flags = np.abs(r - calib["residual_median"]) > threshold
     times = data.series.time_strings(slice(L, None))
-    return [(t, float(y), float(p), float(res), threshold, bool(f))
-            for t, y, p, res, f in zip(times, data.y[orig], point, r, flags)]
+    return [
+        (t, float(y), float(p), float(res), threshold, bool(f))
+        for t, y, p, res, f in zip(times, data.y[orig], point, r, flags)
+    ]
 
 
 def write_csv(path: str | Path, header: list[str], rows: list[tuple]) -> None:
     """Rows as CSV (floats with 6 significant digits, NaN as an empty cell)."""
+
     def cell(v):
         if isinstance(v, bool):
             return str(int(v))
@@ -454,8 +475,9 @@ def write_csv(path: str | Path, header: list[str], rows: list[tuple]) -> None:
         return str(v)
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("\n".join([",".join(header)] + [",".join(map(cell, r)) for r in rows]) + "\n",
-                          encoding="utf-8")
+    Path(path).write_text(
+        "\n".join([",".join(header)] + [",".join(map(cell, r)) for r in rows]) + "\n", encoding="utf-8"
+    )
 
 
 def plot_forecast(path: str | Path, data: Prepared, e: int, rows: list[tuple], level: float, title: str) -> None:
@@ -465,13 +487,21 @@ def plot_forecast(path: str | Path, data: Prepared, e: int, rows: list[tuple], l
     xs_hist = np.arange(e - n_hist, e)
     xs = np.arange(e, e + len(rows))
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(xs_hist, data.y[e - n_hist:e], color="black", label="history")
+    ax.plot(xs_hist, data.y[e - n_hist : e], color="black", label="history")
     ax.fill_between(xs, [r[2] for r in rows], [r[3] for r in rows], alpha=0.25, label=f"{level:.0%} interval")
     ax.plot(xs, [r[1] for r in rows], color="C0", label="forecast")
     if not all(math.isnan(r[4]) for r in rows):
         ax.plot(xs, [r[4] for r in rows], color="C1", linestyle="--", label="truth")
-    _finish(plt, fig, ax, path, title, data, np.r_[xs_hist, xs], [*data.series.time_strings(slice(e - n_hist, e)),
-                                                            *[r[0] for r in rows]])
+    _finish(
+        plt,
+        fig,
+        ax,
+        path,
+        title,
+        data,
+        np.r_[xs_hist, xs],
+        [*data.series.time_strings(slice(e - n_hist, e)), *[r[0] for r in rows]],
+    )
 
 
 def plot_anomalies(path: str | Path, data: Prepared, rows: list[tuple], title: str) -> None:
@@ -513,7 +543,13 @@ def _finish(plt, fig, ax, path, title, data, xs, labels) -> None:
 
 # The trainer defaults of a forecast run, under the user's TOML and flags: small series, so many short
 # epochs with early stopping.
-TRAIN_DEFAULTS = {"max_epochs": "200", "patience": "20", "lr": "0.003", "log_every": "50", "ckpt_every": "0",
-                  "run_dir": "runs/forecast", "clip_norm": "1",
-                  "threads": "1"}  # small models: one thread is fastest, more only contend
-
+TRAIN_DEFAULTS = {
+    "max_epochs": "200",
+    "patience": "20",
+    "lr": "0.003",
+    "log_every": "50",
+    "ckpt_every": "0",
+    "run_dir": "runs/forecast",
+    "clip_norm": "1",
+    "threads": "1",
+}  # small models: one thread is fastest, more only contend

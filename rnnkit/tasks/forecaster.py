@@ -89,8 +89,18 @@ class ForecasterConfig:
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        for name in ("horizon", "seeds", "hidden_size", "num_layers", "batch_size", "max_steps", "eval_every",
-                     "patience", "backtest_windows", "threads"):
+        for name in (
+            "horizon",
+            "seeds",
+            "hidden_size",
+            "num_layers",
+            "batch_size",
+            "max_steps",
+            "eval_every",
+            "patience",
+            "backtest_windows",
+            "threads",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("season", "embedding", "backtest_stride"):
@@ -127,7 +137,7 @@ class Windows:
         self.pos0 = panel.positions() if pos0 is None else pos0  # (S,) seasonal position of each first point
         self.u = np.full((len(panel), pad + int(self.n.max()) + horizon), np.nan, dtype=np.float32)
         for i, x in enumerate(panel.values):
-            self.u[i, pad:pad + len(x)] = transform.forward(i, x, self.pos0[i] + np.arange(len(x)))
+            self.u[i, pad : pad + len(x)] = transform.forward(i, x, self.pos0[i] + np.arange(len(x)))
         self.u_t = torch.from_numpy(self.u)
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,9 +162,12 @@ def window_level(w: torch.Tensor, t: np.ndarray, m: int, lookback: int, horizon:
     of the seasonal position], targets (B, H) = u - level (NaN where not observed), base (B, H) =
     the level, added back to the outputs). The level is the mean of the last m observed inputs."""
     x = w[:, :lookback]
-    level = torch.nanmean(x[:, -min(m, lookback):], 1)
-    return _features(x - level[:, None], t[:, :lookback], m), w[:, lookback:] - level[:, None], \
-        level[:, None].expand(-1, horizon)
+    level = torch.nanmean(x[:, -min(m, lookback) :], 1)
+    return (
+        _features(x - level[:, None], t[:, :lookback], m),
+        w[:, lookback:] - level[:, None],
+        level[:, None].expand(-1, horizon),
+    )
 
 
 def _features(z: torch.Tensor, t: np.ndarray, m: int) -> torch.Tensor:
@@ -200,7 +213,7 @@ class ESSmoothing(nn.Module):
         s_out = torch.stack([seas[(n + h) % self.m] for h in range(horizon)], 1)
         base = level[:, None] + s_out
         z = torch.where(obs[:, -lookback:], g[:, -lookback:] - s_in - level[:, None], torch.full_like(s_in, np.nan))
-        return _features(z, t[:, n - lookback:n], self.m), w[:, -horizon:] - base, base
+        return _features(z, t[:, n - lookback : n], self.m), w[:, -horizon:] - base, base
 
 
 class GlobalNet(nn.Module):
@@ -209,8 +222,9 @@ class GlobalNet(nn.Module):
     head starts at zero: before training the forecast is the window's level, re-seasonalised. With
     `esrnn`, the level and seasonality come from learned per-series smoothing (`ESSmoothing`)."""
 
-    def __init__(self, cfg: ForecasterConfig, n_series: int, m: int, lookback: int,
-                 season_init: np.ndarray | None = None):
+    def __init__(
+        self, cfg: ForecasterConfig, n_series: int, m: int, lookback: int, season_init: np.ndarray | None = None
+    ):
         super().__init__()
         self.m, self.lookback, self.horizon = m, lookback, cfg.horizon
         self.warmup = 2 * m if cfg.esrnn else 0
@@ -247,8 +261,10 @@ def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
     mean, clipped to [0.05, 20]: an error in log units then counts about as in MASE (p = 1)."""
     if p == 0:
         return np.ones(len(values))
-    w = np.array([np.mean(np.abs(x[-m:])) / (baselines.mase_scale(x, m) or 1.0) if len(x) > 1 else 1.0
-                  for x in values]) ** p
+    w = (
+        np.array([np.mean(np.abs(x[-m:])) / (baselines.mase_scale(x, m) or 1.0) if len(x) > 1 else 1.0 for x in values])
+        ** p
+    )
     w = np.where(np.isfinite(w) & (w > 0), w, 1.0)
     return np.clip(w / w.mean(), 0.05, 20)
 
@@ -260,8 +276,9 @@ class Member:
     net: GlobalNet
 
 
-def _new_net(cfg: ForecasterConfig, n_series: int, seed: int, m: int, lookback: int,
-             season_init: np.ndarray | None) -> GlobalNet:
+def _new_net(
+    cfg: ForecasterConfig, n_series: int, seed: int, m: int, lookback: int, season_init: np.ndarray | None
+) -> GlobalNet:
     torch.manual_seed(seed)
     return GlobalNet(cfg, n_series, m, lookback, season_init)
 
@@ -276,8 +293,16 @@ def fit_transform(values: list[np.ndarray], m: int, esrnn: bool) -> tuple[Transf
     return Transform(tr.log, tr.scale, np.zeros_like(tr.seasonal)), tr.seasonal
 
 
-def train_member(net: GlobalNet, win: Windows, cfg: ForecasterConfig, steps: int, seed: int,
-                 weight: np.ndarray, seconds: float = 0.0, check=None) -> tuple[int, float]:
+def train_member(
+    net: GlobalNet,
+    win: Windows,
+    cfg: ForecasterConfig,
+    steps: int,
+    seed: int,
+    weight: np.ndarray,
+    seconds: float = 0.0,
+    check=None,
+) -> tuple[int, float]:
     """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
     then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked); the loss is
     `l1_loss` with the series' `weight`. `check(net)`,
@@ -319,14 +344,15 @@ def train_member(net: GlobalNet, win: Windows, cfg: ForecasterConfig, steps: int
 
 
 @torch.no_grad()
-def forecast_u(net: GlobalNet, win: Windows, sid: np.ndarray, ends: np.ndarray,
-               chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def forecast_u(
+    net: GlobalNet, win: Windows, sid: np.ndarray, ends: np.ndarray, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     """(u forecasts (B, H) from origins `ends` of series `sid`, their seasonal positions (B, H))."""
     net.eval()
     outs = []
     for a in range(0, len(sid), chunk):
-        x, _, base = net.normalise(win, sid[a:a + chunk], ends[a:a + chunk])
-        outs.append((net(x, sid[a:a + chunk]) + base).numpy().astype(float))
+        x, _, base = net.normalise(win, sid[a : a + chunk], ends[a : a + chunk])
+        outs.append((net(x, sid[a : a + chunk]) + base).numpy().astype(float))
     pos = (win.pos0[sid][:, None] + ends[:, None] + np.arange(win.horizon)) % win.m
     return np.concatenate(outs), pos
 
@@ -352,7 +378,9 @@ class Backtest:
     def seasonal_naive(self, panel: Panel) -> np.ndarray:
         """(B, H) the seasonal naive forecasts from each origin."""
         H = self.truth.shape[1]
-        return np.stack([baselines.seasonal_naive(panel.values[i][:o], H, self.m) for i, o in zip(self.sid, self.origin)])
+        return np.stack(
+            [baselines.seasonal_naive(panel.values[i][:o], H, self.m) for i, o in zip(self.sid, self.origin)]
+        )
 
 
 def backtest_origins(panel: Panel, H: int, windows: int, stride: int) -> Backtest:
@@ -371,10 +399,10 @@ def backtest_origins(panel: Panel, H: int, windows: int, stride: int) -> Backtes
         for o in os_:
             sids.append(i)
             origins.append(o)
-            truths.append(x[o:o + H])
+            truths.append(x[o : o + H])
     if not sids:
         return Backtest(np.zeros(0, int), np.zeros(0, int), np.zeros((0, H)), cut, np.zeros(0), m)
-    scale = np.array([baselines.mase_scale(panel.values[i][:cut[i]], m) for i in sids])
+    scale = np.array([baselines.mase_scale(panel.values[i][: cut[i]], m) for i in sids])
     return Backtest(np.array(sids), np.array(origins), np.stack(truths), cut, np.where(scale > 0, scale, 1.0), m)
 
 
@@ -411,8 +439,15 @@ class Forecaster:
         self.steps = 0
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, df, h: int | None = None, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
-            verbose: bool = False) -> Forecaster:
+    def fit(
+        self,
+        df,
+        h: int | None = None,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        verbose: bool = False,
+    ) -> Forecaster:
         """Fits the ensemble on every series of `df` (a long-format DataFrame, or a `Panel`)."""
         if h is not None:
             self.config = dataclasses.replace(self.config, horizon=h)
@@ -443,13 +478,16 @@ class Forecaster:
             """OWA as in M4: sMAPE and MASE relative to seasonal naive's, averaged."""
             u, pos = forecast_u(net, full_bt_win, bt.sid[rows], bt.origin[rows])
             f = _inverse_rows(bt_transform, bt.sid[rows], u, pos)
-            return float(np.mean(smape_rows(truth, f)) / ref_smape + np.mean(np.abs(truth - f).mean(1) / scale)
-                         / ref_mase) / 2
+            return (
+                float(np.mean(smape_rows(truth, f)) / ref_smape + np.mean(np.abs(truth - f).mean(1) / scale) / ref_mase)
+                / 2
+            )
 
         bt_net = net = _new_net(cfg, len(panel), cfg.seed, m, lookbacks[0], season_init)
         if len(bt.sid):
-            self.steps, score = train_member(net, bt_win, cfg, cfg.max_steps, cfg.seed,
-                                             scale_weights(head.values, m, cfg.scale_weight), share, check)
+            self.steps, score = train_member(
+                net, bt_win, cfg, cfg.max_steps, cfg.seed, scale_weights(head.values, m, cfg.scale_weight), share, check
+            )
             self.steps = max(self.steps, cfg.eval_every)
             log(f"backtest model: best OWA {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
             u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin)
@@ -468,7 +506,7 @@ class Forecaster:
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
-                if self.members and L == lookbacks[0] and k == 0:
+                if self.members and lookbacks[0] == L and k == 0:
                     continue
                 net = _new_net(cfg, len(panel), seed, m, L, season_init)
                 train_member(net, win, cfg, self.steps, seed, weight, share)
@@ -481,9 +519,12 @@ class Forecaster:
         """Interval quantiles of the backtest residuals u_true - û per step; per-series comparison
         with the seasonal naive forecast (MASE on the backtest origins)."""
         cfg, H = self.config, self.config.horizon
-        u_true = np.stack([transform.forward(i, np.maximum(y, 1e-12) if transform.log[i] else y,
-                                             win.pos0[i] + o + np.arange(H))
-                           for i, o, y in zip(bt.sid, bt.origin, bt.truth)])
+        u_true = np.stack(
+            [
+                transform.forward(i, np.maximum(y, 1e-12) if transform.log[i] else y, win.pos0[i] + o + np.arange(H))
+                for i, o, y in zip(bt.sid, bt.origin, bt.truth)
+            ]
+        )
         r = u_true - u
         a = (1 - cfg.level) / 2
         self.quantiles = np.nanquantile(r, [a, 1 - a], axis=0)
@@ -497,20 +538,28 @@ class Forecaster:
         mean_net = np.bincount(bt.sid, err_net, len(self.panel)) / np.maximum(count, 1)
         mean_sn = np.bincount(bt.sid, err_sn, len(self.panel)) / np.maximum(count, 1)
         per = {self.panel.ids[i]: (float(mean_net[i]), float(mean_sn[i])) for i in np.flatnonzero(count)}
-        self.backtest_ = {"mase": float(np.mean([v[0] for v in per.values()])),
-                          "mase_seasonal_naive": float(np.mean([v[1] for v in per.values()])),
-                          "smape": float(np.mean(smape_rows(bt.truth, fc))),
-                          "smape_seasonal_naive": float(np.mean(smape_rows(bt.truth, snaive))),
-                          "origins": len(bt.sid), "series": per}
+        self.backtest_ = {
+            "mase": float(np.mean([v[0] for v in per.values()])),
+            "mase_seasonal_naive": float(np.mean([v[1] for v in per.values()])),
+            "smape": float(np.mean(smape_rows(bt.truth, fc))),
+            "smape_seasonal_naive": float(np.mean(smape_rows(bt.truth, snaive))),
+            "origins": len(bt.sid),
+            "series": per,
+        }
 
     def backtest_table(self):
         """One row per series: its backtest MASE, seasonal naive's, and whether the network loses."""
         import pandas as pd
 
         per = (self.backtest_ or {"series": {}})["series"]
-        return pd.DataFrame({"unique_id": list(per), "mase_rnnkit": [v[0] for v in per.values()],
-                             "mase_seasonal_naive": [v[1] for v in per.values()],
-                             "loses_to_seasonal_naive": [v[0] > v[1] for v in per.values()]})
+        return pd.DataFrame(
+            {
+                "unique_id": list(per),
+                "mase_rnnkit": [v[0] for v in per.values()],
+                "mase_seasonal_naive": [v[1] for v in per.values()],
+                "loses_to_seasonal_naive": [v[0] > v[1] for v in per.values()],
+            }
+        )
 
     @property
     def losing_series(self) -> list[str]:
@@ -533,10 +582,19 @@ class Forecaster:
             raise ValueError(f"intervals were calibrated at level {self.config.level}; refit to change it")
         S = len(self.panel)
         name = self.model_name
-        return pd.DataFrame({"unique_id": np.repeat(self.panel.ids, h),
-                             "ds": self.panel.future_times(H)[:, :h].ravel(),
-                             name: point[:, :h].ravel(), f"{name}-lo-{pct}": lo[:, :h].ravel(),
-                             f"{name}-hi-{pct}": hi[:, :h].ravel()}).reset_index(drop=True) if S else pd.DataFrame()
+        return (
+            pd.DataFrame(
+                {
+                    "unique_id": np.repeat(self.panel.ids, h),
+                    "ds": self.panel.future_times(H)[:, :h].ravel(),
+                    name: point[:, :h].ravel(),
+                    f"{name}-lo-{pct}": lo[:, :h].ravel(),
+                    f"{name}-hi-{pct}": hi[:, :h].ravel(),
+                }
+            ).reset_index(drop=True)
+            if S
+            else pd.DataFrame()
+        )
 
     def _windows(self) -> Windows:
         pad = max(mb.net.lookback + mb.net.warmup for mb in self.members)
@@ -573,10 +631,15 @@ class Forecaster:
         pos = (win.pos0[sid] + ends)[:, None]
         point = _inverse_rows(self.transform, sid, u[:, None], pos)[:, 0]
         sd = self.residual_sd if np.isfinite(self.residual_sd) and self.residual_sd > 0 else np.nanstd(u_true - u)
-        return pd.DataFrame({"unique_id": np.array(self.panel.ids, dtype=object)[sid],
-                             "ds": np.concatenate([t[start:] for t in self.panel.times]),
-                             "y": np.concatenate([v[start:] for v in self.panel.values]), "forecast": point,
-                             "anomaly": np.abs(u_true - u) > k * sd})
+        return pd.DataFrame(
+            {
+                "unique_id": np.array(self.panel.ids, dtype=object)[sid],
+                "ds": np.concatenate([t[start:] for t in self.panel.times]),
+                "y": np.concatenate([v[start:] for v in self.panel.values]),
+                "forecast": point,
+                "anomaly": np.abs(u_true - u) > k * sd,
+            }
+        )
 
     def plot(self, path: str | Path, series_id: str, anomalies=None) -> None:
         """A PNG of one series: its history and forecast with the interval, or (with `anomalies`,
@@ -608,8 +671,15 @@ class Forecaster:
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
-    def evaluate(self, test, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
-                 with_baselines: bool = True, n_jobs: int = 1):
+    def evaluate(
+        self,
+        test,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        with_baselines: bool = True,
+        n_jobs: int = 1,
+    ):
         """sMAPE (M3) and MASE (scaled on each series' training part) of the forecasts against the
         values of `test` (long format, the h points after each series' end), mean over series; with
         the statsforecast baselines fitted on the same training data. Returns (means, per_series),
@@ -631,8 +701,14 @@ class Forecaster:
             h = min(len(y), self.config.horizon)
             scale = baselines.mase_scale(self.panel.values[i], m)
             for name, p in preds.items():
-                rows.append({"unique_id": k, "model": name, "sMAPE": baselines.smape(y[:h], p[i, :h]),
-                             "MASE": float(np.mean(np.abs(y[:h] - p[i, :h]))) / scale if scale > 0 else np.nan})
+                rows.append(
+                    {
+                        "unique_id": k,
+                        "model": name,
+                        "sMAPE": baselines.smape(y[:h], p[i, :h]),
+                        "MASE": float(np.mean(np.abs(y[:h] - p[i, :h]))) / scale if scale > 0 else np.nan,
+                    }
+                )
         per = pd.DataFrame(rows)
         means = per.groupby("model", sort=False)[["sMAPE", "MASE"]].mean()
         return means, per
@@ -648,8 +724,11 @@ class Forecaster:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         keep = max(mb.net.lookback + mb.net.warmup for mb in self.members) + 2 * max(self.panel.season, 1)
-        tensors = {f"member{j}.{k}": v.detach().contiguous() for j, mb in enumerate(self.members)
-                   for k, v in mb.net.state_dict().items()}
+        tensors = {
+            f"member{j}.{k}": v.detach().contiguous()
+            for j, mb in enumerate(self.members)
+            for k, v in mb.net.state_dict().items()
+        }
         tail = [v[-keep:] for v in self.panel.values]
         lengths = np.array([len(v) for v in tail])
         pos0 = (self.pos0 + self.panel.lengths - lengths) % max(self.panel.season, 1)
@@ -657,14 +736,27 @@ class Forecaster:
         tensors["history.lengths"] = torch.from_numpy(lengths)
         times = [t[-keep:] for t in self.panel.times]
         is_dt = times[0].dtype.kind == "M"
-        tensors["history.times"] = torch.from_numpy(np.concatenate(times).astype("datetime64[ns]").astype(np.int64)
-                                                    if is_dt else np.concatenate(times).astype(float))
-        meta = {"format": "rnnkit-forecaster-1", "config": dataclasses.asdict(self.config),
-                "ids": self.panel.ids, "season": self.panel.season, "freq": self.panel.freq, "datetime": is_dt,
-                "pos0": pos0.tolist(), "members": [[mb.net.lookback, mb.seed] for mb in self.members], "steps": self.steps,
-                "transform": self.transform.to_json(),
-                "quantiles": None if self.quantiles is None else self.quantiles.tolist(), "residual_sd": self.residual_sd,
-                "backtest": self.backtest_, "train_seconds": self.train_seconds}
+        tensors["history.times"] = torch.from_numpy(
+            np.concatenate(times).astype("datetime64[ns]").astype(np.int64)
+            if is_dt
+            else np.concatenate(times).astype(float)
+        )
+        meta = {
+            "format": "rnnkit-forecaster-1",
+            "config": dataclasses.asdict(self.config),
+            "ids": self.panel.ids,
+            "season": self.panel.season,
+            "freq": self.panel.freq,
+            "datetime": is_dt,
+            "pos0": pos0.tolist(),
+            "members": [[mb.net.lookback, mb.seed] for mb in self.members],
+            "steps": self.steps,
+            "transform": self.transform.to_json(),
+            "quantiles": None if self.quantiles is None else self.quantiles.tolist(),
+            "residual_sd": self.residual_sd,
+            "backtest": self.backtest_,
+            "train_seconds": self.train_seconds,
+        }
         _atomic(path / "model.safetensors", lambda p: save_file(tensors, str(p)))
         _atomic(path / "forecaster.json", lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
         return path
@@ -765,18 +857,28 @@ def train_run(config: str | None, args: list[str]) -> str:
     shown = run.id or panel.ids[0]
     fc.plot(out / "forecast.png", shown)
     fc.plot(out / "anomalies.png", shown, anom)
-    lines = [(f"{len(panel)} series (shortest {panel.lengths.min()} points), {len(fc.members)} ensemble members, "
-              f"{fc.steps} updates each, trained in {fc.train_seconds:.0f} s; run in {out}")]
+    lines = [
+        (
+            f"{len(panel)} series (shortest {panel.lengths.min()} points), {len(fc.members)} ensemble members, "
+            f"{fc.steps} updates each, trained in {fc.train_seconds:.0f} s; run in {out}"
+        )
+    ]
     if fc.backtest_:
         b = fc.backtest_
-        lines.append(f"backtest ({b['origins']} origins on the training parts): sMAPE {b['smape']:.2f} "
-                     f"(seasonal naive {b['smape_seasonal_naive']:.2f}), MASE {b['mase']:.3f} "
-                     f"(seasonal naive {b['mase_seasonal_naive']:.3f})")
+        lines.append(
+            f"backtest ({b['origins']} origins on the training parts): sMAPE {b['smape']:.2f} "
+            f"(seasonal naive {b['smape_seasonal_naive']:.2f}), MASE {b['mase']:.3f} "
+            f"(seasonal naive {b['mase_seasonal_naive']:.3f})"
+        )
         losing = fc.losing_series
         if losing:
-            lines.append(f"warning: in the backtest the network loses to seasonal naive (MASE) on {len(losing)} of "
-                         f"{len(panel)} series: {', '.join(losing[:10])}{' ...' if len(losing) > 10 else ''} "
-                         "(see backtest.csv)")
-    lines.append(f"{int(anom['anomaly'].sum())} anomalies flagged; wrote forecasts.csv, backtest.csv, anomalies.csv, "
-                 f"forecast.png and anomalies.png (series {shown!r})")
+            lines.append(
+                f"warning: in the backtest the network loses to seasonal naive (MASE) on {len(losing)} of "
+                f"{len(panel)} series: {', '.join(losing[:10])}{' ...' if len(losing) > 10 else ''} "
+                "(see backtest.csv)"
+            )
+    lines.append(
+        f"{int(anom['anomaly'].sum())} anomalies flagged; wrote forecasts.csv, backtest.csv, anomalies.csv, "
+        f"forecast.png and anomalies.png (series {shown!r})"
+    )
     return "\n".join(lines)

@@ -44,8 +44,9 @@ RNN_CLASSES = LAYERS  # kept for tasks/forecast.py until it builds its stack wit
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
     """build_recurrent for the settings forecast passes (kept for tasks/forecast.py until it adopts it)."""
-    return build_recurrent(RecurrentConfig(cell=cell, hidden_size=hidden_size, num_layers=num_layers,
-                                           dropout=dropout), input_size)
+    return build_recurrent(
+        RecurrentConfig(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout), input_size
+    )
 
 
 @dataclass
@@ -77,15 +78,18 @@ class LMConfig(RecurrentConfig):
     """Rows of the validation text (contiguous streams, each from a zero state)."""
 
     rules: ClassVar[dict[str, Rule]] = {
-        "level": one_of(*VOCABS), "dropout_input": fraction(), "dropout_output": fraction(),
+        "level": one_of(*VOCABS),
+        "dropout_input": fraction(),
+        "dropout_output": fraction(),
         **{name: at_least(1) for name in ("embed_size", "batch_size", "seq_len", "eval_batch_size")},
     }
 
     def check(self) -> None:
         super().check()
         if self.tie_weights and self.embed_size != self.hidden_size:
-            raise ValueError(f"tie_weights needs embed_size == hidden_size, got {self.embed_size} "
-                             f"and {self.hidden_size}")
+            raise ValueError(
+                f"tie_weights needs embed_size == hidden_size, got {self.embed_size} and {self.hidden_size}"
+            )
 
 
 class CharLM(nn.Module):
@@ -150,8 +154,9 @@ class LanguageModelTask:
     def train_batches(self, epoch: int, rank: int, world: int):
         """Rank `rank`'s B / world rows of the training stream; the same every epoch."""
         if self.cfg.batch_size % world:
-            raise ValueError(f"batch_size ({self.cfg.batch_size}) must be divisible by the number of "
-                             f"processes ({world})")
+            raise ValueError(
+                f"batch_size ({self.cfg.batch_size}) must be divisible by the number of processes ({world})"
+            )
         share = self.cfg.batch_size // world
         return stream_batches(self.train_stream.rows(slice(rank * share, (rank + 1) * share)))
 
@@ -166,8 +171,10 @@ class LanguageModelTask:
         """For the run report: 300 tokens sampled after the first 40 of the validation text."""
         prime = self.vocab.decode(self.val_stream.x[0, :40])
         unit = "characters" if self.cfg.level == "char" else "words"
-        return {f"sample (temperature 0.8, seed 0) after 40 validation {unit}":
-                prime + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)}
+        return {
+            f"sample (temperature 0.8, seed 0) after 40 validation {unit}": prime
+            + sample(self.model, self.vocab, prime, 300, temperature=0.8, seed=0)
+        }
 
 
 def lm_metrics(nats: float) -> dict[str, float]:
@@ -186,15 +193,23 @@ def evaluate_text(model: CharLM, vocab: CharVocab | WordVocab, text: str, cfg: L
 
 
 @torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab | WordVocab, prime: str, length: int, temperature: float = 1.0,
-           top_k: int = 0, seed: int = 0, context: str = "") -> str:
+def sample(
+    model: CharLM,
+    vocab: CharVocab | WordVocab,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    context: str = "",
+) -> str:
     """`length` tokens (characters or words) drawn after `context + prime`, decoded (neither is
     repeated in the result).
 
     temperature > 0 divides the logits; top_k > 0 keeps only the k likeliest tokens; the draw is
     reproducible for a given seed. A prime character outside a char vocabulary raises
-    ValueError naming it; a prime word outside a word vocabulary is read as <unk>. The state starts at zero, which a model trained on stateful streams
-    has rarely seen: a `context` of a few lines of text gives the prime a typical state.
+    ValueError naming it; a prime word outside a word vocabulary is read as <unk>. The state starts
+    at zero, which a model trained on stateful streams has rarely seen: a `context` of a few lines of text gives the prime a typical state.
     """
     if not prime:
         raise ValueError("prime must not be empty")
@@ -277,14 +292,17 @@ class LanguageModel(TaskModel):
                 raise ValueError("this model was trained on texts given in memory: give the texts to evaluate")
             texts = read_splits(cfg.data, cfg.encoding)
             if split not in texts:
-                raise ValueError(f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
-                                 "into train/val); give a text file to score")
+                raise ValueError(
+                    f"{cfg.data or 'tiny Shakespeare'} has no {split} split (one file is split 90/10 "
+                    "into train/val); give a text file to score"
+                )
             text = texts[split]
         metrics, count = evaluate_text(model, self.vocab, text, cfg)
         return {**metrics, "tokens": count}
 
-    def sample(self, prime: str, length: int = 300, temperature: float = 1.0, top_k: int = 0, seed: int = 0,
-               context: str = "") -> str:
+    def sample(
+        self, prime: str, length: int = 300, temperature: float = 1.0, top_k: int = 0, seed: int = 0, context: str = ""
+    ) -> str:
         """`length` tokens drawn after `context + prime` (see `sample`)."""
         return sample(self._require_model(), self.vocab, prime, length, temperature, top_k, seed, context)
 
@@ -294,6 +312,29 @@ class LanguageModel(TaskModel):
 # `rnnkit demo`: a small LSTM that learns visibly in about two minutes on 2 CPU cores; its
 # samples are read after the play's first two lines (DEMO_CONTEXT) to warm the state.
 DEMO_CONTEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
-DEMO_ARGS = ["--hidden-size", "256", "--num-layers", "1", "--embed-size", "64", "--batch-size", "32",
-             "--seq-len", "64", "--optimizer", "adam", "--lr", "0.004", "--clip-norm", "5",
-             "--max-epochs", "0", "--eval-every", "0", "--ckpt-every", "200", "--log-every", "20"]
+DEMO_ARGS = [
+    "--hidden-size",
+    "256",
+    "--num-layers",
+    "1",
+    "--embed-size",
+    "64",
+    "--batch-size",
+    "32",
+    "--seq-len",
+    "64",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.004",
+    "--clip-norm",
+    "5",
+    "--max-epochs",
+    "0",
+    "--eval-every",
+    "0",
+    "--ckpt-every",
+    "200",
+    "--log-every",
+    "20",
+]

@@ -61,7 +61,8 @@ class LongRangeConfig(RecurrentConfig):
     """Seed of the drawn sequences."""
 
     rules: ClassVar[dict[str, Rule]] = {
-        "task": one_of(*TASKS), "variant": one_of("hochreiter", "tcn"),
+        "task": one_of(*TASKS),
+        "variant": one_of("hochreiter", "tcn"),
         **{name: at_least(1) for name in ("length", "batch_size", "train_size", "val_size", "test_size")},
     }
 
@@ -84,8 +85,11 @@ class LongRangeRNN(nn.Module):
     def __init__(self, cfg: LongRangeConfig):
         super().__init__()
         self.task = cfg.task
-        inputs, outputs = {"adding": (2, 1), "copy": (COPY_SYMBOLS, COPY_SYMBOLS),
-                           "reber": (len(REBER_SYMBOLS), len(REBER_SYMBOLS))}[cfg.task]
+        inputs, outputs = {
+            "adding": (2, 1),
+            "copy": (COPY_SYMBOLS, COPY_SYMBOLS),
+            "reber": (len(REBER_SYMBOLS), len(REBER_SYMBOLS)),
+        }[cfg.task]
         self.rnn = build_recurrent(cfg, inputs)
         self.head = nn.Linear(cfg.hidden_size, outputs)
 
@@ -115,8 +119,10 @@ class LongRangeTask:
     def __init__(self, cfg: LongRangeConfig):
         self.cfg = cfg
         self.model = LongRangeRNN(cfg)
-        self.fixed = {"val": self._draw(cfg.val_size, cfg.data_seed + 1_000_003),
-                      "test": self._draw(cfg.test_size, cfg.data_seed + 2_000_003)}
+        self.fixed = {
+            "val": self._draw(cfg.val_size, cfg.data_seed + 1_000_003),
+            "test": self._draw(cfg.test_size, cfg.data_seed + 2_000_003),
+        }
 
     def _draw(self, n: int, seed: int) -> list[Batch]:
         """n new sequences as batches of batch_size; `count` is what each batch's mean loss is over."""

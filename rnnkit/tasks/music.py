@@ -52,14 +52,17 @@ class MusicConfig(RecurrentConfig):
     eval_batch_size: int = 64
     """Sequences per evaluation batch."""
 
-    rules: ClassVar[dict[str, Rule]] = {"dropout_output": fraction(), "batch_size": at_least(1),
-                                        "eval_batch_size": at_least(1),
-                                        "frames_per_beat": at_least(1)}
+    rules: ClassVar[dict[str, Rule]] = {
+        "dropout_output": fraction(),
+        "batch_size": at_least(1),
+        "eval_batch_size": at_least(1),
+        "frames_per_beat": at_least(1),
+    }
 
 
 def valid_lengths(y: torch.Tensor) -> torch.Tensor | None:
     """Per-sequence count of non-PAD target steps of y (B, T, ...), or None if nothing is padded."""
-    valid = (y.reshape(*y.shape[:2], -1)[..., 0] != PAD)  # (B, T)
+    valid = y.reshape(*y.shape[:2], -1)[..., 0] != PAD  # (B, T)
     return None if bool(valid.all()) else valid.sum(1)
 
 
@@ -97,13 +100,17 @@ class MusicRNN(nn.Module):
 class MusicTask:
     """Next-frame prediction on a piano-roll data set (see the trainer's Task)."""
 
-    def __init__(self, cfg: MusicConfig, rolls: dict[str, list[torch.Tensor]] | None = None,
-                 model: MusicRNN | None = None):
+    def __init__(
+        self, cfg: MusicConfig, rolls: dict[str, list[torch.Tensor]] | None = None, model: MusicRNN | None = None
+    ):
         """`rolls` ({"train", "val", "test"}: piano rolls) replaces reading cfg.data; `model` a new MusicRNN."""
         self.cfg = cfg
         if rolls is None:
-            rolls = (load_midi_rolls(cfg.data, cfg.frames_per_beat, cfg.split_seed) if is_midi(cfg.data)
-                     else load_rolls(cfg.data))
+            rolls = (
+                load_midi_rolls(cfg.data, cfg.frames_per_beat, cfg.split_seed)
+                if is_midi(cfg.data)
+                else load_rolls(cfg.data)
+            )
         self.rolls = rolls
         self.model = MusicRNN(cfg) if model is None else model
 
@@ -168,8 +175,13 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def roll_to_midi(roll: torch.Tensor, ticks_per_frame: int = 240, ticks_per_beat: int = 480,
-                 tempo_us: int = 500_000, velocity: int = 80) -> bytes:
+def roll_to_midi(
+    roll: torch.Tensor,
+    ticks_per_frame: int = 240,
+    ticks_per_beat: int = 480,
+    tempo_us: int = 500_000,
+    velocity: int = 80,
+) -> bytes:
     """A standard MIDI file (format 0, one track, channel 0) playing a (T, K) piano roll.
 
     A key sounding in consecutive frames is one held note; every frame lasts ticks_per_frame ticks
@@ -204,8 +216,14 @@ def save_roll_png(roll: torch.Tensor, path: str | Path, title: str = "") -> None
     keys = torch.nonzero(roll.sum(0)).flatten()
     lo, hi = (int(keys.min()), int(keys.max())) if len(keys) else (0, KEYS - 1)
     fig, ax = plt.subplots(figsize=(min(16, 2 + roll.shape[0] / 16), 4))
-    ax.imshow(roll[:, lo : hi + 1].T.numpy(), aspect="auto", origin="lower", cmap="Greys", interpolation="nearest",
-              extent=(-0.5, roll.shape[0] - 0.5, lo + LOWEST_NOTE - 0.5, hi + LOWEST_NOTE + 0.5))
+    ax.imshow(
+        roll[:, lo : hi + 1].T.numpy(),
+        aspect="auto",
+        origin="lower",
+        cmap="Greys",
+        interpolation="nearest",
+        extent=(-0.5, roll.shape[0] - 0.5, lo + LOWEST_NOTE - 0.5, hi + LOWEST_NOTE + 0.5),
+    )
     ax.set_xlabel("frame")
     ax.set_ylabel("MIDI note")
     ax.set_title(title)
@@ -214,10 +232,10 @@ def save_roll_png(roll: torch.Tensor, path: str | Path, title: str = "") -> None
     plt.close(fig)
 
 
-
 def roll_splits(data) -> dict[str, list[torch.Tensor]]:
     """Piano rolls given in memory as {"train", "val"[, "test"]} lists, or one list split 80/10/10
     (seeded shuffle); each roll a (T, 88) array or tensor of 0/1."""
+
     def check(roll, where: str) -> torch.Tensor:
         roll = torch.as_tensor(np.asarray(roll), dtype=torch.float32)
         if roll.dim() != 2 or roll.shape[1] != KEYS or roll.shape[0] < 2:
@@ -233,8 +251,10 @@ def roll_splits(data) -> dict[str, list[torch.Tensor]]:
     else:
         splits = split_pairs(list(data), 0.1, 0.1, seed=0)
     if not splits["train"] or not splits["val"]:
-        raise ValueError(f"too few piano rolls to train and validate on (train {len(splits['train'])}, "
-                         f"val {len(splits['val'])}); give at least 5, or a dict of splits")
+        raise ValueError(
+            f"too few piano rolls to train and validate on (train {len(splits['train'])}, "
+            f"val {len(splits['val'])}); give at least 5, or a dict of splits"
+        )
     return {name: [check(r, f"{name}[{i}]") for i, r in enumerate(rolls)] for name, rolls in splits.items()}
 
 

@@ -142,8 +142,15 @@ class Decoder(nn.Module):
     context_size is K (keys, or the fixed context); attn_size is A of additive attention (0 = H).
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, rnn: RecurrentConfig, attention: str, context_size: int,
-                 attn_size: int = 0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        rnn: RecurrentConfig,
+        attention: str,
+        context_size: int,
+        attn_size: int = 0,
+    ):
         super().__init__()
         check_choice("attention", attention, ATTENTIONS)
         hidden_size, dropout = rnn.hidden_size, rnn.dropout
@@ -308,8 +315,9 @@ def generate(decoder: Decoder, state, memory: Memory, vocab: PairVocab, max_len:
     outputs = []
     for b in range(memory.batch_size):
         row = torch.tensor([b])
-        outputs.append(vocab.decode(beam_search(decoder, decoder.reorder(state, row), memory.select(row),
-                                                beam, max_len)[0]))
+        outputs.append(
+            vocab.decode(beam_search(decoder, decoder.reorder(state, row), memory.select(row), beam, max_len)[0])
+        )
     return outputs
 
 
@@ -354,10 +362,13 @@ class Seq2SeqConfig(RecurrentConfig):
     """Decoding limit in tokens; 0 = twice the longest training target + 2."""
 
     rules: ClassVar[dict[str, Rule]] = {
-        "attention": one_of(*ATTENTIONS), "task": one_of(*GENERATED),
+        "attention": one_of(*ATTENTIONS),
+        "task": one_of(*GENERATED),
         **{name: at_least(1) for name in ("n_pairs", "embed_size", "batch_size", "eval_batch_size")},
-        "teacher_forcing": fraction(closed=True), "teacher_forcing_end": fraction(closed=True),
-        "teacher_forcing_epochs": at_least(0), "max_decode_len": at_least(0),
+        "teacher_forcing": fraction(closed=True),
+        "teacher_forcing_end": fraction(closed=True),
+        "teacher_forcing_epochs": at_least(0),
+        "max_decode_len": at_least(0),
     }
 
     def teacher_forcing_at(self, epoch: int) -> float:
@@ -434,9 +445,13 @@ class Seq2SeqTask:
         self.src_vocab = PairVocab.from_texts(s for s, _ in train)
         self.tgt_vocab = PairVocab.from_texts(t for _, t in train)
         self.max_len = cfg.max_decode_len or 2 * max(len(t) for _, t in train) + 2
-        self.encoded = {name: ([self.src_vocab.encode(s, "unk") for s, _ in split],
-                               [self.tgt_vocab.encode(t, "unk") for _, t in split])
-                        for name, split in self.splits.items()}
+        self.encoded = {
+            name: (
+                [self.src_vocab.encode(s, "unk") for s, _ in split],
+                [self.tgt_vocab.encode(t, "unk") for _, t in split],
+            )
+            for name, split in self.splits.items()
+        }
         self.model = Seq2SeqNet(len(self.src_vocab), len(self.tgt_vocab), cfg)
 
     def train_batches(self, epoch: int, rank: int, world: int):
@@ -453,8 +468,13 @@ class Seq2SeqTask:
         return (Batch(x, y) for x, y in pair_batches(src, tgt, self.cfg.eval_batch_size, list(range(len(src)))))
 
     def meta(self) -> dict:
-        return {"task": "seq2seq", "src_vocab": self.src_vocab.to_json(), "tgt_vocab": self.tgt_vocab.to_json(),
-                "max_len": self.max_len, "seq2seq": dataclasses.asdict(self.cfg)}
+        return {
+            "task": "seq2seq",
+            "src_vocab": self.src_vocab.to_json(),
+            "tgt_vocab": self.tgt_vocab.to_json(),
+            "max_len": self.max_len,
+            "seq2seq": dataclasses.asdict(self.cfg),
+        }
 
 
 # ---- using a trained model ------------------------------------------------------------------
@@ -482,8 +502,15 @@ class Seq2Seq(TaskModel):
     config_class = Seq2SeqConfig
     # `rnnkit seq2seq train`'s recipe, which reaches the exact-match goal on 3-digit addition
     # (benchmarks/seq2seq.py); under the user's TOML and flags.
-    train_defaults: ClassVar[dict[str, Any]] = {"max_epochs": 12, "lr": 0.005, "schedule": "cosine", "clip_norm": 1.0,
-                                                "threads": 1, "log_every": 100, "run_dir": "runs/seq2seq"}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "max_epochs": 12,
+        "lr": 0.005,
+        "schedule": "cosine",
+        "clip_norm": 1.0,
+        "threads": 1,
+        "log_every": 100,
+        "run_dir": "runs/seq2seq",
+    }
     config: Seq2SeqConfig
     src_vocab: PairVocab
     tgt_vocab: PairVocab
@@ -498,12 +525,20 @@ class Seq2Seq(TaskModel):
             raise ValueError("seq2seq trains on whole pairs: tbptt_forward must be 0")
 
     def adopt(self, task: Seq2SeqTask) -> None:
-        self.model, self.src_vocab, self.tgt_vocab, self.max_len = task.model, task.src_vocab, task.tgt_vocab, task.max_len
+        self.model, self.src_vocab, self.tgt_vocab, self.max_len = (
+            task.model,
+            task.src_vocab,
+            task.tgt_vocab,
+            task.max_len,
+        )
 
     @classmethod
     def from_meta(cls, meta: dict, path) -> Seq2Seq:
         obj = cls(cls.saved_config(meta, path))
-        obj.src_vocab, obj.tgt_vocab = PairVocab.from_json(meta.get("src_vocab")), PairVocab.from_json(meta.get("tgt_vocab"))
+        obj.src_vocab, obj.tgt_vocab = (
+            PairVocab.from_json(meta.get("src_vocab")),
+            PairVocab.from_json(meta.get("tgt_vocab")),
+        )
         if not isinstance(meta.get("max_len"), int):
             raise CheckpointError(f"{path}: the saved max_len is not an integer")
         obj.max_len = meta["max_len"]
@@ -521,8 +556,9 @@ class Seq2Seq(TaskModel):
         return split_pairs(pairs, cfg.val_frac, cfg.test_frac, seed=cfg.data_seed)
 
     @torch.no_grad()
-    def translate_with_attention(self, text: str, beam: int = 1,
-                                 unknown: str = "error") -> tuple[str, torch.Tensor | None]:
+    def translate_with_attention(
+        self, text: str, beam: int = 1, unknown: str = "error"
+    ) -> tuple[str, torch.Tensor | None]:
         """(output text, attention weights (T', S) or None) for one source text. A character
         outside the source vocabulary raises ValueError naming it (unknown="unk": use <unk>)."""
         if not text:

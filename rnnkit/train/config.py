@@ -29,8 +29,13 @@ def _own_docs(cls: type) -> dict[str, str]:
     body = next(n for n in tree.body if isinstance(n, ast.ClassDef)).body
     docs = {}
     for node, after in itertools.pairwise(body):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
             docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
     return docs
 
@@ -71,8 +76,9 @@ def at_least(low: float) -> Rule:
 
 def fraction(closed: bool = False) -> Rule:
     """A probability in [0, 1) (dropout-like), or [0, 1] with closed=True."""
-    return Rule((lambda v: 0.0 <= v <= 1.0) if closed else (lambda v: 0.0 <= v < 1.0),
-                "in [0, 1]" if closed else "in [0, 1)")
+    return Rule(
+        (lambda v: 0.0 <= v <= 1.0) if closed else (lambda v: 0.0 <= v < 1.0), "in [0, 1]" if closed else "in [0, 1)"
+    )
 
 
 class Checked:
@@ -128,9 +134,12 @@ class TrainConfig:
     tbptt_backward: int = 0
     """Truncated BPTT k2: steps the gradient flows back through; 0 = k1 (see tbptt_style)."""
     tbptt_style: str = "sutskever"
-    """sutskever: k2 >= k1, the loss of the k1 new steps back-propagated through the last k2 (every target scored) | dl4j: k2 <= k1, only the last k2 steps of each k1-step update scored and back-propagated."""
+    """sutskever: k2 >= k1, the loss of the k1 new steps back-propagated through the last k2 (every
+    target scored) | dl4j: k2 <= k1, only the last k2 steps of each k1-step update scored and
+    back-propagated."""
     long_sequence: int = 500
-    """With tbptt_forward 0, batches of per-step targets longer than this are trained in TBPTT windows of this length, the state carried (logged), so gradients cannot overflow; 0 = never."""
+    """With tbptt_forward 0, batches of per-step targets longer than this are trained in TBPTT
+    windows of this length, the state carried (logged), so gradients cannot overflow; 0 = never."""
     # optimiser (torch.optim, by name) and its hyper-parameters
     optimizer: str = "adam"
     """sgd | rmsprop | adagrad | adam | adamw."""
@@ -201,8 +210,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, ("sgd", "rmsprop", "adagrad", "adam", "adamw"))
         check_choice("schedule", self.schedule, ("constant", "step", "cosine", "plateau"))
-        for name in ("tbptt_forward", "tbptt_backward", "max_steps", "max_epochs", "warmup_steps",
-                     "eval_every", "patience", "ckpt_every", "threads", "min_delta"):
+        for name in (
+            "tbptt_forward",
+            "tbptt_backward",
+            "max_steps",
+            "max_epochs",
+            "warmup_steps",
+            "eval_every",
+            "patience",
+            "ckpt_every",
+            "threads",
+            "min_delta",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.log_every < 1 or self.max_bad_steps < 1:
@@ -214,8 +233,10 @@ class TrainConfig:
         if k1 and k2 and self.tbptt_style == "dl4j" and k2 > k1:
             raise ValueError(f"tbptt_backward ({k2}) must be <= tbptt_forward ({k1}) with tbptt_style dl4j")
         if k1 and k2 and self.tbptt_style == "sutskever" and k2 < k1:
-            raise ValueError(f"tbptt_backward ({k2}) must be >= tbptt_forward ({k1}) with tbptt_style sutskever "
-                             "(every target scored); for DL4J's convention (k2 <= k1) pass --tbptt-style dl4j")
+            raise ValueError(
+                f"tbptt_backward ({k2}) must be >= tbptt_forward ({k1}) with tbptt_style sutskever "
+                "(every target scored); for DL4J's convention (k2 <= k1) pass --tbptt-style dl4j"
+            )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
@@ -243,8 +264,9 @@ def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
     return raw
 
 
-def build_configs(classes: dict[str, type], toml_path: str | None, args: list[str],
-                  base: dict[str, dict] | None = None) -> dict[str, Any]:
+def build_configs(
+    classes: dict[str, type], toml_path: str | None, args: list[str], base: dict[str, dict] | None = None
+) -> dict[str, Any]:
     """Instances of `classes` ({TOML table name: dataclass}) from defaults, then `base` (a saved
     run's config), then the TOML file's tables, then CLI flags ``--name value`` / ``--flag``
     (booleans) / ``--no-flag``; ``--data`` given several times names several files (joined by ",").
@@ -296,4 +318,3 @@ def build_configs(classes: dict[str, type], toml_path: str | None, args: list[st
         repeated.add(name)
         i += 2
     return {table: cls(**values[table]) for table, cls in classes.items()}
-

@@ -19,8 +19,7 @@ from rnnkit.train import checkpoint, distributed
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.histograms import Histograms
 from rnnkit.train.monitor import Monitor
-from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
-                                remove_weight_noise)
+from rnnkit.train.optim import Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty, remove_weight_noise
 from rnnkit.train.report import write_report
 from rnnkit.train.task import Task
 from rnnkit.train.tbptt import detach, forward_update, update_slices, window_update, windows
@@ -57,8 +56,10 @@ class Trainer:
     def __init__(self, task: Task, cfg: TrainConfig):
         self.task, self.cfg = task, cfg
         if not cfg.resume and not cfg.overwrite and (Path(cfg.run_dir) / "last").exists():
-            raise ValueError(f"{cfg.run_dir} already holds a run: continue it with --resume {cfg.run_dir}, "
-                             "train elsewhere with --run-dir, or replace it with --overwrite")
+            raise ValueError(
+                f"{cfg.run_dir} already holds a run: continue it with --resume {cfg.run_dir}, "
+                "train elsewhere with --run-dir, or replace it with --overwrite"
+            )
         self.rank, self.world = distributed.setup(cfg.device)
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
         self.model = task.model.to(cfg.device)
@@ -67,8 +68,10 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, cfg)
         self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
-        lengths = [b.x.shape[1] if b.y.shape[1] == b.x.shape[1] else 0  # one target per sequence: never cut
-                   for b in task.train_batches(0, self.rank, self.world)]
+        lengths = [
+            b.x.shape[1] if b.y.shape[1] == b.x.shape[1] else 0  # one target per sequence: never cut
+            for b in task.train_batches(0, self.rank, self.world)
+        ]
         self.steps_per_epoch = sum(-(-n // (self._lengths(n)[0] or n)) if n else 1 for n in lengths)
         self.chunked = max(lengths, default=0) if self._lengths(max(lengths, default=0))[0] != self.k1 else 0
         limits = [n for n in (self.steps_per_epoch * cfg.max_epochs, cfg.max_steps) if n]  # 0 = no limit
@@ -90,8 +93,11 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
         if cfg.resume:  # before the monitor opens files, so a bad checkpoint leaves the run dir as it was
             self._restore(cfg.resume)
-        self.monitor = (Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard,
-                                append=bool(cfg.resume)) if self.rank == 0 else None)
+        self.monitor = (
+            Monitor(self.run_dir, self.total_steps, cfg.max_time, cfg.tensorboard, append=bool(cfg.resume))
+            if self.rank == 0
+            else None
+        )
         self.histograms = None  # --tensorboard: gate and gradient histograms at each logging step
         if self.monitor and self.monitor.writer:
             self.histograms = Histograms(self.model, self.monitor.writer)
@@ -107,9 +113,15 @@ class Trainer:
         if self.monitor:
             self.monitor.start_step = self.step
         if self.chunked:
-            self._log({"kind": "chunking", "longest": self.chunked, "window": self.cfg.long_sequence,
-                       "note": f"batches longer than {self.cfg.long_sequence} steps are trained in truncated-BPTT "
-                               f"windows of {self.cfg.long_sequence} steps, the state carried (--long-sequence)"})
+            self._log(
+                {
+                    "kind": "chunking",
+                    "longest": self.chunked,
+                    "window": self.cfg.long_sequence,
+                    "note": f"batches longer than {self.cfg.long_sequence} steps are trained in truncated-BPTT "
+                    f"windows of {self.cfg.long_sequence} steps, the state carried (--long-sequence)",
+                }
+            )
         for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
             if isinstance(module, RecurrentLayer):
                 self._log({"kind": "engine", "layer": name, **module.engine_info()})
@@ -124,9 +136,11 @@ class Trainer:
             if self.interrupted:
                 if self.last_save != self.step and self.bad_steps == 0:
                     self._save(("last",))
-                raise TrainingInterrupted(f"interrupted at step {self.step}; the run is saved as "
-                                          f"{self.run_dir / 'last'} (step {self.last_save}): continue it "
-                                          f"with --resume {self.run_dir}")
+                raise TrainingInterrupted(
+                    f"interrupted at step {self.step}; the run is saved as "
+                    f"{self.run_dir / 'last'} (step {self.last_save}): continue it "
+                    f"with --resume {self.run_dir}"
+                )
             # The final weights are always validated and saved as `last` (and `best` if they are).
             improved = self.last_eval != self.step and self._validate()
             names = (("best",) if improved else ()) + (("last",) if self.last_save != self.step else ())
@@ -135,8 +149,15 @@ class Trainer:
             if (self.run_dir / "best").exists():
                 checkpoint.load(self.run_dir / "best", self.model)
             test = self.evaluate("test")
-            summary = {"kind": "summary", "step": self.step, "epoch": self.epoch, "best_val": self.best,
-                       "test": test, "seconds": round(self._elapsed(), 1), "stopped": self.stop_reason}
+            summary = {
+                "kind": "summary",
+                "step": self.step,
+                "epoch": self.epoch,
+                "best_val": self.best,
+                "test": test,
+                "seconds": round(self._elapsed(), 1),
+                "stopped": self.stop_reason,
+            }
             self._log(summary)
             if self.monitor:  # rank 0: report.html, with the task's samples if it has any
                 write_report(self.run_dir, getattr(self.task, "report_samples", dict)())
@@ -197,8 +218,14 @@ class Trainer:
                 yield (lambda state, sl=sl: forward_update(self.model, x[:, sl], y[:, sl], state, k2)), y[:, sl]
             return
         for w, s, e, nxt in windows(x.shape[1], k1, k2):
-            yield (lambda state, w=w, s=s, e=e, nxt=nxt:
-                   window_update(self.model, x[:, w:e], y[:, w:e], state, e - s, nxt - w)), y[:, s:e]
+            yield (
+                (
+                    lambda state, w=w, s=s, e=e, nxt=nxt: window_update(
+                        self.model, x[:, w:e], y[:, w:e], state, e - s, nxt - w
+                    )
+                ),
+                y[:, s:e],
+            )
 
     def _update(self, forward, y: torch.Tensor) -> None:
         """One optimiser update: `forward(carried state)` gives the loss and the next state; y are
@@ -239,9 +266,17 @@ class Trainer:
         w["tokens"] += y.numel() * self.world
         w["time"] += time.perf_counter() - t0
         if self.step % cfg.log_every == 0:
-            self._log({"kind": "train", "step": self.step, "epoch": self.epoch,
-                       "loss": w["loss"] / w["updates"], "lr": lr, "grad_norm": w["grad_norm"] / w["updates"],
-                       "tok_s": w["tokens"] / w["time"]})
+            self._log(
+                {
+                    "kind": "train",
+                    "step": self.step,
+                    "epoch": self.epoch,
+                    "loss": w["loss"] / w["updates"],
+                    "lr": lr,
+                    "grad_norm": w["grad_norm"] / w["updates"],
+                    "tok_s": w["tokens"] / w["time"],
+                }
+            )
             self.window = dict.fromkeys(w, 0.0)
             if self.histograms:
                 self.histograms.log(self.step)
@@ -251,14 +286,17 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.carry = None  # the carried state may itself be NaN
         self.bad_steps += 1
-        self._log({"kind": "skip", "step": self.step, "loss": loss_value, "grad_norm": grad_norm,
-                   "in_a_row": self.bad_steps})
+        self._log(
+            {"kind": "skip", "step": self.step, "loss": loss_value, "grad_norm": grad_norm, "in_a_row": self.bad_steps}
+        )
         if self.bad_steps < self.cfg.max_bad_steps:
             return
         if self.rollbacks >= self.cfg.max_rollbacks:
-            raise TrainingDiverged(f"{self.bad_steps} non-finite updates in a row at step {self.step} after "
-                                   f"{self.rollbacks} rollbacks; giving up (last good checkpoint: "
-                                   f"{self.run_dir / 'last'})")
+            raise TrainingDiverged(
+                f"{self.bad_steps} non-finite updates in a row at step {self.step} after "
+                f"{self.rollbacks} rollbacks; giving up (last good checkpoint: "
+                f"{self.run_dir / 'last'})"
+            )
         lr_scale, rollbacks, elapsed = self.lr_scale / 2, self.rollbacks + 1, self._elapsed()
         self._restore(self.run_dir / "last")
         self.lr_scale, self.rollbacks, self.bad_steps, self.rolled_back = lr_scale, rollbacks, 0, True
@@ -293,10 +331,13 @@ class Trainer:
     def _done(self) -> bool:
         """True when training must stop; `stop_reason` says why."""
         cfg = self.cfg
-        reasons = (("early stopping", self.stop_early), ("interrupted", self.interrupted),
-                   ("max_epochs", cfg.max_epochs and self.epoch >= cfg.max_epochs),
-                   ("max_steps", cfg.max_steps and self.step >= cfg.max_steps),
-                   ("max_time", cfg.max_time and self._elapsed() >= cfg.max_time))
+        reasons = (
+            ("early stopping", self.stop_early),
+            ("interrupted", self.interrupted),
+            ("max_epochs", cfg.max_epochs and self.epoch >= cfg.max_epochs),
+            ("max_steps", cfg.max_steps and self.step >= cfg.max_steps),
+            ("max_time", cfg.max_time and self._elapsed() >= cfg.max_time),
+        )
         self.stop_reason = next((name for name, hit in reasons if hit), "")
         return bool(self.stop_reason)
 
@@ -314,12 +355,23 @@ class Trainer:
             self.last_save = self.step
         rng = [base64.b64encode(s.numpy().tobytes()).decode() for s in distributed.gather_rng(self.world)]
         if self.rank == 0:
-            state = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                     "best": self.best, "bad_evals": self.bad_evals, "lr_scale": self.lr_scale,
-                     "rollbacks": self.rollbacks, "elapsed": self._elapsed(),
-                     "last_eval": self.last_eval, "last_save": self.last_save, "world": self.world,
-                     "rng": rng, "schedule": self.schedule.state_dict(),
-                     "config": dataclasses.asdict(self.cfg), "meta": self.task.meta()}
+            state = {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "best": self.best,
+                "bad_evals": self.bad_evals,
+                "lr_scale": self.lr_scale,
+                "rollbacks": self.rollbacks,
+                "elapsed": self._elapsed(),
+                "last_eval": self.last_eval,
+                "last_save": self.last_save,
+                "world": self.world,
+                "rng": rng,
+                "schedule": self.schedule.state_dict(),
+                "config": dataclasses.asdict(self.cfg),
+                "meta": self.task.meta(),
+            }
             try:
                 checkpoint.save(self.run_dir, names, self.model, self.optimizer, self.carry, state)
             except checkpoint.CheckpointError as err:
@@ -331,10 +383,21 @@ class Trainer:
         """Loads weights, optimiser, carried state, RNG and position from a checkpoint."""
         state, carry = checkpoint.load(path, self.model, self.optimizer, task=self.task.meta().get("task"))
         if state["world"] != self.world:
-            raise checkpoint.CheckpointError(f"{path} was written by {state['world']} processes; "
-                                             f"resume it with the same number (not {self.world})")
-        for key in ("step", "epoch", "batch_in_epoch", "best", "bad_evals", "lr_scale", "rollbacks",
-                    "elapsed", "last_eval", "last_save"):
+            raise checkpoint.CheckpointError(
+                f"{path} was written by {state['world']} processes; resume it with the same number (not {self.world})"
+            )
+        for key in (
+            "step",
+            "epoch",
+            "batch_in_epoch",
+            "best",
+            "bad_evals",
+            "lr_scale",
+            "rollbacks",
+            "elapsed",
+            "last_eval",
+            "last_save",
+        ):
             setattr(self, key, state[key])
         self.schedule.load_state_dict(state["schedule"])
         self.carry = carry
