@@ -255,8 +255,8 @@ class StreamBatches:
     """A long id sequence laid out as B contiguous rows, read as consecutive (B, T) chunks.
 
     Row b reads ids[b*L : (b+1)*L] and predicts ids[b*L + 1 : (b+1)*L + 1], L = (N - 1) // B, so
-    the chunk i of row b continues chunk i - 1 of the same row: a recurrent state carried from one chunk to the next sees the
-    text in order (char-rnn / Zaremba et al. 2014). The last chunk may be shorter than T; the
+    the chunk i of row b continues chunk i - 1 of the same row: a recurrent state carried from one
+    chunk to the next sees the text in order (char-rnn / Zaremba et al. 2014). The last chunk may be shorter than T; the
     trailing (N - 1) % B ids are not predicted.
     """
 

@@ -209,7 +209,8 @@ def sample(
     temperature > 0 divides the logits; top_k > 0 keeps only the k likeliest tokens; the draw is
     reproducible for a given seed. A prime character outside a char vocabulary raises
     ValueError naming it; a prime word outside a word vocabulary is read as <unk>. The state starts
-    at zero, which a model trained on stateful streams has rarely seen: a `context` of a few lines of text gives the prime a typical state.
+    at zero, which a model trained on stateful streams has rarely seen: a `context` of a few lines
+    of text gives the prime a typical state.
     """
     if not prime:
         raise ValueError("prime must not be empty")
