@@ -20,6 +20,7 @@ from rnnkit.data.labelled import stratified_split
 from rnnkit.data.sequences import read_sequences
 from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifierNet, score_probs
 from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.tasks.base import checkpoint_dir
 from rnnkit.train import checkpoint
 from rnnkit.train.config import TrainConfig, check_choice
 from rnnkit.train.task import Batch
@@ -264,9 +265,8 @@ class SequenceClassifier:
 
     @classmethod
     def load(cls, path: str | Path) -> SequenceClassifier:
-        """A classifier from a run directory (its best checkpoint) or a checkpoint directory."""
-        if (Path(path) / "best").exists():
-            path = Path(path) / "best"
+        """A classifier from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
+        path = checkpoint_dir(path)  # a run directory: its best, else its last
         meta = checkpoint.read_state(path, task="seqclass")["meta"]
         cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path)
         try:

@@ -27,6 +27,7 @@ from rnnkit.data.conll import Sentence, read_tagged
 from rnnkit.data.labelled import TokenVocab
 from rnnkit.data.text import read_text_file
 from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.tasks.base import checkpoint_dir
 from rnnkit.train import checkpoint
 from rnnkit.train.config import TrainConfig, check_choice
 from rnnkit.train.task import Batch
@@ -425,7 +426,7 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
-        """A tagger from a run directory (its best checkpoint) or a checkpoint directory."""
+        """A tagger from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
         return cls.from_parts(*load_tagger(path))
 
     @classmethod
@@ -438,8 +439,7 @@ class Tagger:
 
 def load_tagger(path: str | Path) -> tuple[SequenceTagger, Encoder, TagConfig]:
     """The model, vocabularies and config of a saved tagger (a run directory: its best checkpoint)."""
-    if (Path(path) / "best").exists():
-        path = Path(path) / "best"
+    path = checkpoint_dir(path)  # a run directory: its best, else its last
     meta = checkpoint.read_state(path, task="tag")["meta"]
     cfg = checkpoint.settings(TagConfig, meta.get("tag"), path)
     try:
