@@ -4,9 +4,8 @@ header starts sequence_id,t) and for the runs trained on them."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import inspect
+from typing import Annotated
 
 import typer
 
@@ -80,8 +79,9 @@ _params += [p for p in inspect.signature(train_sequences.callback).parameters.va
             if p.name not in {q.name for q in _params}]
 train.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
 train.__annotations__ = {p.name: p.annotation for p in _params}
-train.__doc__ = (f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) train a sequence "
-                 "classifier instead, as `rnnkit classify train-sequences` (whose --help lists its defaults).")
+train.__doc__ = (f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) "
+                 "train a sequence classifier instead, as `rnnkit classify train-sequences` (whose --help "
+                 "lists its defaults).")
 classify_app.command("train")(train)
 
 
