@@ -15,7 +15,8 @@ from rnnkit.train import checkpoint
 
 # Every train command: its argv, and its task's config class (by module and name).
 TRAIN_COMMANDS = {"lm": ["lm", "train"], "classify": ["classify", "train"], "forecast": ["forecast", "train"],
-                  "seq2seq": ["seq2seq", "train"], "music": ["music", "train"], "longrange": ["longrange"]}
+                  "seq2seq": ["seq2seq", "train"], "music": ["music", "train"], "longrange": ["longrange"],
+                  "tag": ["tag", "train"]}
 SERIES = "date,y\n" + "".join(f"{i},{20 + (i % 12) * 0.5 + (i % 5) * 0.1}\n" for i in range(120))
 PAIRS = "".join(f"{a}+{b}\t{a + b}\n" for a, b in [(1, 2), (12, 30), (5, 5), (99, 1)] * 20)
 MUSIC = ('{"train": [[[60, 64], [62], [60, 67], [64], [65]], [[60], [62, 65], [64], [67]]], '
