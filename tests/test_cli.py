@@ -53,10 +53,10 @@ def test_unknown_command_is_one_clear_error():
 
 
 def test_train_help_lists_every_setting_in_the_options_table():
-    from rnnkit.cli import classify, forecast, lm, longrange, music, seq2seq
+    from rnnkit.cli import classify, forecast, lm, longrange, music, seq2seq, tag
     from rnnkit.cli.common import TrainCommand
 
-    for module in (lm, classify, forecast, seq2seq, music, longrange):
+    for module in (lm, classify, forecast, seq2seq, music, longrange, tag):
         assert isinstance(module.train, TrainCommand)
         argv = TRAIN_COMMANDS[module.train.task.name]
         out = CliRunner().invoke(app, [*argv, "--help"], terminal_width=200).output

@@ -4,6 +4,7 @@ header starts sequence_id,t) and for the runs trained on them."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Annotated
 
@@ -65,7 +66,7 @@ def train_sequences(cfgs: dict) -> None:
     typer.echo(f"{summary['epoch']} epochs in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
 
 
-def train(ctx: typer.Context, config: str | None, nproc: int, **values) -> None:
+def _route(ctx: typer.Context, config: str | None, nproc: int, **values) -> None:
     from rnnkit.data.sequences import is_sequence_file
 
     chosen = train_sequences if any(is_sequence_file(d) for d in values.get("data") or []) else train_text
@@ -77,12 +78,13 @@ def train(ctx: typer.Context, config: str | None, nproc: int, **values) -> None:
 _params = list(inspect.signature(train_text.callback).parameters.values())
 _params += [p for p in inspect.signature(train_sequences.callback).parameters.values()
             if p.name not in {q.name for q in _params}]
-train.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
-train.__annotations__ = {p.name: p.annotation for p in _params}
-train.__doc__ = (f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) "
-                 "train a sequence classifier instead, as `rnnkit classify train-sequences` (whose --help "
-                 "lists its defaults).")
-classify_app.command("train")(train)
+_route.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
+_route.__annotations__ = {p.name: p.annotation for p in _params}
+_route.__doc__ = (f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) "
+                  "train a sequence classifier instead, as `rnnkit classify train-sequences` (whose --help "
+                  "lists its defaults).")
+train = dataclasses.replace(train_text, callback=_route)
+classify_app.command("train")(train.callback)
 
 
 def _sequence_run(checkpoint: list[str]) -> bool:
