@@ -25,9 +25,11 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.sequences import read_ts
-from rnnkit.tasks.seqclass import SeqClassConfig, SequenceClassifier
-from rnnkit.tasks.tag_cli import SEQCLASS_DEFAULTS
+from rnnkit.tasks.seqclass import TRAIN_DEFAULTS, SeqClassConfig, SequenceClassifier
 from rnnkit.train import TrainConfig, build_configs
+
+# The task's trainer defaults (under the flags given), as `rnnkit ... train` flags for the report.
+DEFAULT_FLAGS = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items() if k != "run_dir")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("JapaneseVowels", "BasicMotions")
@@ -70,9 +72,9 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     per_seed = {}
     for seed in seeds:
         cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
-                             [*SEQCLASS_DEFAULTS, "--data", str(train_path), *flags, "--seed", str(seed),
+                             ["--data", str(train_path), *flags, "--seed", str(seed),
                               "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
-                              "--overwrite"])
+                              "--overwrite"], base={"train": TRAIN_DEFAULTS})
         torch.manual_seed(seed)
         summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
         per_seed[str(seed)] = {"accuracy": summary["metrics"]["accuracy"], "epochs": summary["epoch"],
@@ -102,7 +104,8 @@ def render(rows: dict, seeds: tuple[int, ...], args) -> str:
          f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
          f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
          f"{cfg.dropout}; {cfg.val_frac:.0%} of TRAIN (stratified) for early stopping; trainer defaults "
-         f"`{' '.join(a for a in SEQCLASS_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`. Test accuracy, "
+         f"`{DEFAULT_FLAGS}`. "
+         "Test accuracy, "
          f"mean ± sd over the seeds; one thread per run on a shared 2-core machine."
          + (" **Quick mode: one seed, 5 epochs.**" if args.quick else "")),
         "",

@@ -23,9 +23,11 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.conll import read_conllu
-from rnnkit.tasks.tag import TagConfig, Tagger, tagging_metrics
-from rnnkit.tasks.tag_cli import TAG_DEFAULTS
+from rnnkit.tasks.tag import TRAIN_DEFAULTS, TagConfig, Tagger, tagging_metrics
 from rnnkit.train import TrainConfig, build_configs
+
+# The task's trainer defaults (under the flags given), as `rnnkit ... train` flags for the report.
+DEFAULT_FLAGS = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in TRAIN_DEFAULTS.items() if k != "run_dir")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "ud_english_ewt"
@@ -59,8 +61,9 @@ def run_tagger(args) -> dict:
     """Trains `rnnkit tag train --data TRAIN <defaults> <flags>` and scores it: one stored row."""
     flags = shlex.split(args.flags) + (["--max-time", str(QUICK_SECONDS)] if args.quick else [])
     cfgs = build_configs({"tag": TagConfig, "train": TrainConfig}, None,
-                         [*TAG_DEFAULTS, "--data", str(TRAIN), *flags, "--threads", str(args.threads),
-                          "--run-dir", f"runs/bench-tag-{args.name}", "--overwrite"])
+                         ["--data", str(TRAIN), *flags, "--threads", str(args.threads),
+                          "--run-dir", f"runs/bench-tag-{args.name}", "--overwrite"],
+                         base={"train": TRAIN_DEFAULTS})
     torch.manual_seed(cfgs["train"].seed)
     tagger = Tagger(cfgs["tag"], cfgs["train"])
     cpu = time.process_time()
@@ -105,7 +108,7 @@ def main(argv: list[str]) -> None:
           f"{r['cpu_s'] / 60:.1f} min |" for r in shown.values()),
         "",
         ("Commands (after `rnnkit tag train`'s defaults: "
-         f"`{' '.join(a for a in TAG_DEFAULTS if 'runs/' not in a and a != '--run-dir')}`):"),
+         f"`{DEFAULT_FLAGS}`):"),
         "",
         *(f"- {name}: `{r['command']}`" for name, r in shown.items()),
     ])

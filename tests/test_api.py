@@ -20,11 +20,14 @@ from rnnkit.tasks.lm import LMConfig
 from rnnkit.tasks.longrange import LongRangeConfig
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.seq2seq import Seq2SeqConfig
+from rnnkit.tasks.seqclass import SeqClassConfig
+from rnnkit.tasks.tag import TagConfig
 from rnnkit.train.checkpoint import CheckpointError
 from rnnkit.train.config import TrainConfig, field_choices, field_docs
 
 ROOT = Path(__file__).resolve().parents[1]
-TASK_CONFIGS = (LMConfig, ClassifyConfig, MusicConfig, Seq2SeqConfig, LongRangeConfig, CaptionConfig)
+TASK_CONFIGS = (LMConfig, ClassifyConfig, MusicConfig, Seq2SeqConfig, LongRangeConfig, CaptionConfig, TagConfig,
+                SeqClassConfig)
 
 
 def readme_api_blocks() -> list[str]:

@@ -15,7 +15,8 @@ from rnnkit.train import checkpoint
 
 # Every train command: its argv, and its task's config class (by module and name).
 TRAIN_COMMANDS = {"lm": ["lm", "train"], "classify": ["classify", "train"], "forecast": ["forecast", "train"],
-                  "seq2seq": ["seq2seq", "train"], "music": ["music", "train"], "longrange": ["longrange"]}
+                  "seq2seq": ["seq2seq", "train"], "music": ["music", "train"], "longrange": ["longrange"],
+                  "tag": ["tag", "train"]}
 SERIES = "date,y\n" + "".join(f"{i},{20 + (i % 12) * 0.5 + (i % 5) * 0.1}\n" for i in range(120))
 PAIRS = "".join(f"{a}+{b}\t{a + b}\n" for a, b in [(1, 2), (12, 30), (5, 5), (99, 1)] * 20)
 MUSIC = ('{"train": [[[60, 64], [62], [60, 67], [64], [65]], [[60], [62, 65], [64], [67]]], '
@@ -52,10 +53,10 @@ def test_unknown_command_is_one_clear_error():
 
 
 def test_train_help_lists_every_setting_in_the_options_table():
-    from rnnkit.cli import classify, forecast, lm, longrange, music, seq2seq
+    from rnnkit.cli import classify, forecast, lm, longrange, music, seq2seq, tag
     from rnnkit.cli.common import TrainCommand
 
-    for module in (lm, classify, forecast, seq2seq, music, longrange):
+    for module in (lm, classify, forecast, seq2seq, music, longrange, tag):
         assert isinstance(module.train, TrainCommand)
         argv = TRAIN_COMMANDS[module.train.task.name]
         out = CliRunner().invoke(app, [*argv, "--help"], terminal_width=200).output

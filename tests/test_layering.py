@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("util", ("rnnkit._util",)),  # matplotlib Agg, one thread, atomic writes, HTML pages
     ("cells", ("rnnkit.cells",)),  # the step equations
     ("engine", ("rnnkit.engine",)),  # the BPTT scans
-    ("layers", ("rnnkit.init", "rnnkit.layers")),  # RNN/LSTM/GRU layers and their initialisation
+    ("layers", ("rnnkit.init", "rnnkit.layers", "rnnkit.crf")),  # RNN/LSTM/GRU, their initialisation, the CRF
     ("data and checkpoint", ("rnnkit.data", "rnnkit.train.checkpoint")),
     ("train", ("rnnkit.train",)),  # the trainer, its histograms and run report
     ("tasks", ("rnnkit.tasks",)),

@@ -30,6 +30,7 @@ SERIES = "date,y\n" + "".join(f"{i},{20 + (i % 12) * 0.5}\n" for i in range(60))
 PAIRS = "".join(f"{a}+{b}\t{a + b}\n" for a, b in [(1, 2), (12, 30), (5, 5), (99, 1)] * 20)
 MUSIC = ('{"train": [[[60, 64], [62], [60, 67], [64], [65]], [[60], [62, 65], [64], [67]]], '
          '"valid": [[[60], [62, 65], [64]], [[64], [65]]], "test": [[[60, 64], [67], [62]], [[60], [62]]]}')
+TAGGED = "".join(f"the\tDET\n{w}\tNOUN\n{v}\tVERB\n\n" for w in ("cat", "dog") for v in ("sat", "ran")) * 10
 TSV = "".join(f"{'spam' if i % 3 == 0 else 'ham'}\tmessage {i} {'win cash now' if i % 3 == 0 else 'see you'}\n"
               for i in range(60))
 
@@ -78,9 +79,17 @@ TASKS = {
                   "--data", MUSIC, "mu_run",
                   [["music", "eval", "{ckpt}"], ["music", "sample", "{ckpt}", "--out", "{tmp}/s", "--frames", "2",
                                                  "--prime", "1"]], vocab=""),
+    "tag": Task(["tag", "train", "--run-dir", "{tmp}/run", "--hidden-size", "4", "--embed-size", "4",
+                 "--char-embed-size", "4", "--char-hidden-size", "4", "--min-freq", "1", "--batch-size", "4",
+                 "--batch-tokens", "0", "--max-steps", "1", "--max-time", "0", "--threads", "1"],
+                "--data", TAGGED, "tag_run",
+                [["tag", "eval", "--checkpoint", "{ckpt}", "--data", "{tmp}/good.tsv"],
+                 ["tag", "predict", "{tmp}/good.tsv", "--checkpoint", "{ckpt}", "--output", "{tmp}/out.conll"]],
+                vocab="encoder"),
 }
 # a checkpoint of another task for each task's run
-OTHER_RUN = {"lm_run": "clf_run", "clf_run": "lm_run", "fc_run": "s2s_run", "s2s_run": "fc_run", "mu_run": "lm_run"}
+OTHER_RUN = {"lm_run": "clf_run", "clf_run": "lm_run", "fc_run": "s2s_run", "s2s_run": "fc_run", "mu_run": "lm_run",
+             "tag_run": "clf_run"}
 TASK_OF_RUN = {task.run: name for name, task in TASKS.items()}
 
 
@@ -225,7 +234,14 @@ def generic_cases() -> list:
 
 
 ONE_CLASS = "ham\thello there\n" * 20
+BAD_TS = "@problemName x\n@univariate true\n@classLabel true a b\n@data\n1,2,oops:a\n"
 SPECIFIC = [
+    # numeric sequences through classify (a .ts file chooses the sequence classifier)
+    Case("classify-train-bad-ts", [*TASKS["classify"].train, "--data", "{tmp}/d.ts"], "d.ts", {"d.ts": BAD_TS}),
+    Case("classify-train-sequences-bad-ts", ["classify", "train-sequences", "--data", "{tmp}/d.ts", "--max-steps",
+                                             "1"], "d.ts", {"d.ts": BAD_TS}),
+    Case("classify-train-sequences-text-flag", ["classify", "train", "--data", "{tmp}/d.ts", "--text-col", "2"],
+         "text_col|text-col", {"d.ts": BAD_TS}),
     # language model
     Case("lm-train-too-short", [*TASKS["lm"].train, "--data", "{tmp}/t.txt"], "too few", {"t.txt": "abc"}),
     Case("lm-train-tie-conflict", [*TASKS["lm"].train, "--tie-weights"], "tie_weights"),
@@ -313,7 +329,8 @@ def _cli_run(tmp_path_factory, name: str, data: str) -> Path:
 @pytest.fixture(scope="module")
 def runs(tiny_lm_run, clf_run, tmp_path_factory):
     return {"lm_run": tiny_lm_run, "clf_run": clf_run, "fc_run": _cli_run(tmp_path_factory, "forecast", SERIES),
-            "s2s_run": _cli_run(tmp_path_factory, "seq2seq", PAIRS), "mu_run": _cli_run(tmp_path_factory, "music", MUSIC)}
+            "s2s_run": _cli_run(tmp_path_factory, "seq2seq", PAIRS), "mu_run": _cli_run(tmp_path_factory, "music", MUSIC),
+            "tag_run": _cli_run(tmp_path_factory, "tag", TAGGED)}
 
 
 def _snapshot(*roots: Path) -> dict[str, str]:

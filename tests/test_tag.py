@@ -110,10 +110,12 @@ def test_task_uses_dev_and_test_siblings(tmp_path):
 
 
 def test_config_checks_cell_options():
-    with pytest.raises(ValueError, match="LSTM options"):
+    with pytest.raises(ValueError, match="peephole applies to the lstm cell, not gru"):
         TagConfig(cell="gru", peephole=True)
-    layer = small_config(cell="gru", init="orthogonal", zoneout=0.1).recurrent(3, 4, 2)
-    assert layer.bidirectional and layer.num_layers == 2 and layer.zoneout == 0.1
+    model = SequenceTagger(5, 5, 3, small_config(cell="gru", init="orthogonal", zoneout=0.1, num_layers=2))
+    layer, chars = model.rnn, model.char_rnn
+    assert layer.bidirectional and layer.num_layers == 2 and layer.zoneout == 0.1 and layer.init == "orthogonal"
+    assert chars.bidirectional and chars.num_layers == 1 and chars.hidden_size == small_config().char_hidden_size
 
 
 def test_length_batches_by_sentences_or_by_tokens():

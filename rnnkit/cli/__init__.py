@@ -19,6 +19,7 @@ from rnnkit.cli.forecast import forecast_app
 from rnnkit.cli.lm import lm_app
 from rnnkit.cli.music import music_app
 from rnnkit.cli.seq2seq import seq2seq_app
+from rnnkit.cli.tag import tag_app
 
 # --help to a pipe or file has one width, whatever the terminal (COLUMNS) says: the flag names of the
 # options tables are never cut. (TERMINAL_WIDTH, typer's own setting, still wins.)
@@ -27,7 +28,8 @@ if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True, cls=OneLineErrors)
 for name, sub_app in (("lm", lm_app), ("diagnose", diagnose_app), ("seq2seq", seq2seq_app),
-                      ("classify", classify_app), ("forecast", forecast_app), ("music", music_app)):
+                      ("classify", classify_app), ("forecast", forecast_app), ("music", music_app),
+                      ("tag", tag_app)):
     app.add_typer(sub_app, name=name)
 app.command("demo")(demo)
 app.command("export")(export)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -18,10 +19,10 @@ from torch import nn
 
 from rnnkit.data.labelled import stratified_split
 from rnnkit.data.sequences import read_sequences
+from rnnkit.tasks.base import RecurrentConfig, checkpoint_dir
 from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifierNet, score_probs
-from rnnkit.tasks.lm import RNN_CLASSES
 from rnnkit.train import checkpoint
-from rnnkit.train.config import TrainConfig, check_choice
+from rnnkit.train.config import Rule, TrainConfig, at_least, one_of
 from rnnkit.train.task import Batch
 
 Splits = dict[str, tuple[list[np.ndarray], list[str]]]
@@ -31,34 +32,40 @@ TRAIN_DEFAULTS = {"max_epochs": 300, "patience": 40, "log_every": 1000, "run_dir
 
 
 @dataclass
-class SeqClassConfig:
+class SeqClassConfig(RecurrentConfig):
     """The sequence classifier and its data."""
 
-    data: str = ""  # training sequences: .ts (UEA/sktime), long-format .csv or .npz (see rnnkit.data.sequences)
-    test: str = ""  # "" = the file named like data with TRAIN -> TEST if it exists, else test_frac of data
-    val_frac: float = 0.2  # validation share carved (stratified) from the training file
-    test_frac: float = 0.2  # test share carved from data when there is no test file
-    split_seed: int = 0  # the stratified carving; independent of the training seed
-    cell: str = "lstm"  # lstm | gru | rnn
-    embed_size: int = 64  # each standardised frame is projected linearly to this size
+    data: str = ""
+    """Training sequences: .ts (UEA/sktime), long-format .csv or .npz (see rnnkit.data.sequences)."""
+    test: str = ""
+    """Test sequences; "" = the file named like data with TRAIN -> TEST if it exists, else test_frac of data."""
+    val_frac: float = 0.2
+    """Validation share carved (stratified) from the training file."""
+    test_frac: float = 0.2
+    """Test share carved (stratified) from data when there is no test file."""
+    split_seed: int = 0
+    """Seed of the stratified carving; independent of the training seed."""
+    embed_size: int = 64
+    """Each standardised frame is projected linearly to this size."""
     hidden_size: int = 128
-    num_layers: int = 1
+    """Units per direction of the recurrent layers."""
     bidirectional: bool = True
-    pooling: str = "mean"  # last | mean | max | attention
-    dropout: float = 0.2  # on the projected frames and on the pooled vector
-    noise: float = 0.0  # sd of Gaussian noise added to the standardised frames in training (augmentation)
+    """Read each sequence both ways (the pooled vector is 2H wide)."""
+    pooling: str = "mean"
+    """How the outputs become one vector: last | mean | max | attention."""
+    dropout: float = 0.2
+    """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
+    noise: float = 0.0
+    """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
     batch_size: int = 16
+    """Sequences per update."""
 
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        check_choice("pooling", self.pooling, POOLINGS)
-        for name in ("embed_size", "hidden_size", "num_layers", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
+    rules: ClassVar[dict[str, Rule]] = {
+        "pooling": one_of(*POOLINGS), "embed_size": at_least(1), "batch_size": at_least(1), "noise": at_least(0),
+    }
+
+    def check(self) -> None:
+        super().check()
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
                              f"{self.val_frac} and {self.test_frac}")
@@ -69,9 +76,8 @@ class FrameClassifier(TextClassifierNet):
     frames jittered with Gaussian noise (sd ``noise``) in training."""
 
     def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
-        text_cfg = ClassifyConfig(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
-                                  num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
-                                  pooling=cfg.pooling, dropout=cfg.dropout)
+        text_cfg = ClassifyConfig(**{**cfg.recurrent(), "embed_size": cfg.embed_size, "pooling": cfg.pooling,
+                                     "bidirectional": cfg.bidirectional})
         super().__init__(1, num_classes, text_cfg)
         self.embed = nn.Linear(channels, cfg.embed_size)
         self.noise = cfg.noise
@@ -264,9 +270,8 @@ class SequenceClassifier:
 
     @classmethod
     def load(cls, path: str | Path) -> SequenceClassifier:
-        """A classifier from a run directory (its best checkpoint) or a checkpoint directory."""
-        if (Path(path) / "best").exists():
-            path = Path(path) / "best"
+        """A classifier from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
+        path = checkpoint_dir(path)  # a run directory: its best, else its last
         meta = checkpoint.read_state(path, task="seqclass")["meta"]
         cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path)
         try:

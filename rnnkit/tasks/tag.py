@@ -17,6 +17,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +27,9 @@ from rnnkit.crf import CRF
 from rnnkit.data.conll import Sentence, read_tagged
 from rnnkit.data.labelled import TokenVocab
 from rnnkit.data.text import read_text_file
-from rnnkit.tasks.lm import RNN_CLASSES
+from rnnkit.tasks.base import RecurrentConfig, build_recurrent, checkpoint_dir
 from rnnkit.train import checkpoint
-from rnnkit.train.config import TrainConfig, check_choice
+from rnnkit.train.config import Rule, TrainConfig, at_least, fraction
 from rnnkit.train.task import Batch
 
 SPAN_TAG = re.compile(r"^[BIES]-.+$")
@@ -39,66 +40,48 @@ TRAIN_DEFAULTS = {"max_epochs": 50, "patience": 3, "max_time": 1200.0, "lr": 0.0
 
 
 @dataclass
-class TagConfig:
-    """The tagger and its data."""
+class TagConfig(RecurrentConfig):
+    """The tagger and its data; the recurrent options (RecurrentConfig) apply to both the word and the
+    character layers."""
 
-    data: str = ""  # training file: CoNLL-U or two-column token/tag
-    dev: str = ""  # "" = the file named like data with "train" -> "dev" if it exists, else 10% of data
-    test: str = ""  # "" = the file named like data with "train" -> "test" if it exists, else 10% of data
-    column: str = "upos"  # CoNLL-U column of the tags: name (upos, xpos, deprel, ...) or 0-based index
-    split_seed: int = 0  # the dev/test sentences carved from data when there are no such files
-    cell: str = "lstm"  # lstm | gru | rnn, for both the word and the character layers
-    embed_size: int = 100  # word embedding
-    min_freq: int = 2  # lower-cased words seen fewer times in training are <unk>
-    word_dropout: float = 0.05  # share of training tokens read as <unk> (their characters still read)
+    data: str = ""
+    """Training file: CoNLL-U, or token TAB tag lines with a blank line after each sentence."""
+    dev: str = ""
+    """Dev file; "" = the file named like data with train -> dev if it exists, else 10% of data."""
+    test: str = ""
+    """Test file; "" = the file named like data with train -> test if it exists, else 10% of data."""
+    column: str = "upos"
+    """CoNLL-U column of the tags: a name (upos, xpos, deprel, ...) or a 0-based index."""
+    split_seed: int = 0
+    """Seed of the dev/test sentences carved from data when there are no such files."""
+    hidden_size: int = 128
+    """Units per direction of the word-level layers."""
+    dropout: float = 0.33
+    """Dropout on the token vectors, between the word-level layers and on their outputs."""
+    embed_size: int = 100
+    """Word embedding size."""
+    min_freq: int = 2
+    """Lower-cased words seen fewer times in training are <unk>."""
+    word_dropout: float = 0.05
+    """Share of training tokens read as <unk> (their characters are still read)."""
     char_embed_size: int = 32
-    char_hidden_size: int = 32  # per direction
-    max_word_chars: int = 24  # longer words keep their first and last max_word_chars/2 characters
-    hidden_size: int = 128  # per direction
-    num_layers: int = 1
-    dropout: float = 0.33  # on the token vectors, between layers and on the outputs
-    crf: bool = False  # a CRF output layer (joint Viterbi decoding; consistent BIO spans)
-    batch_size: int = 32  # sentences per batch, when batch_tokens is 0
-    batch_tokens: int = 500  # > 0: batches of about this many tokens (every token weighs the same in the loss)
-    # the recurrent cells' options (rnnkit.LSTM / GRU / RNN)
-    layer_norm: bool = False  # lstm only
-    peephole: bool = False  # lstm only
-    cifg: bool = False  # lstm only: coupled input-forget gate
-    forget_bias: float = 1.0  # lstm only
-    nonlinearity: str = "tanh"  # rnn only: tanh | relu | sigmoid | softsign
-    init: str = "uniform"  # uniform | xavier | orthogonal
-    recurrent_dropout: float = 0.0
-    zoneout: float = 0.0
-    engine: str = "fast"  # fast | reference
+    """Character embedding size."""
+    char_hidden_size: int = 32
+    """Units per direction of the character layer (one layer)."""
+    max_word_chars: int = 24
+    """Longer words keep their first and last max_word_chars/2 characters."""
+    crf: bool = False
+    """A CRF output layer: joint Viterbi decoding, consistent BIO spans."""
+    batch_size: int = 32
+    """Sentences per batch, when batch_tokens is 0."""
+    batch_tokens: int = 500
+    """> 0: batches of about this many tokens (every token weighs the same in the loss)."""
 
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
-        for name in ("embed_size", "min_freq", "char_embed_size", "char_hidden_size", "max_word_chars",
-                     "hidden_size", "num_layers", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        lstm_only = [n for n in ("layer_norm", "peephole", "cifg") if getattr(self, n)]
-        if self.forget_bias != 1.0:
-            lstm_only.append("forget_bias")
-        if lstm_only and self.cell != "lstm":
-            raise ValueError(f"{', '.join(lstm_only)}: LSTM options, but cell is {self.cell}")
-        if self.nonlinearity != "tanh" and self.cell != "rnn":
-            raise ValueError(f"nonlinearity is an option of the rnn cell, but cell is {self.cell}")
-
-    def recurrent(self, input_size: int, hidden_size: int, num_layers: int) -> nn.Module:
-        """A bidirectional batch-first rnnkit layer of this config's cell and options."""
-        options = {"init": self.init, "engine": self.engine, "recurrent_dropout": self.recurrent_dropout,
-                   "zoneout": self.zoneout}
-        if self.cell == "lstm":
-            options.update(layer_norm=self.layer_norm, peephole=self.peephole, cifg=self.cifg,
-                           forget_bias=self.forget_bias)
-        if self.cell == "rnn":
-            options["nonlinearity"] = self.nonlinearity
-        return RNN_CLASSES[self.cell](input_size, hidden_size, num_layers, batch_first=True, bidirectional=True,
-                                      dropout=self.dropout if num_layers > 1 else 0.0, **options)
+    rules: ClassVar[dict[str, Rule]] = {
+        **{name: at_least(1) for name in ("embed_size", "min_freq", "char_embed_size", "char_hidden_size",
+                                          "max_word_chars", "batch_size")},
+        "word_dropout": fraction(), "batch_tokens": at_least(0),
+    }  # fmt: skip
 
 
 class SequenceTagger(nn.Module):
@@ -109,8 +92,9 @@ class SequenceTagger(nn.Module):
         self.word_dropout = cfg.word_dropout
         self.words = nn.Embedding(num_words, cfg.embed_size, padding_idx=0)
         self.chars = nn.Embedding(num_chars, cfg.char_embed_size, padding_idx=0)
-        self.char_rnn = cfg.recurrent(cfg.char_embed_size, cfg.char_hidden_size, 1)
-        self.rnn = cfg.recurrent(cfg.embed_size + 2 * cfg.char_hidden_size, cfg.hidden_size, cfg.num_layers)
+        char_cfg = dataclasses.replace(cfg, hidden_size=cfg.char_hidden_size, num_layers=1)
+        self.char_rnn = build_recurrent(char_cfg, cfg.char_embed_size, bidirectional=True)
+        self.rnn = build_recurrent(cfg, cfg.embed_size + 2 * cfg.char_hidden_size, bidirectional=True)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(2 * cfg.hidden_size, num_tags)
         self.crf = CRF(num_tags) if cfg.crf else None
@@ -425,7 +409,7 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
-        """A tagger from a run directory (its best checkpoint) or a checkpoint directory."""
+        """A tagger from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
         return cls.from_parts(*load_tagger(path))
 
     @classmethod
@@ -438,8 +422,7 @@ class Tagger:
 
 def load_tagger(path: str | Path) -> tuple[SequenceTagger, Encoder, TagConfig]:
     """The model, vocabularies and config of a saved tagger (a run directory: its best checkpoint)."""
-    if (Path(path) / "best").exists():
-        path = Path(path) / "best"
+    path = checkpoint_dir(path)  # a run directory: its best, else its last
     meta = checkpoint.read_state(path, task="tag")["meta"]
     cfg = checkpoint.settings(TagConfig, meta.get("tag"), path)
     try:
