@@ -27,9 +27,15 @@ if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
     typer.rich_utils.MAX_WIDTH = 120
 
 app = typer.Typer(help="rnnkit: recurrent neural networks for sequence data.", no_args_is_help=True, cls=OneLineErrors)
-for name, sub_app in (("lm", lm_app), ("diagnose", diagnose_app), ("seq2seq", seq2seq_app),
-                      ("classify", classify_app), ("forecast", forecast_app), ("music", music_app),
-                      ("tag", tag_app)):
+for name, sub_app in (
+    ("lm", lm_app),
+    ("diagnose", diagnose_app),
+    ("seq2seq", seq2seq_app),
+    ("classify", classify_app),
+    ("forecast", forecast_app),
+    ("music", music_app),
+    ("tag", tag_app),
+):
     app.add_typer(sub_app, name=name)
 app.command("demo")(demo)
 app.command("export")(export)

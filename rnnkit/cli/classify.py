@@ -15,8 +15,9 @@ from rnnkit.tasks import seqclass
 from rnnkit.tasks.classify import TextClassifier
 
 classify_app = typer.Typer(help="Text classification (many-to-one): train, eval, predict.", no_args_is_help=True)
-CHECKPOINTS_HELP = RUN_HELP + " Repeat it to average the class probabilities of several classifiers of the same " \
-                              "labels (an ensemble)."
+CHECKPOINTS_HELP = (
+    RUN_HELP + " Repeat it to average the class probabilities of several classifiers of the same labels (an ensemble)."
+)
 
 
 def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
@@ -26,8 +27,13 @@ def _print_classification(metrics: dict, labels: list[str], title: str) -> None:
     for column in ("class", "precision", "recall", "F1", *(f"→ {name}" for name in labels)):
         table.add_column(column, justify="left" if column == "class" else "right")
     for i, name in enumerate(labels):
-        table.add_row(name, f"{metrics['precision'][i]:.4f}", f"{metrics['recall'][i]:.4f}",
-                      f"{metrics['f1'][i]:.4f}", *map(str, metrics["confusion"][i]))
+        table.add_row(
+            name,
+            f"{metrics['precision'][i]:.4f}",
+            f"{metrics['recall'][i]:.4f}",
+            f"{metrics['f1'][i]:.4f}",
+            *map(str, metrics["confusion"][i]),
+        )
     print_table(f"{title}: accuracy {metrics['accuracy']:.4f}, MCC {metrics['mcc']:.4f}", table)
 
 
@@ -61,8 +67,9 @@ def train_sequences(cfgs: dict) -> None:
         return
     classifier = SequenceClassifier.from_parts(task.model, task.scaler, task.labels, task.cfg)
     samples, labels = task.data["test"]
-    _print_classification(classifier.evaluate(samples, labels), task.labels,
-                          f"test ({len(labels)} sequences), best weights")
+    _print_classification(
+        classifier.evaluate(samples, labels), task.labels, f"test ({len(labels)} sequences), best weights"
+    )
     typer.echo(f"{summary['epoch']} epochs in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
 
 
@@ -76,13 +83,18 @@ def _route(ctx: typer.Context, config: str | None, nproc: int, **values) -> None
 # `classify train`: the text command's flags, then the sequence-only ones (their own panel); each
 # branch refuses the other's own flags. Shared flags show the text defaults; see train-sequences --help.
 _params = list(inspect.signature(train_text.callback).parameters.values())
-_params += [p for p in inspect.signature(train_sequences.callback).parameters.values()
-            if p.name not in {q.name for q in _params}]
+_params += [
+    p
+    for p in inspect.signature(train_sequences.callback).parameters.values()
+    if p.name not in {q.name for q in _params}
+]
 _route.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
 _route.__annotations__ = {p.name: p.annotation for p in _params}
-_route.__doc__ = (f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) "
-                  "train a sequence classifier instead, as `rnnkit classify train-sequences` (whose --help "
-                  "lists its defaults).")
+_route.__doc__ = (
+    f"{train_text.body.__doc__}\n\n    Numeric sequences (--data FILE.ts, .npz or a long .csv) "
+    "train a sequence classifier instead, as `rnnkit classify train-sequences` (whose --help "
+    "lists its defaults)."
+)
 train = dataclasses.replace(train_text, callback=_route)
 classify_app.command("train")(train.callback)
 
@@ -99,9 +111,12 @@ def _sequence_run(checkpoint: list[str]) -> bool:
 
 
 @classify_app.command("eval")
-def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
-             data: str = typer.Option("", help="Labelled file to score in full; default: the training "
-                                               "data's held-out test split.")) -> None:
+def evaluate(
+    checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
+    data: str = typer.Option(
+        "", help="Labelled file to score in full; default: the training data's held-out test split."
+    ),
+) -> None:
     """Accuracy, per-class precision/recall/F1, MCC and the confusion matrix of a trained classifier."""
     from rnnkit.data.labelled import read_classification
     from rnnkit.tasks.classify import (
@@ -126,9 +141,11 @@ def evaluate(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP
 
 
 @classify_app.command("predict")
-def predict(checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
-            texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
-            file: str = typer.Option("", help="A file with one text per line (in the model's --encoding).")) -> None:
+def predict(
+    checkpoint: Annotated[list[str], typer.Option(help=CHECKPOINTS_HELP)],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    file: str = typer.Option("", help="A file with one text per line (in the model's --encoding)."),
+) -> None:
     """The label and class probabilities of each text, one line each (tab-separated)."""
     from rnnkit.data.text import read_text_file, split_lines
     from rnnkit.tasks.classify import load_ensemble, predict_mean
@@ -173,5 +190,12 @@ def _predict_sequences(checkpoint: list[str], file: str) -> None:
         probs = classifier.predict_proba(file)
     for i, p in enumerate(probs):
         best = int(p.argmax())
-        typer.echo("\t".join([str(i), classifier.labels[best],
-                              *(f"{name}={q:.4f}" for name, q in zip(classifier.labels, p.tolist()))]))
+        typer.echo(
+            "\t".join(
+                [
+                    str(i),
+                    classifier.labels[best],
+                    *(f"{name}={q:.4f}" for name, q in zip(classifier.labels, p.tolist())),
+                ]
+            )
+        )

@@ -9,14 +9,19 @@ import typer
 from rnnkit.cli.common import RUN_HELP, declared, errors, train_command
 from rnnkit.tasks.tag import TRAIN_DEFAULTS, TagConfig
 
-tag_app = typer.Typer(help="Sequence tagging (one tag per token: parts of speech, BIO entities): train, eval, "
-                           "predict.", no_args_is_help=True)
+tag_app = typer.Typer(
+    help="Sequence tagging (one tag per token: parts of speech, BIO entities): train, eval, predict.",
+    no_args_is_help=True,
+)
 
 
 def metrics_line(m: dict) -> str:
     """Token accuracy, and span precision/recall/F1 when the tags are BIO/BIOES spans."""
-    spans = (f", span precision {m['precision']:.4f} recall {m['recall']:.4f} F1 {m['f1']:.4f} ({m['spans']:,} spans)"
-             if "f1" in m else "")
+    spans = (
+        f", span precision {m['precision']:.4f} recall {m['recall']:.4f} F1 {m['f1']:.4f} ({m['spans']:,} spans)"
+        if "f1" in m
+        else ""
+    )
     return f"accuracy {m['accuracy']:.4f} ({m['tokens']:,} tokens){spans}"
 
 
@@ -34,14 +39,17 @@ def train(cfgs: dict) -> None:
     if trainer.rank != 0:
         return
     tagger = Tagger.from_parts(task.model, task.encoder, task.cfg)
-    typer.echo(f"test ({len(task.data['test']):,} sentences, best weights): "
-               f"{metrics_line(tagger.evaluate(task.data['test']))}")
+    typer.echo(
+        f"test ({len(task.data['test']):,} sentences, best weights): {metrics_line(tagger.evaluate(task.data['test']))}"
+    )
     typer.echo(f"{summary['epoch']} epochs in {summary['seconds']:.0f} s; run in {cfgs['train'].run_dir}")
 
 
 @tag_app.command("eval")
-def evaluate(checkpoint: str = typer.Option(..., help=RUN_HELP),
-             data: str = typer.Option("", help="Tagged file to score (default: the run's test split).")) -> None:
+def evaluate(
+    checkpoint: str = typer.Option(..., help=RUN_HELP),
+    data: str = typer.Option("", help="Tagged file to score (default: the run's test split)."),
+) -> None:
     """Token accuracy (and span precision/recall/F1 for BIO/BIOES tags) of a trained tagger."""
     from rnnkit.tasks.tag import Tagger, split_sentences
 
@@ -52,10 +60,11 @@ def evaluate(checkpoint: str = typer.Option(..., help=RUN_HELP),
 
 
 @tag_app.command("predict")
-def predict(file: str = typer.Argument(..., help="Raw text: one sentence per line, tokens split on whitespace."),
-            checkpoint: str = typer.Option(..., help=RUN_HELP),
-            output: str = typer.Option("", help="Write the CoNLL output here (default: stdout); never "
-                                                "an existing file.")) -> None:
+def predict(
+    file: str = typer.Argument(..., help="Raw text: one sentence per line, tokens split on whitespace."),
+    checkpoint: str = typer.Option(..., help=RUN_HELP),
+    output: str = typer.Option("", help="Write the CoNLL output here (default: stdout); never an existing file."),
+) -> None:
     """Tag raw text; writes CoNLL: token TAB tag per line, a blank line after each sentence."""
     from rnnkit.data.conll import write_tagged
     from rnnkit.tasks.tag import Tagger, read_raw

@@ -61,14 +61,18 @@ class SeqClassConfig(RecurrentConfig):
     """Sequences per update."""
 
     rules: ClassVar[dict[str, Rule]] = {
-        "pooling": one_of(*POOLINGS), "embed_size": at_least(1), "batch_size": at_least(1), "noise": at_least(0),
+        "pooling": one_of(*POOLINGS),
+        "embed_size": at_least(1),
+        "batch_size": at_least(1),
+        "noise": at_least(0),
     }
 
     def check(self) -> None:
         super().check()
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
-            raise ValueError(f"val_frac and test_frac must be in (0, 1) with a sum below 1, got "
-                             f"{self.val_frac} and {self.test_frac}")
+            raise ValueError(
+                f"val_frac and test_frac must be in (0, 1) with a sum below 1, got {self.val_frac} and {self.test_frac}"
+            )
 
 
 class FrameClassifier(TextClassifierNet):
@@ -76,8 +80,14 @@ class FrameClassifier(TextClassifierNet):
     frames jittered with Gaussian noise (sd ``noise``) in training."""
 
     def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
-        text_cfg = ClassifyConfig(**{**cfg.recurrent(), "embed_size": cfg.embed_size, "pooling": cfg.pooling,
-                                     "bidirectional": cfg.bidirectional})
+        text_cfg = ClassifyConfig(
+            **{
+                **cfg.recurrent(),
+                "embed_size": cfg.embed_size,
+                "pooling": cfg.pooling,
+                "bidirectional": cfg.bidirectional,
+            }
+        )
         super().__init__(1, num_classes, text_cfg)
         self.embed = nn.Linear(channels, cfg.embed_size)
         self.noise = cfg.noise
@@ -140,8 +150,9 @@ def split_sequences(cfg: SeqClassConfig) -> Splits:
     samples, labels = read_sequences(cfg.data)
     names = sorted(set(labels))
     test_path = cfg.test or test_file(cfg.data)
-    index = stratified_split([names.index(y) for y in labels], cfg.val_frac, 0.0 if test_path else cfg.test_frac,
-                             cfg.split_seed)
+    index = stratified_split(
+        [names.index(y) for y in labels], cfg.val_frac, 0.0 if test_path else cfg.test_frac, cfg.split_seed
+    )
     splits = {split: ([samples[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
     if test_path:
         splits["test"] = read_sequences(test_path)
@@ -188,8 +199,12 @@ class SequenceClassificationTask:
         return [self._batch(split, list(range(s, min(s + 256, n)))) for s in range(0, n, 256)]
 
     def meta(self) -> dict:
-        return {"task": "seqclass", "labels": self.labels, "scaler": self.scaler.to_json(),
-                "seqclass": dataclasses.asdict(self.cfg)}
+        return {
+            "task": "seqclass",
+            "labels": self.labels,
+            "scaler": self.scaler.to_json(),
+            "seqclass": dataclasses.asdict(self.cfg),
+        }
 
 
 class SequenceClassifier:
@@ -211,15 +226,21 @@ class SequenceClassifier:
 
         cfg = self.config
         if isinstance(data, (str, Path)):
-            cfg = dataclasses.replace(cfg, data=str(data), test=str(test) if isinstance(test, (str, Path)) else cfg.test)
+            cfg = dataclasses.replace(
+                cfg, data=str(data), test=str(test) if isinstance(test, (str, Path)) else cfg.test
+            )
             splits = split_sequences(cfg)
         else:
             if labels is None or len(labels) != len(data):
                 raise ValueError("give one label per sequence")
             samples, names = [np.asarray(s, dtype=np.float32) for s in data], [str(y) for y in labels]
             classes = sorted(set(names))
-            index = stratified_split([classes.index(y) for y in names], cfg.val_frac,
-                                     0.0 if test is not None else cfg.test_frac, cfg.split_seed)
+            index = stratified_split(
+                [classes.index(y) for y in names],
+                cfg.val_frac,
+                0.0 if test is not None else cfg.test_frac,
+                cfg.split_seed,
+            )
             splits = {split: ([samples[i] for i in idx], [names[i] for i in idx]) for split, idx in index.items()}
         if test is not None and not isinstance(test, (str, Path)):
             splits["test"] = ([np.asarray(s, dtype=np.float32) for s in test[0]], [str(y) for y in test[1]])
@@ -262,10 +283,20 @@ class SequenceClassifier:
         path = Path(path)
         if path.exists():
             raise ValueError(f"{path} already exists; save elsewhere or remove it")
-        meta = {"task": "seqclass", "labels": self.labels, "scaler": self.scaler.to_json(),
-                "seqclass": dataclasses.asdict(self.config)}
-        checkpoint.save(path, ("last",), self.model, torch.optim.SGD(self.model.parameters(), lr=1.0), None,
-                        {"step": 0, "meta": meta})
+        meta = {
+            "task": "seqclass",
+            "labels": self.labels,
+            "scaler": self.scaler.to_json(),
+            "seqclass": dataclasses.asdict(self.config),
+        }
+        checkpoint.save(
+            path,
+            ("last",),
+            self.model,
+            torch.optim.SGD(self.model.parameters(), lr=1.0),
+            None,
+            {"step": 0, "meta": meta},
+        )
         return path
 
     @classmethod
@@ -283,8 +314,9 @@ class SequenceClassifier:
         return cls.from_parts(model, scaler, labels, cfg)
 
     @classmethod
-    def from_parts(cls, model: FrameClassifier, scaler: Standardizer, labels: list[str],
-                   cfg: SeqClassConfig) -> SequenceClassifier:
+    def from_parts(
+        cls, model: FrameClassifier, scaler: Standardizer, labels: list[str], cfg: SeqClassConfig
+    ) -> SequenceClassifier:
         """A classifier of a trained model (a SequenceClassificationTask's parts after training)."""
         classifier = cls(cfg)
         classifier.model, classifier.scaler, classifier.labels = model.eval(), scaler, labels

@@ -35,8 +35,15 @@ from rnnkit.train.task import Batch
 SPAN_TAG = re.compile(r"^[BIES]-.+$")
 # The trainer's defaults for tagging (Tagger and `rnnkit tag train`): early stopping on the dev split,
 # at most 20 minutes, the learning rate annealed (cosine) over that budget (see benchmarks/tag.py).
-TRAIN_DEFAULTS = {"max_epochs": 50, "patience": 3, "max_time": 1200.0, "lr": 0.005, "schedule": "cosine",
-                  "log_every": 100, "run_dir": "runs/tag"}
+TRAIN_DEFAULTS = {
+    "max_epochs": 50,
+    "patience": 3,
+    "max_time": 1200.0,
+    "lr": 0.005,
+    "schedule": "cosine",
+    "log_every": 100,
+    "run_dir": "runs/tag",
+}
 
 
 @dataclass
@@ -180,13 +187,21 @@ class Encoder:
         return y
 
     def to_json(self) -> dict:
-        return {"words": self.words.to_json(), "chars": self.chars.to_json(), "tags": self.tags,
-                "max_word_chars": self.max_word_chars}
+        return {
+            "words": self.words.to_json(),
+            "chars": self.chars.to_json(),
+            "tags": self.tags,
+            "max_word_chars": self.max_word_chars,
+        }
 
     @classmethod
     def from_json(cls, meta: dict) -> Encoder:
-        return cls(TokenVocab.from_json(meta["words"]), TokenVocab.from_json(meta["chars"]), list(meta["tags"]),
-                   int(meta["max_word_chars"]))
+        return cls(
+            TokenVocab.from_json(meta["words"]),
+            TokenVocab.from_json(meta["chars"]),
+            list(meta["tags"]),
+            int(meta["max_word_chars"]),
+        )
 
 
 def length_batches(lengths: list[int], size: int, tokens: int = 0) -> list[list[int]]:
@@ -252,8 +267,9 @@ class TaggingTask:
     def _batch(self, sentences: list[Sentence], rows: list[int]) -> Batch:
         picked = [sentences[i] for i in rows]
         y = self.encoder.targets([tags for _, tags in picked])
-        return Batch(self.encoder.inputs([tokens for tokens, _ in picked]), y,
-                     count=sum(len(tokens) for tokens, _ in picked))
+        return Batch(
+            self.encoder.inputs([tokens for tokens, _ in picked]), y, count=sum(len(tokens) for tokens, _ in picked)
+        )
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """The training batches (sentences of similar length) in an order fixed by the epoch; rank r
@@ -353,8 +369,12 @@ class Tagger:
 
         cfg = self.config
         if isinstance(data, (str, Path)):
-            cfg = dataclasses.replace(cfg, data=str(data), dev=str(dev) if isinstance(dev, (str, Path)) else cfg.dev,
-                                      test=str(test) if isinstance(test, (str, Path)) else cfg.test)
+            cfg = dataclasses.replace(
+                cfg,
+                data=str(data),
+                dev=str(dev) if isinstance(dev, (str, Path)) else cfg.dev,
+                test=str(test) if isinstance(test, (str, Path)) else cfg.test,
+            )
             splits = split_sentences(cfg)
         else:
             splits = {"train": _sentences(data, cfg.column)}
@@ -402,9 +422,14 @@ class Tagger:
         path = Path(path)
         if path.exists():
             raise ValueError(f"{path} already exists; save elsewhere or remove it")
-        checkpoint.save(path, ("last",), model, torch.optim.SGD(model.parameters(), lr=1.0), None,
-                        {"step": 0, "meta": {"task": "tag", "encoder": encoder.to_json(),
-                                             "tag": dataclasses.asdict(self.config)}})
+        checkpoint.save(
+            path,
+            ("last",),
+            model,
+            torch.optim.SGD(model.parameters(), lr=1.0),
+            None,
+            {"step": 0, "meta": {"task": "tag", "encoder": encoder.to_json(), "tag": dataclasses.asdict(self.config)}},
+        )
         return path
 
     @classmethod
@@ -432,4 +457,3 @@ def load_tagger(path: str | Path) -> tuple[SequenceTagger, Encoder, TagConfig]:
     model = SequenceTagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg)
     checkpoint.load(path, model)
     return model.eval(), encoder, cfg
-
