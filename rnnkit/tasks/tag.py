@@ -259,9 +259,11 @@ class TaggingTask:
         self.cfg = cfg
         self.data = split_sentences(cfg) if splits is None else splits
         self.encoder = Encoder.build(self.data["train"], cfg)
-        self.batches = {split: [self._batch(sentences, idx)
-                                for idx in length_batches([len(s[0]) for s in sentences], cfg.batch_size, cfg.batch_tokens)]
-                        for split, sentences in self.data.items()}  # fmt: skip
+        self.batches = {
+            split: [self._batch(sentences, idx)
+                    for idx in length_batches([len(s[0]) for s in sentences], cfg.batch_size, cfg.batch_tokens)]
+            for split, sentences in self.data.items()
+        }  # fmt: skip
         self.model = SequenceTagger(len(self.encoder.words), len(self.encoder.chars), len(self.encoder.tags), cfg)
 
     def _batch(self, sentences: list[Sentence], rows: list[int]) -> Batch:
