@@ -21,7 +21,7 @@ import torch
 from report import PATH as BENCHMARKS  # benchmarks/ is on sys.path when a script runs
 from report import stamp, write_section
 
-from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, evaluate_texts
+from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, predict, score_probs
 from rnnkit.tasks.lm import LanguageModelTask, LMConfig
 from rnnkit.tasks.music import MusicConfig, MusicTask
 from rnnkit.train import TrainConfig, Trainer, build_configs
@@ -86,7 +86,7 @@ def run(name: str, seconds: float, threads: int, run_dir: str) -> dict:
     summary = Trainer(task, cfgs["train"]).fit()
     if task_name == "classify":
         texts, labels = task.data["test"]
-        value = evaluate_texts(task.model, task.vocab, task.labels, task.cfg, texts, labels)["mcc"]
+        value = score_probs(predict(task.model, task.vocab, task.cfg, texts), task.labels, labels)["mcc"]
     elif metric.startswith("val"):
         value = summary["best_val"]
     else:
@@ -108,7 +108,7 @@ def adopt(name: str, run_dir: str) -> dict:
             "command": f"rnnkit {task_name} train " + shlex.join(["--data", data] if data else [])}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=240.0, help="training time cap per run")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"a subset of {','.join(RUNS)}")
@@ -116,7 +116,14 @@ def main() -> None:
     parser.add_argument("--run-dir", default="runs/bench-defaults")
     parser.add_argument("--adopt", default="", help="NAME=RUN_DIR: record a finished uncapped run instead of training")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "defaults.json"))
-    argv = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="60 s per run")
+    return parser
+
+
+def main() -> None:
+    argv = build_parser().parse_args()
+    if argv.quick:
+        argv.seconds = 60.0
     started = time.time()
     results_path = Path(argv.results)
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}

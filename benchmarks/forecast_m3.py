@@ -81,7 +81,8 @@ def _baselines(panel: Panel, n_jobs: int = 1) -> tuple[dict[str, np.ndarray], fl
     return out, seconds
 
 
-def main(argv: list[str]) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The script's own options, and one per ForecasterConfig field (given ones override its defaults)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="100 seeded series instead of all 1,428")
     ap.add_argument("--series", type=int, default=0, help="a seeded sample of this many series")
@@ -89,15 +90,16 @@ def main(argv: list[str]) -> dict:
     ap.add_argument("--jobs", type=int, default=1, help="processes for the statsforecast baselines")
     ap.add_argument("--no-baselines", action="store_true", help="the network only (with --no-write: experiments)")
     ap.add_argument("--baselines-only", action="store_true", help="compute (and cache) the baselines, then stop")
-    known = {f.name for f in ForecasterConfig.__dataclass_fields__.values()}
-    args, extra = ap.parse_known_args(argv)
-    options = {}
-    for flag, value in zip(extra[::2], extra[1::2]):
-        name = flag.lstrip("-").replace("-", "_")
-        if name not in known:
-            ap.error(f"unknown option {flag}")
-        kind = type(getattr(ForecasterConfig(), name))
-        options[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    for name, default in vars(ForecasterConfig()).items():
+        kind = type(default)
+        parse = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
+        ap.add_argument("--" + name.replace("_", "-"), dest="cfg_" + name, type=parse, default=None)
+    return ap
+
+
+def main(argv: list[str]) -> dict:
+    args = build_parser().parse_args(argv)
+    options = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     started = time.time()
     panel, truth = m3_monthly(args.series or (100 if args.quick else 0))
     if args.baselines_only:

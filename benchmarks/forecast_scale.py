@@ -35,12 +35,19 @@ def synthetic_panel(n_series: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"unique_id": sid.astype(str), "ds": ds, "y": y})
 
 
-def main(argv: list[str]) -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", type=int, default=100_000)
     ap.add_argument("--steps", type=int, default=300, help="updates per ensemble member")
+    ap.add_argument("--quick", action="store_true", help="2,000 series, 50 updates, nothing written")
     ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.series, args.steps, args.no_write = 2000, 50, True
     started = time.time()
     df = synthetic_panel(args.series)
     fc = Forecaster(h=12, seeds=1, lookbacks="24", max_steps=args.steps, eval_every=args.steps, hidden_size=32)

@@ -44,11 +44,18 @@ def scores(train: np.ndarray, truth: np.ndarray, f: np.ndarray) -> dict[str, flo
     return {k: r[k] for k in ("MAPE", "sMAPE", "MASE")}
 
 
-def main(argv: list[str]) -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="one seed, nothing written")
     ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.seeds, args.no_write = 1, True
     started = time.time()
     lines = ["## Forecasting: one series with the defaults (`benchmarks/forecast_single.py`)", ""]
     for name, (panel, truth) in {"AirPassengers, protocol A": air_passengers(), "elec_equip": elec_equip()}.items():

@@ -81,7 +81,7 @@ def summarise(run_dir: str) -> dict:
             "test": summary["test"], "stopped": summary["stopped"], "seconds": summary["seconds"]}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="training time cap per run")
     parser.add_argument("--min-frames", type=int, default=4000)
@@ -90,7 +90,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run-dir", default="runs/bench-long")
     parser.add_argument("--render", action="store_true", help="train nothing: rewrite the section from the run dirs")
-    argv = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="30 s per run, 2 pieces per split")
+    return parser
+
+
+def main() -> None:
+    argv = build_parser().parse_args()
+    if argv.quick:
+        argv.seconds, argv.pieces = 30.0, 2
     started = time.time()
     data = long_set(argv.min_frames, argv.pieces, Path(argv.run_dir) / "nottingham_long.json")
     doc = json.loads(data.read_text(encoding="utf-8"))
