@@ -125,7 +125,7 @@ def read_splits(data: str, encoding: str = "utf-8") -> dict[str, str]:
     if not data:
         return dict(zip(("train", "val"), nanogpt_split(load_tinyshakespeare())))
     files = split_files(data)
-    texts = {split: read_text_file(f, encoding) for split, f in files.items()}
+    texts: dict[str, str] = {split: read_text_file(f, encoding) for split, f in files.items()}
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():
