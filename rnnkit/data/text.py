@@ -243,7 +243,7 @@ class WordVocab:
 VOCABS = {"char": CharVocab, "word": WordVocab}
 
 
-def vocab_from_json(obj: dict) -> CharVocab | WordVocab:
+def vocab_from_json(obj: object) -> CharVocab | WordVocab:
     """The vocabulary saved as `obj` by either class's to_json."""
     if not isinstance(obj, dict) or obj.get("kind") not in VOCABS:
         kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
