@@ -103,6 +103,7 @@ def export_checkpoint(path: str | Path, fmt: str, out: str | Path) -> Path:
         from rnnkit.tasks.lm import LanguageModel
 
         model = LanguageModel.load(path).model
+        assert model is not None  # load builds the model
         example, name = torch.zeros(1, 8, dtype=torch.long), "ids"
     elif task == "forecast":
         from rnnkit.tasks.forecast import load_forecaster

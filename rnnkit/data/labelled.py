@@ -189,7 +189,7 @@ class TokenVocab:
         return self.tokens[2:]
 
     @classmethod
-    def from_json(cls, tokens: list[str]) -> TokenVocab:
+    def from_json(cls, tokens: object) -> TokenVocab:
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("not a token vocabulary: expected a JSON list of strings")
         return cls(list(tokens))

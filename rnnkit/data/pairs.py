@@ -61,7 +61,7 @@ class PairVocab:
         return {"kind": "pair-chars", "chars": self.chars}
 
     @classmethod
-    def from_json(cls, obj: dict) -> PairVocab:
+    def from_json(cls, obj: object) -> PairVocab:
         if not isinstance(obj, dict) or obj.get("kind") != "pair-chars" or not isinstance(obj.get("chars"), str):
             raise ValueError("not a pair vocabulary: expected {'kind': 'pair-chars', 'chars': '...'}")
         return cls(obj["chars"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class Panel:
             return np.zeros(len(self), dtype=int)
         import pandas as pd
 
-        ts = pd.DatetimeIndex(first)
+        ts: Any = pd.DatetimeIndex(first)  # its delegated fields (month, hour, ...) are unknown to pyright
         field = {
             12: ts.month - 1,
             4: ts.quarter - 1,
@@ -116,7 +117,7 @@ def from_frame(
     ids = np.zeros(len(df), dtype=object) if one_series else df[id_col].astype(str).to_numpy()
     if one_series:
         ids[:] = Path(source).stem if source != "the table" else "series"
-    y = pd.to_numeric(df[target_col], errors="coerce").to_numpy(dtype=float)
+    y = np.asarray(pd.to_numeric(df[target_col], errors="coerce"), dtype=float)
     bad = np.flatnonzero(
         np.isnan(y) & df[target_col].notna().to_numpy() & (df[target_col].astype(str).str.strip() != "").to_numpy()
     )
@@ -153,7 +154,7 @@ def _times(col, name: str, source: str) -> np.ndarray:
 
     if pd.api.types.is_datetime64_any_dtype(col):
         return col.to_numpy(dtype="datetime64[ns]")
-    num = pd.to_numeric(col, errors="coerce")
+    num = cast("pd.Series", pd.to_numeric(col, errors="coerce"))  # a Series in, a Series out
     if not num.isna().any():
         return num.to_numpy(dtype=float)
     parsed = pd.to_datetime(col.astype(str).str.strip(), errors="coerce", format="mixed")

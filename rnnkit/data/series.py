@@ -12,6 +12,7 @@ import importlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -136,7 +137,7 @@ def _parse_times(col, name: str, path) -> np.ndarray:
     empty = np.flatnonzero(text.to_numpy() == "")
     if len(empty):
         raise SeriesError(f"{path}: time column {name!r} is empty at row {empty[0] + 2}")
-    num = pd.to_numeric(text, errors="coerce")
+    num = cast("pd.Series", pd.to_numeric(text, errors="coerce"))  # a Series in, a Series out
     if not num.isna().any():
         return num.to_numpy(dtype=float)
     parsed = pd.to_datetime(text, errors="coerce", format="mixed")

@@ -125,7 +125,7 @@ def read_splits(data: str, encoding: str = "utf-8") -> dict[str, str]:
     if not data:
         return dict(zip(("train", "val"), nanogpt_split(load_tinyshakespeare())))
     files = split_files(data)
-    texts = {split: read_text_file(f, encoding) for split, f in files.items()}
+    texts: dict[str, str] = {split: read_text_file(f, encoding) for split, f in files.items()}
     if len(files) == 1:
         texts = dict(zip(("train", "val"), nanogpt_split(texts["train"])))
     if not texts["train"].strip():
@@ -243,7 +243,7 @@ class WordVocab:
 VOCABS = {"char": CharVocab, "word": WordVocab}
 
 
-def vocab_from_json(obj: dict) -> CharVocab | WordVocab:
+def vocab_from_json(obj: object) -> CharVocab | WordVocab:
     """The vocabulary saved as `obj` by either class's to_json."""
     if not isinstance(obj, dict) or obj.get("kind") not in VOCABS:
         kind = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__

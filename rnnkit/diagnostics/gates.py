@@ -35,6 +35,7 @@ def load_model(path: str | Path):
 
     def load_lm(path):
         lm = LanguageModel.load(path)
+        assert lm.model is not None  # load builds the model
         return lm.model, lm.vocab
 
     loaders = {"lm": load_lm}

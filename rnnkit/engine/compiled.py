@@ -31,6 +31,8 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import cast
 
 import torch
 
@@ -131,10 +133,10 @@ def load(verbose: bool = False):
                 build = cache_dir()
                 build.mkdir(parents=True, exist_ok=True)
                 with build_lock(build):
-                    ext = cpp_load(
+                    ext = cast(ModuleType, cpp_load(  # a module, as is_python_module defaults to True
                         name="rnnkit_ext", sources=[str(s) for s in sources()], extra_cflags=build_flags(),
                         extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=verbose,
-                    )  # fmt: skip
+                    ))  # fmt: skip
             except Exception as e:  # no compiler, no ninja, headers missing, ...
                 reason = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
         if ext is None and reason != "RNNKIT_COMPILED=0":

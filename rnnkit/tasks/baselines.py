@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -110,7 +111,8 @@ def statsforecast_baselines(
     sf = StatsForecast(models=[_stats_model(name, m) for name in models], freq=1, n_jobs=n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = sf.forecast(df=df, h=horizon).sort_values(["unique_id", "ds"])
+        out = cast(pd.DataFrame, sf.forecast(df=df, h=horizon))  # a pandas frame in, a pandas frame out
+        out = out.sort_values(["unique_id", "ds"])
     return {name: out[name].to_numpy(dtype=float).reshape(len(panel), horizon) for name in models}
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -336,7 +336,7 @@ class TextClassifier(TaskModel):
 
     def predict_proba(self, texts: list[str]) -> torch.Tensor:
         """Class probabilities (N, C), columns in the order of `labels`."""
-        return predict(self._require_model(), self.vocab, self.config, list(texts))
+        return predict(cast(TextClassifierNet, self._require_model()), self.vocab, self.config, list(texts))
 
     def predict(self, texts: list[str]) -> list[str]:
         """The likeliest label of each text."""

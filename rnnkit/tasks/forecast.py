@@ -182,6 +182,8 @@ class ForecastNet(nn.Module):
       max(q e, (q - 1) e), e = y - ŷ_q.
     """
 
+    quantiles: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, n_features: int, cfg: ForecastConfig):
         super().__init__()
         self.head_kind, self.steps, self.k = cfg.head, cfg.steps, HEADS[cfg.head]
@@ -248,7 +250,9 @@ class ForecastTask:
         self.cfg, self.seed = cfg, seed
         self.data = prepare(cfg)
         L, S, sp = cfg.lookback, cfg.steps, self.data.split
-        self.train_x, self.train_y = self._tensors(np.arange(L, sp.train_end - S + 1), 0)
+        train = self._tensors(np.arange(L, sp.train_end - S + 1), 0)
+        assert train is not None, "the training part holds no window"
+        self.train_x, self.train_y = train
         self.eval_sets = {
             part: self._tensors(np.arange(max(lo, L), hi - S + 1), 1)
             for part in ("val", "test")
@@ -429,7 +433,7 @@ def predict(model: ForecastNet, data: Prepared, cfg: ForecastConfig, calib: dict
     H, L = cfg.horizon, cfg.lookback
     e = data.split.val_end if origin == "test" else len(data.y)
     point, lower, upper = forecast(model, data, np.array([e]), H, L)
-    if lower is None:
+    if lower is None or upper is None:  # both None, or both given
         half = calib["interval_halfwidth"]
         lower, upper = point - half, point + half
     n_true = min(H, len(data.y) - e)

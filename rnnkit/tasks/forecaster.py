@@ -531,6 +531,7 @@ class Forecaster:
         med = np.nanmedian(r[:, 0])
         self.residual_sd = float(1.4826 * np.nanmedian(np.abs(r[:, 0] - med)))  # robust sd of step 1
         fc = _inverse_rows(transform, bt.sid, u, pos)
+        assert self.panel is not None  # fit sets it before calibrating
         snaive = bt.seasonal_naive(self.panel)
         err_net = np.abs(bt.truth - fc).mean(1) / bt.scale
         err_sn = np.abs(bt.truth - snaive).mean(1) / bt.scale
@@ -573,6 +574,7 @@ class Forecaster:
         import pandas as pd
 
         point, lo, hi = self.forecast_arrays()
+        assert self.panel is not None  # forecast_arrays checked the forecaster is fitted
         H = self.config.horizon
         h = h or H
         if not 1 <= h <= H:
@@ -598,12 +600,14 @@ class Forecaster:
 
     def _windows(self) -> Windows:
         pad = max(mb.net.lookback + mb.net.warmup for mb in self.members)
+        assert self.panel is not None and self.transform is not None  # set with the members
         return Windows(self.panel, self.transform, pad, self.config.horizon, self.pos0)
 
     def forecast_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point, lower, upper), each (S, H) in data units, after the end of every series."""
         if not self.members:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
+        assert self.panel is not None and self.transform is not None  # set with the members
         win = self._windows()
         sid = np.arange(len(self.panel))
         us = [forecast_u(mb.net, win, sid, win.n) for mb in self.members]
@@ -622,6 +626,7 @@ class Forecaster:
 
         if not self.members:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
+        assert self.panel is not None and self.transform is not None  # set with the members
         win = self._windows()
         start = win.m
         sid = np.concatenate([np.full(max(n - start, 0), i) for i, n in enumerate(win.n)]).astype(int)
@@ -647,6 +652,7 @@ class Forecaster:
         from rnnkit.tasks.forecast import _pyplot
 
         plt = _pyplot()
+        assert self.panel is not None, "the forecaster is not fitted"
         i = self.panel.ids.index(series_id)
         t, y = self.panel.times[i], self.panel.values[i]
         fig, ax = plt.subplots(figsize=(9, 4))
@@ -686,6 +692,7 @@ class Forecaster:
         DataFrames with one column per model."""
         import pandas as pd
 
+        assert self.panel is not None, "the forecaster is not fitted"
         truth = from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
         index = {k: i for i, k in enumerate(self.panel.ids)}
         missing = [k for k in truth.ids if k not in index]
@@ -721,6 +728,7 @@ class Forecaster:
 
         if not self.members:
             raise ValueError("the forecaster is not fitted: call fit(df) first")
+        assert self.panel is not None and self.transform is not None  # set with the members
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         keep = max(mb.net.lookback + mb.net.warmup for mb in self.members) + 2 * max(self.panel.season, 1)

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -189,7 +189,9 @@ def evaluate_text(model: CharLM, vocab: CharVocab | WordVocab, text: str, cfg: L
     if len(ids) < 2:
         raise ValueError(f"the text holds {len(ids)} token(s); at least 2 are needed to predict one")
     stream = eval_stream(ids, cfg)
-    return lm_metrics(evaluate(model, stream_batches(stream))), stream.y.numel()
+    nats = evaluate(model, stream_batches(stream))
+    assert nats is not None  # two tokens or more give at least one batch
+    return lm_metrics(nats), stream.y.numel()
 
 
 @torch.no_grad()
@@ -279,7 +281,7 @@ class LanguageModel(TaskModel):
     def evaluate(self, data: str | Path | list[str] | None = None, split: str = "val") -> dict[str, float]:
         """lm_metrics and the number of predicted `tokens` on a text file or texts (`data`), or on
         `split` (val | test) of the data the model was trained on."""
-        model, cfg = self._require_model(), self.config
+        model, cfg = cast(CharLM, self._require_model()), self.config  # from_meta/adopt set a CharLM
         if data is not None:
             text = read_text_file(data, cfg.encoding) if isinstance(data, (str, Path)) else "\n".join(data)
         else:
@@ -288,7 +290,9 @@ class LanguageModel(TaskModel):
                 stream = self.task.eval_streams.get(split)
                 if stream is None:
                     raise ValueError(f"the training data has no {split} split")
-                return {**lm_metrics(evaluate(model, stream_batches(stream))), "tokens": stream.y.numel()}
+                nats = evaluate(model, stream_batches(stream))
+                assert nats is not None  # a split that exists has at least one batch
+                return {**lm_metrics(nats), "tokens": stream.y.numel()}
             if cfg.data == IN_MEMORY:
                 raise ValueError("this model was trained on texts given in memory: give the texts to evaluate")
             texts = read_splits(cfg.data, cfg.encoding)
@@ -305,7 +309,7 @@ class LanguageModel(TaskModel):
         self, prime: str, length: int = 300, temperature: float = 1.0, top_k: int = 0, seed: int = 0, context: str = ""
     ) -> str:
         """`length` tokens drawn after `context + prime` (see `sample`)."""
-        return sample(self._require_model(), self.vocab, prime, length, temperature, top_k, seed, context)
+        return sample(cast(CharLM, self._require_model()), self.vocab, prime, length, temperature, top_k, seed, context)
 
     predict = sample
 

@@ -12,7 +12,7 @@ import dataclasses
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 import torch
@@ -142,6 +142,7 @@ def pooled_nll(task: MusicTask, split: str) -> float:
     total, frames = 0.0, 0
     for batch in task.eval_batches(split):
         _, loss, _ = task.model(batch.x, batch.y)
+        assert batch.count is not None  # music batches count their predicted frames
         total, frames = total + float(loss) * batch.count, frames + batch.count
     return total / frames
 
@@ -296,7 +297,7 @@ class MusicModel(TaskModel):
         """{"nll": NLL per frame summed over keys, pooled over `split`} of `data` (None: the training
         data; a data set name or file; or rolls in memory)."""
         one_of("train", "val", "test")("split", split)
-        task = MusicTask(self.config, self.rolls(data), self._require_model())
+        task = MusicTask(self.config, self.rolls(data), cast(MusicRNN, self._require_model()))
         if not task.rolls.get(split):
             raise ValueError(f"the data has no {split} sequences")
         return {"nll": pooled_nll(task, split)}
@@ -306,6 +307,6 @@ class MusicModel(TaskModel):
         prime = torch.as_tensor(np.asarray(prime), dtype=torch.float32)
         if prime.dim() != 2 or prime.shape[1] != KEYS or not len(prime):
             raise ValueError(f"prime must be (P >= 1, {KEYS}) frames; got shape {tuple(prime.shape)}")
-        return sample(self._require_model(), prime, frames, seed)
+        return sample(cast(MusicRNN, self._require_model()), prime, frames, seed)
 
     predict = sample

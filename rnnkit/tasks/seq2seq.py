@@ -21,7 +21,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +63,9 @@ class Memory:
 
     @property
     def batch_size(self) -> int:
-        return (self.mask if self.mask is not None else self.context).shape[0]
+        rows = self.mask if self.mask is not None else self.context
+        assert rows is not None  # a memory has a mask (attention) or a context (none)
+        return rows.shape[0]
 
     def select(self, rows: torch.Tensor) -> Memory:
         """The memory of batch rows `rows` (repeats allowed: beam search)."""
@@ -74,6 +76,7 @@ class Memory:
 def attend(scores: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
     """(context (B, K), weights (B, S)): softmax of scores (B, S) over unmasked positions, and the
     weighted sum of the keys. <pad> positions get weight exactly 0."""
+    assert memory.mask is not None and memory.keys is not None  # an attention memory has both
     weights = F.softmax(scores.masked_fill(~memory.mask, float("-inf")), dim=-1)
     return torch.bmm(weights[:, None], memory.keys)[:, 0], weights
 
@@ -106,6 +109,7 @@ class MultiplicativeAttention(nn.Module):
         return self.w(keys)  # (B, S, H)
 
     def forward(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        assert memory.proj is not None  # Decoder.memory projects the keys
         scores = torch.bmm(memory.proj, query[:, :, None])[..., 0]  # (B, S)
         return attend(scores, memory)
 
@@ -170,13 +174,14 @@ class Decoder(nn.Module):
 
     def memory(self, keys=None, mask=None, context=None) -> Memory:
         """A Memory for this decoder: the attention's key projection is computed here, once."""
-        proj = self.attention.prepare(keys) if self.attention is not None else None
+        proj = self.attention.prepare(keys) if self.attention is not None and keys is not None else None
         return Memory(keys, mask, proj, context)
 
     def initial(self, rnn_state, memory: Memory):
         """The decoder state before the first step (the fed vector starts as zeros, or the context)."""
         if self.kind == "none":
             return rnn_state, memory.context
+        assert memory.keys is not None  # an attention decoder reads the encoder outputs
         B = memory.keys.shape[0]
         size = self.hidden_size if self.kind == "luong" else memory.keys.shape[-1]
         return rnn_state, memory.keys.new_zeros(B, size)
@@ -187,11 +192,13 @@ class Decoder(nn.Module):
         weights = None
         if self.kind == "bahdanau":
             h = rnn_state[0] if isinstance(rnn_state, tuple) else rnn_state
+            assert self.attention is not None
             feed, weights = self.attention(h[-1], memory)  # c_t from the top layer's s_{t-1}
         x = torch.cat([self.drop(self.embed(token)), feed], dim=-1)[:, None]  # (B, 1, E + F)
         s, rnn_state = self.rnn(x, rnn_state)
         s = s[:, 0]  # (B, H)
         if self.kind == "luong":
+            assert self.attention is not None
             context, weights = self.attention(s, memory)
         else:
             context = feed
@@ -303,6 +310,7 @@ def beam_search(decoder: Decoder, state, memory: Memory, beam: int, max_len: int
     else:  # max_len reached: the best of finished and live hypotheses
         if best is None or scores[0] > best[0]:
             best = (float(scores[0]), seqs[0], attn[0])
+    assert best is not None  # set in the loop or by its else
     _, ids, hist = best
     return ids, (torch.stack(hist) if hist else None)
 
@@ -563,7 +571,7 @@ class Seq2Seq(TaskModel):
         outside the source vocabulary raises ValueError naming it (unknown="unk": use <unk>)."""
         if not text:
             raise ValueError("the text to translate is empty")
-        model = self._require_model().eval()
+        model = cast(Seq2SeqNet, self._require_model()).eval()
         src = torch.tensor([self.src_vocab.encode(text, unknown)])
         state, memory = model.encode(src)
         ids, weights = beam_search(model.decoder, state, memory, beam, self.max_len)
@@ -580,7 +588,7 @@ class Seq2Seq(TaskModel):
     @torch.no_grad()
     def exact_match(self, pairs: list[tuple[str, str]], beam: int = 1, batch_size: int = 512) -> float:
         """Fraction of pairs whose decoded output equals the target exactly (greedy is batched)."""
-        model = self._require_model().eval()
+        model = cast(Seq2SeqNet, self._require_model()).eval()
         hits = 0
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]

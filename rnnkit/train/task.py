@@ -35,7 +35,10 @@ class Batch:
 class Task(Protocol):
     """What the trainer needs from a task."""
 
-    model: nn.Module
+    @property
+    def model(self) -> nn.Module:
+        """The model the trainer optimises (read-only here, so a task may declare a subclass)."""
+        ...
 
     def train_batches(self, epoch: int, rank: int, world: int) -> Iterable[Batch]:
         """This rank's share of the training batches of `epoch`, the same every time it is asked."""
