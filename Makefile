@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m rnnkit demo
 
-test: $(STAMP)
+# The lint first (seconds), then the test suite.
+test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # ruff (lint and format, ruff.toml) and pyright (basic mode, pyrightconfig.json) on the package.
