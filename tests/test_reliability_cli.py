@@ -187,7 +187,10 @@ def generic_cases() -> list:
             ("directory", {"data.txt/x": b""}, "{tmp}/data.txt", "data.txt"),
         ]
         for cid, files, path, expect in bad_data:
-            cases.append(Case(f"{name}-train-{cid}", [*data, task.data_flag, path], expect, files))
+            args = [*data, task.data_flag, path]
+            if name == "forecast" and cid == "directory":  # --csv FOLDER is the many-series command
+                args = ["forecast", "train", "--run-dir", "{tmp}/run", "--csv", path]
+            cases.append(Case(f"{name}-train-{cid}", args, expect, files))
         gd = [task.data_flag, "{tmp}/good.tsv"]
         cases += [
             Case(f"{name}-train-unknown-option", [*data, *gd, "--frobnicate", "1"], "--frobnicate", good),
@@ -288,6 +291,16 @@ SPECIFIC = [
          "'z'", {"s.csv": SERIES}),
     Case("forecast-train-too-short", [*TASKS["forecast"].train, "--csv", "{tmp}/s.csv"], "s.csv|short|few",
          {"s.csv": SERIES[:40]}),
+    # many series (forecast train --id-col / a folder = forecast train-many)
+    Case("forecast-train-many-missing-id-col", ["forecast", "train", "--run-dir", "{tmp}/run", "--csv", "{tmp}/p.csv",
+                                                "--id-col", "store"], "store",
+         {"p.csv": "unique_id,ds,y\n" + "".join(f"a,{i},{i}\n" for i in range(40))}),
+    Case("forecast-train-many-duplicate-time", ["forecast", "train-many", "--run-dir", "{tmp}/run", "--csv",
+                                                "{tmp}/p.csv"], "duplicate",
+         {"p.csv": "unique_id,ds,y\n" + "".join(f"a,{i // 2},{i}\n" for i in range(40))}),
+    Case("forecast-train-many-all-missing", ["forecast", "train-many", "--run-dir", "{tmp}/run", "--csv",
+                                             "{tmp}/p.csv"], "'b'",
+         {"p.csv": "unique_id,ds,y\n" + "".join(f"a,{i},{i}\nb,{i},nan\n" for i in range(40))}),
     Case("forecast-predict-bad-origin", ["forecast", "predict", "{fc_run}", "--origin", "middle"], "--origin"),
     Case("seq2seq-translate-unknown-char", ["seq2seq", "translate", "--checkpoint", "{s2s_run}", "1x2"], "'x'"),
     Case("classify-predict-binary-file", ["classify", "predict", "--checkpoint", "{clf_run}", "--file",
