@@ -43,9 +43,10 @@ def test_every_loader_reads_without_pickle(tiny_lm_run, tmp_path, no_pickle, mon
     monkeypatch.chdir(tmp_path)
     LanguageModel.load(tiny_lm_run)
     runner = CliRunner()
+    reported = shutil.copytree(tiny_lm_run, tmp_path / "reported", symlinks=True)  # the shared run stays as it is
     commands = [["lm", "sample", str(tiny_lm_run), "--prime", "to", "--length", "5"],
                 ["diagnose", "gates", "--checkpoint", str(tiny_lm_run), "--text", "to be", "--out", "g.html"],
-                ["diagnose", "report", str(tiny_lm_run)]]
+                ["diagnose", "report", str(reported)]]
     for args in commands:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output, result.exception)
