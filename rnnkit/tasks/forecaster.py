@@ -466,8 +466,10 @@ class Forecaster:
         # 1. backtest: one member trained on each series up to its first rolling origin
         bt = backtest_origins(panel, H, cfg.backtest_windows, cfg.backtest_stride or max(1, H // 3))
         if not len(bt.sid):
-            raise ValueError(f"every series has at most {H + 1} points: the backtest of horizon {H} needs at "
-                             f"least one series of {H + 2} or more (shorter ones are padded, not refused)")
+            raise ValueError(
+                f"every series has at most {H + 1} points: the backtest of horizon {H} needs at "
+                f"least one series of {H + 2} or more (shorter ones are padded, not refused)"
+            )
         head = panel.truncate(bt.cutoff)
         bt_transform, season_init = fit_transform(head.values, m, cfg.esrnn)
         bt_win = Windows(head, bt_transform, pad, H)
