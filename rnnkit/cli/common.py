@@ -204,17 +204,8 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
             spec.run(config, args)
 
         fixed = [
-            inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-            inspect.Parameter(
-                "config",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=str | None,
-                default=typer.Option(
-                    None,
-                    help=escape(
-                        f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the flags given."
-                    ),
-                ),
+            *_context_and_config(
+                f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the flags given."
             ),
             inspect.Parameter(
                 "nproc",
@@ -235,6 +226,19 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     return register
 
 
+def _context_and_config(config_help: str) -> list[inspect.Parameter]:
+    """The typer context and the --config option that every generated command takes first."""
+    return [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str | None,
+            default=typer.Option(None, help=escape(config_help)),
+        ),
+    ]
+
+
 def settings_command(
     app: typer.Typer, name: str, classes: dict[str, type], body: Callable[[str | None, list[str]], None]
 ) -> None:
@@ -248,16 +252,7 @@ def settings_command(
             body(config, given_flags(ctx, values))
 
     params = [
-        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        inspect.Parameter(
-            "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=str | None,
-            default=typer.Option(
-                None,
-                help=escape(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."),
-            ),
-        ),
+        *_context_and_config(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."),
         *_field_parameters(classes, {}),
     ]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
