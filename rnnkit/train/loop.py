@@ -125,6 +125,7 @@ class Trainer:
         for name, module in self.model.named_modules():  # which kernel runs each recurrent layer, and why
             if isinstance(module, RecurrentLayer):
                 self._log({"kind": "engine", "layer": name, **module.engine_info()})
+        self.started = time.perf_counter()  # engine_info builds the compiled loops on first use: not training time
         # Single process: the first Ctrl-C stops after the current batch and saves `last`; a second
         # one interrupts at once. (Data-parallel ranks keep the default: they could not agree on a batch.)
         catch = self.world == 1 and threading.current_thread() is threading.main_thread()
