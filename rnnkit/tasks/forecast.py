@@ -34,8 +34,7 @@ from rnnkit.data.series import (
     windows,
 )
 from rnnkit.tasks import baselines
-from rnnkit.tasks.base import checkpoint_dir
-from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
+from rnnkit.tasks.base import LAYERS, RecurrentConfig, build_recurrent, checkpoint_dir
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
 from rnnkit.train.task import Batch
@@ -92,7 +91,7 @@ class ForecastConfig:
 
     def __post_init__(self) -> None:
         check_choice("scaler", self.scaler, ("standard", "minmax"))
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_choice("cell", self.cell, tuple(LAYERS))
         check_choice("head", self.head, tuple(HEADS))
         check_choice("strategy", self.strategy, ("direct", "recursive"))
         check_choice("anchor", self.anchor, ("none", "last", "seasonal"))
@@ -188,7 +187,10 @@ class ForecastNet(nn.Module):
         super().__init__()
         self.head_kind, self.steps, self.k = cfg.head, cfg.steps, HEADS[cfg.head]
         self.n_features = n_features
-        self.rnn = make_rnn(cfg.cell, n_features, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.rnn = build_recurrent(
+            RecurrentConfig(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout),
+            n_features,
+        )
         self.head = nn.Linear(cfg.hidden_size, self.steps * self.k)
         nn.init.zeros_(self.head.weight)  # training starts from the anchor forecast (and sd 1)
         nn.init.zeros_(self.head.bias)

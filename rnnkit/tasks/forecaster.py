@@ -35,7 +35,7 @@ from torch import nn
 from rnnkit.data.panel import Panel, Transform, from_frame
 from rnnkit.data.series import SeriesError
 from rnnkit.tasks import baselines
-from rnnkit.tasks.lm import RNN_CLASSES, make_rnn
+from rnnkit.tasks.base import LAYERS, RecurrentConfig, build_recurrent
 from rnnkit.train.config import check_choice
 
 
@@ -88,7 +88,7 @@ class ForecasterConfig:
     """First seed of the ensemble."""
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CLASSES))
+        check_choice("cell", self.cell, tuple(LAYERS))
         for name in (
             "horizon",
             "seeds",
@@ -230,7 +230,10 @@ class GlobalNet(nn.Module):
         self.warmup = 2 * m if cfg.esrnn else 0
         self.embed = nn.Embedding(n_series, cfg.embedding) if cfg.embedding else None
         self.es = ESSmoothing(n_series, m, season_init) if cfg.esrnn else None
-        self.rnn = make_rnn(cfg.cell, 4 + cfg.embedding, cfg.hidden_size, cfg.num_layers, 0.0)
+        self.rnn = build_recurrent(
+            RecurrentConfig(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=0.0),
+            4 + cfg.embedding,
+        )
         self.head = nn.Linear(cfg.hidden_size, cfg.horizon)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

@@ -30,7 +30,6 @@ from rnnkit.data.text import (
 )
 from rnnkit.tasks.base import (
     IN_MEMORY,
-    LAYERS,
     RecurrentConfig,
     TaskModel,
     build_recurrent,
@@ -38,15 +37,6 @@ from rnnkit.tasks.base import (
 from rnnkit.train.config import Rule, at_least, fraction, one_of
 from rnnkit.train.loop import evaluate
 from rnnkit.train.task import Batch
-
-RNN_CLASSES = LAYERS  # kept for tasks/forecast.py until it builds its stack with build_recurrent
-
-
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
-    """build_recurrent for the settings forecast passes (kept for tasks/forecast.py until it adopts it)."""
-    return build_recurrent(
-        RecurrentConfig(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout), input_size
-    )
 
 
 @dataclass
