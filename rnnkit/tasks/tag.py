@@ -26,6 +26,7 @@ from torch import nn
 from rnnkit.crf import CRF
 from rnnkit.data.conll import Sentence, read_tagged
 from rnnkit.data.labelled import TokenVocab
+from rnnkit.data.music import length_batches as similar_length_batches
 from rnnkit.data.text import read_text_file
 from rnnkit.tasks.base import RecurrentConfig, build_recurrent, checkpoint_dir
 from rnnkit.train import checkpoint
@@ -207,9 +208,9 @@ class Encoder:
 def length_batches(lengths: list[int], size: int, tokens: int = 0) -> list[list[int]]:
     """Indices in batches of sentences of similar length (sorted by length, stable): ``size`` sentences
     each, or with ``tokens`` > 0 as many sentences as fit in about that many tokens (at least one)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     if not tokens:
-        return [order[s : s + size] for s in range(0, len(order), size)]
+        return list(similar_length_batches(lengths, size, seed=None))
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batches: list[list[int]] = [[]]
     for i in order:
         if batches[-1] and (len(batches[-1]) + 1) * lengths[i] > tokens:
