@@ -147,16 +147,20 @@ def split_sequences(cfg: SeqClassConfig) -> Splits:
     cfg.test or the TEST twin of cfg.data, else carved too."""
     if not cfg.data:
         raise ValueError("give the training sequences: --data FILE (.ts, long-format .csv or .npz)")
-    samples, labels = read_sequences(cfg.data)
-    names = sorted(set(labels))
     test_path = cfg.test or test_file(cfg.data)
-    index = stratified_split(
-        [names.index(y) for y in labels], cfg.val_frac, 0.0 if test_path else cfg.test_frac, cfg.split_seed
-    )
-    splits = {split: ([samples[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
+    splits = carve(*read_sequences(cfg.data), cfg, has_test=bool(test_path))
     if test_path:
         splits["test"] = read_sequences(test_path)
     return splits
+
+
+def carve(samples: list[np.ndarray], labels: list[str], cfg: SeqClassConfig, has_test: bool) -> Splits:
+    """{"train", "val"[, "test"]}: val (and, without a test set of its own, test) carved stratified."""
+    names = sorted(set(labels))
+    index = stratified_split(
+        [names.index(y) for y in labels], cfg.val_frac, 0.0 if has_test else cfg.test_frac, cfg.split_seed
+    )
+    return {split: ([samples[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
 
 
 class SequenceClassificationTask:
@@ -233,15 +237,8 @@ class SequenceClassifier:
         else:
             if labels is None or len(labels) != len(data):
                 raise ValueError("give one label per sequence")
-            samples, names = [np.asarray(s, dtype=np.float32) for s in data], [str(y) for y in labels]
-            classes = sorted(set(names))
-            index = stratified_split(
-                [classes.index(y) for y in names],
-                cfg.val_frac,
-                0.0 if test is not None else cfg.test_frac,
-                cfg.split_seed,
-            )
-            splits = {split: ([samples[i] for i in idx], [names[i] for i in idx]) for split, idx in index.items()}
+            samples = [np.asarray(s, dtype=np.float32) for s in data]
+            splits = carve(samples, [str(y) for y in labels], cfg, has_test=test is not None)
         if test is not None and not isinstance(test, (str, Path)):
             splits["test"] = ([np.asarray(s, dtype=np.float32) for s in test[0]], [str(y) for y in test[1]])
         self.config = cfg
