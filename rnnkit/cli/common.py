@@ -189,18 +189,19 @@ def run_training(task: type, body: Callable[[dict[str, Any]], None], config: str
 
 def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[Callable], TrainCommand]:
     """Decorator: makes `body(cfgs)` the train command of `task` (a TaskModel class, see TrainCommand),
-    its `callback`, with --config, --nproc and one flag per field of TrainConfig and task.config_class
+    its `callback`, with --config, --nproc, --max-restarts and one flag per field of TrainConfig and task.config_class
     (so --resume, --overwrite, --threads, ...), and registers it as command `name` of `app` (if given).
     The body's docstring is the command's help."""
 
     def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
         def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
+            max_restarts = values.pop("max_restarts")
             args = given_flags(ctx, values)
             if nproc > 1:  # rerun this command as nproc data-parallel processes; exit with their status
                 from rnnkit.train.distributed import launch
 
-                path = _command_path(ctx)
-                raise typer.Exit(launch(nproc, [*path, *(["--config", config] if config else []), *args]))
+                argv = [*_command_path(ctx), *(["--config", config] if config else []), *args]
+                raise typer.Exit(launch(nproc, argv, max_restarts))
             spec.run(config, args)
 
         fixed = [
@@ -212,6 +213,17 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=int,
                 default=typer.Option(1, help="Data-parallel processes on this machine (started through torchrun)."),
+            ),
+            inspect.Parameter(
+                "max_restarts",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=int,
+                default=typer.Option(
+                    0,
+                    help="With --nproc: times torchrun starts the processes again after one fails; each "
+                    "restart resumes from the run's `last` checkpoint.",
+                    min=0,
+                ),
             ),
         ]
         spec = TrainCommand(task, body, command)

@@ -80,10 +80,11 @@ def roll_to_frames(roll: torch.Tensor) -> list[list[int]]:
     return [[int(k) + LOWEST_NOTE for k in torch.nonzero(frame > 0.5).flatten()] for frame in roll]
 
 
-def next_frame_batch(rolls: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int]:
+def next_frame_batch(rolls: list[torch.Tensor], steps: int = 0) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(x (B, T, K), y (B, T, K), frames): inputs are frames 0..T_i-2, targets frames 1..T_i-1,
-    T = max T_i - 1. Past each sequence's end x is 0 and y is PAD; `frames` counts the valid targets."""
-    T = max(len(r) for r in rolls) - 1
+    T = max(max T_i - 1, steps). Past each sequence's end x is 0 and y is PAD; `frames` counts the
+    valid targets."""
+    T = max(max(len(r) for r in rolls) - 1, steps)
     x = torch.zeros(len(rolls), T, KEYS)
     y = torch.full((len(rolls), T, KEYS), PAD)
     for b, r in enumerate(rolls):

@@ -24,7 +24,7 @@ from torch import nn
 from rnnkit.data.pairs import PairVocab, pad_batch, split_pairs
 from rnnkit.tasks.base import RecurrentConfig
 from rnnkit.tasks.seq2seq import Bridge, Decoder, generate, teacher_forced
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -117,9 +117,13 @@ class DigitsCaptionTask:
             yield Batch(self.images[idx], pad_batch(names, eos=True))
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        rows = self.splits["train"][rank::world]
-        rows = random.Random(self.cfg.data_seed * 1000 + epoch).sample(rows, len(rows))
-        return self._batches(rows, self.cfg.batch_size)
+        """The training images shuffled (seeded by epoch) in batches; each rank takes its share of each."""
+        rows = random.Random(self.cfg.data_seed * 1000 + epoch).sample(self.splits["train"], len(self.splits["train"]))
+        for start in range(0, len(rows), self.cfg.batch_size):
+            part, counted = share(rows[start : start + self.cfg.batch_size], rank, world)
+            batch = next(self._batches(part, len(part)))
+            batch.count = int((batch.y != PairVocab.pad).sum()) if counted else 0
+            yield batch
 
     def eval_batches(self, split: str):
         return self._batches(self.splits[split], 256)

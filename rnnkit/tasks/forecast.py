@@ -37,7 +37,7 @@ from rnnkit.tasks import baselines
 from rnnkit.tasks.base import LAYERS, RecurrentConfig, build_recurrent, checkpoint_dir
 from rnnkit.train import checkpoint
 from rnnkit.train.config import check_choice
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 HEADS = {"mse": 1, "gaussian": 2, "quantile": 3}
 
@@ -272,10 +272,10 @@ class ForecastTask:
         return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        """The training windows shuffled by (seed, epoch), in batches; rank r takes every world-th."""
+        """The training windows shuffled by (seed, epoch), in batches; each rank takes its share of each."""
         order = torch.randperm(len(self.train_x), generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
-        batches = order.split(self.cfg.batch_size)[rank::world]
-        return [Batch(self.train_x[i], self.train_y[i]) for i in batches]
+        shares = [share(b.tolist(), rank, world) for b in order.split(self.cfg.batch_size)]
+        return [Batch(self.train_x[i], self.train_y[i], count=None if counted else 0) for i, counted in shares]
 
     def eval_batches(self, split: str):
         pair = self.eval_sets.get(split)

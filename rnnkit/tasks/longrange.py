@@ -27,7 +27,7 @@ from rnnkit.data.music import PAD
 from rnnkit.tasks.base import RecurrentConfig, build_recurrent
 from rnnkit.tasks.music import bernoulli_nll, valid_lengths
 from rnnkit.train.config import Rule, at_least, one_of
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 TASKS = ("adding", "copy", "reber")
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber 1997: a prediction is wrong if |error| > 0.04
@@ -124,29 +124,32 @@ class LongRangeTask:
             "test": self._draw(cfg.test_size, cfg.data_seed + 2_000_003),
         }
 
-    def _draw(self, n: int, seed: int) -> list[Batch]:
-        """n new sequences as batches of batch_size; `count` is what each batch's mean loss is over."""
+    def _draw(self, n: int, seed: int, rank: int = 0, world: int = 1) -> list[Batch]:
+        """n new sequences as batches of batch_size, of which rank `rank` of `world` keeps its share
+        (train.task.share); `count` is what each batch's mean loss is over."""
         g, cfg = torch.Generator().manual_seed(seed), self.cfg
         batches = []
         for start in range(0, n, cfg.batch_size):
             b = min(cfg.batch_size, n - start)
+            rows, counted = share(range(b), rank, world)
             if cfg.task == "adding":
                 x, lengths, target = adding_problem(b, cfg.length, g, cfg.variant)
                 y = torch.where(torch.arange(x.shape[1])[None] < lengths[:, None], target[:, None], PAD)
-                batches.append(Batch(x, y, count=b))
+                batch = Batch(x[rows], y[rows], count=len(rows))
             elif cfg.task == "copy":
                 x, y = copy_memory(b, cfg.length, g)
-                batches.append(Batch(x, y))
+                batch = Batch(x[rows], y[rows], count=y[rows].numel())
             else:
-                x, y, steps = reber_batch([embedded_reber(g) for _ in range(b)])
-                batches.append(Batch(x, y, count=steps))
+                strings = [embedded_reber(g) for _ in range(b)]
+                x, y, steps = reber_batch([strings[i] for i in rows])
+                batch = Batch(x, y, count=steps)
+            batch.count = batch.count if counted else 0
+            batches.append(batch)
         return batches
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        """train_size new sequences drawn from data_seed + epoch; rank r takes every world-th batch
-        (the same number on every rank: a remainder of fewer than `world` batches is dropped)."""
-        batches = self._draw(self.cfg.train_size, self.cfg.data_seed + epoch)
-        return batches[rank : len(batches) // world * world : world]
+        """train_size new sequences drawn from data_seed + epoch; each rank takes its share of each batch."""
+        return self._draw(self.cfg.train_size, self.cfg.data_seed + epoch, rank, world)
 
     def eval_batches(self, split: str):
         return self.fixed.get(split, [])

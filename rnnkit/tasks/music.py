@@ -31,7 +31,7 @@ from rnnkit.data.music import (
 from rnnkit.data.pairs import split_pairs
 from rnnkit.tasks.base import IN_MEMORY, RecurrentConfig, TaskModel, build_recurrent
 from rnnkit.train.config import Rule, at_least, fraction, one_of
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 
 @dataclass
@@ -116,12 +116,12 @@ class MusicTask:
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """Batches of similar-length sequences, shuffled with the epoch as seed; each rank takes
-        every world-th sequence of each batch."""
+        its share of each batch, padded to the batch's length (the same TBPTT windows on every rank)."""
         train = self.rolls["train"]
         for idx in length_batches([len(r) for r in train], self.cfg.batch_size, seed=epoch):
-            part = idx[rank::world] or idx[:1]
-            x, y, n = next_frame_batch([train[i] for i in part])
-            yield Batch(x, y, reset=True, count=n)
+            part, counted = share(idx, rank, world)
+            x, y, n = next_frame_batch([train[i] for i in part], max(len(train[i]) for i in idx) - 1)
+            yield Batch(x, y, reset=True, count=n if counted else 0)
 
     def eval_batches(self, split: str):
         """All sequences of `split`, sorted by length, eval_batch_size at a time; the trainer's

@@ -45,7 +45,7 @@ from rnnkit.train.config import (
     fraction,
     one_of,
 )
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 ATTENTIONS = ("none", "bahdanau", "luong")
 GENERATED = {"addition": addition_pairs, "dates": date_pairs}
@@ -463,13 +463,16 @@ class Seq2SeqTask:
         self.model = Seq2SeqNet(len(self.src_vocab), len(self.tgt_vocab), cfg)
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        """Shuffled (seeded by epoch) batches of rank `rank`'s share of the training pairs; sets the
-        epoch's teacher-forcing probability on the decoder."""
+        """Batches of the training pairs shuffled (seeded by epoch), each rank its share of each, weighed
+        by its target tokens; sets the epoch's teacher-forcing probability on the decoder."""
         self.model.decoder.teacher_forcing = self.cfg.teacher_forcing_at(epoch)
         src, tgt = self.encoded["train"]
-        order = list(range(rank, len(src), world))
+        order = list(range(len(src)))
         random.Random(self.cfg.data_seed * 1000 + epoch).shuffle(order)
-        return (Batch(x, y) for x, y in pair_batches(src, tgt, self.cfg.batch_size, order))
+        for start in range(0, len(order), self.cfg.batch_size):
+            rows, counted = share(order[start : start + self.cfg.batch_size], rank, world)
+            x, y = next(pair_batches(src, tgt, len(rows), rows))
+            yield Batch(x, y, count=int((y != PairVocab.pad).sum()) if counted else 0)
 
     def eval_batches(self, split: str):
         src, tgt = self.encoded[split]

@@ -23,7 +23,7 @@ from rnnkit.tasks.base import RecurrentConfig, checkpoint_dir
 from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifierNet, score_probs
 from rnnkit.train import checkpoint
 from rnnkit.train.config import Rule, TrainConfig, at_least, one_of
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 Splits = dict[str, tuple[list[np.ndarray], list[str]]]
 # The trainer's defaults (SequenceClassifier and `rnnkit classify train --data X.ts`): small data
@@ -192,11 +192,14 @@ class SequenceClassificationTask:
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """Shuffled batches of the train split (the order fixed by epoch; the last may be smaller);
-        rank r of `world` takes every world-th batch."""
+        each rank takes its share of each."""
         n, B = len(self.data["train"][1]), self.cfg.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch)).tolist()
-        for start in list(range(0, n, B))[rank::world]:
-            yield self._batch("train", order[start : start + B])
+        for start in range(0, n, B):
+            rows, counted = share(order[start : start + B], rank, world)
+            batch = self._batch("train", rows)
+            batch.count = None if counted else 0
+            yield batch
 
     def eval_batches(self, split: str):
         n = len(self.data[split][1])

@@ -31,7 +31,7 @@ from rnnkit.data.text import read_text_file
 from rnnkit.tasks.base import RecurrentConfig, build_recurrent, checkpoint_dir
 from rnnkit.train import checkpoint
 from rnnkit.train.config import Rule, TrainConfig, at_least, fraction
-from rnnkit.train.task import Batch
+from rnnkit.train.task import Batch, share
 
 SPAN_TAG = re.compile(r"^[BIES]-.+$")
 # The trainer's defaults for tagging (Tagger and `rnnkit tag train`): early stopping on the dev split,
@@ -260,11 +260,13 @@ class TaggingTask:
         self.cfg = cfg
         self.data = split_sentences(cfg) if splits is None else splits
         self.encoder = Encoder.build(self.data["train"], cfg)
-        self.batches = {
-            split: [self._batch(sentences, idx)
-                    for idx in length_batches([len(s[0]) for s in sentences], cfg.batch_size, cfg.batch_tokens)]
+        self.rows = {
+            split: list(length_batches([len(s[0]) for s in sentences], cfg.batch_size, cfg.batch_tokens))
             for split, sentences in self.data.items()
-        }  # fmt: skip
+        }  # the sentences of each batch
+        self.batches = {
+            split: [self._batch(self.data[split], idx) for idx in rows] for split, rows in self.rows.items()
+        }
         self.model = SequenceTagger(len(self.encoder.words), len(self.encoder.chars), len(self.encoder.tags), cfg)
 
     def _batch(self, sentences: list[Sentence], rows: list[int]) -> Batch:
@@ -275,11 +277,17 @@ class TaggingTask:
         )
 
     def train_batches(self, epoch: int, rank: int, world: int):
-        """The training batches (sentences of similar length) in an order fixed by the epoch; rank r
-        of `world` takes every world-th batch."""
+        """The training batches (sentences of similar length) in an order fixed by the epoch; with
+        several processes each rank takes its share of each batch."""
         order = torch.randperm(len(self.batches["train"]), generator=torch.Generator().manual_seed(epoch)).tolist()
-        for b in order[rank::world]:
-            yield self.batches["train"][b]
+        for b in order:
+            if world == 1:
+                yield self.batches["train"][b]
+                continue
+            rows, counted = share(self.rows["train"][b], rank, world)
+            batch = self._batch(self.data["train"], rows)
+            batch.count = batch.count if counted else 0
+            yield batch
 
     def eval_batches(self, split: str):
         return self.batches[split]

@@ -1,34 +1,44 @@
-"""Data-parallel training on torch.distributed (gloo on CPU, nccl on CUDA).
+"""Data-parallel training with torch's DistributedDataParallel (gloo on CPU, nccl on CUDA).
 
-Every process holds the whole model and a 1/world share of each global batch; after each
-backward the gradients are averaged over processes, so every process takes the same step.
+Every process holds the whole model and a disjoint share of each global batch (train.task.share); DDP
+all-reduces the gradients in buckets while the backward pass runs, so every process takes the same
+step as one process on the whole global batch would.
 
 One machine:   rnnkit lm train --nproc 2 ...    (starts torchrun for you)
-Several:       torchrun --nnodes 2 --node-rank R --nproc-per-node P \\
-                   --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m rnnkit lm train ...
+Several:       torchrun --nnodes 2 --nproc-per-node P --rdzv-backend c10d \\
+                   --rdzv-endpoint HOST:29500 -m rnnkit lm train ...
 The processes find each other through the environment that torchrun sets (RANK, WORLD_SIZE,
-MASTER_ADDR, MASTER_PORT); without it the run is a single process.
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT); without it the run is a single process. After a worker fails,
+torchrun --max-restarts K starts the group again (TORCHELASTIC_RESTART_COUNT > 0): see `restarted`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 
-def setup(device: str) -> tuple[int, int]:
-    """(rank, world): joins the process group when started by torchrun, else (0, 1)."""
+def setup(device: str) -> tuple[int, int, str]:
+    """(rank, world, device): joins the process group when started by torchrun, else (0, 1, device).
+    On CUDA each process takes the GPU of its LOCAL_RANK and DDP's gradients go through nccl; the
+    small CPU tensors the trainer exchanges (losses, RNG states) go through gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return 0, 1
+        return 0, 1, device
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank(), world
+        dist.init_process_group("cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world, device
 
 
 def teardown() -> None:
@@ -36,31 +46,42 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def broadcast_parameters(model: nn.Module) -> None:
-    """Copies rank 0's parameters and buffers to every process."""
-    for t in list(model.parameters()) + list(model.buffers()):
-        dist.broadcast(t.data, src=0)
+def local_world(world: int) -> int:
+    """Processes on this machine (torchrun's LOCAL_WORLD_SIZE; `world` outside torchrun)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", world))
 
 
-def average_gradients(params: list[nn.Parameter], world: int) -> None:
-    """Replaces every gradient by its mean over processes (one flat all-reduce)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
+def restarted() -> bool:
+    """True in a group that torchrun started again after a failure (--max-restarts)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
 
 
-def mean(value: float, world: int) -> float:
-    """The mean of a Python number over processes (itself when world is 1)."""
+def wrap(model: nn.Module, device: str) -> DistributedDataParallel:
+    """`model` under DDP: rank 0's weights copied to every process, then the gradients of each
+    backward through its forward averaged over processes (bucketed, overlapped with the backward).
+    Parameters that a forward does not reach are found by walking its graph (find_unused_parameters),
+    so every task's model works as it is."""
+    ids = [torch.device(device).index] if device.startswith("cuda") else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+
+def gather(values: Sequence[float], world: int) -> torch.Tensor:
+    """(world, len(values)) float64: every process's `values`, in rank order."""
+    mine = torch.tensor([list(values)], dtype=torch.float64)
+    if world == 1:
+        return mine
+    rows = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(rows, mine)
+    return torch.cat(rows)
+
+
+def agree(value: float | None, world: int) -> float | None:
+    """Rank 0's `value` on every process (a metric that every rank must take the same decisions on)."""
     if world == 1:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(t)
-    return t.item() / world
+    t = torch.tensor([value is not None, math.nan if value is None else value], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return t[1].item() if t[0] else None
 
 
 def gather_rng(world: int) -> list[torch.Tensor]:
@@ -73,14 +94,16 @@ def gather_rng(world: int) -> list[torch.Tensor]:
     return states
 
 
-def launch(nproc: int, argv: list[str]) -> int:
-    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun; its exit code."""
+def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
+    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun (restarting the
+    group up to `max_restarts` times after a failure); its exit code."""
     cmd = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
         f"--nproc-per-node={nproc}",
+        f"--max-restarts={max_restarts}",
         "-m",
         "rnnkit",
         *argv,

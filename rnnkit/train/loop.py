@@ -54,17 +54,19 @@ class Trainer:
     """Trains `task.model` on `task`'s batches as `cfg` says; `fit()` returns a summary dict."""
 
     def __init__(self, task: Task, cfg: TrainConfig):
+        if not cfg.resume and distributed.restarted() and (Path(cfg.run_dir) / "last").exists():
+            cfg = dataclasses.replace(cfg, resume=cfg.run_dir)  # torchrun restarted the group: continue
         self.task, self.cfg = task, cfg
         if not cfg.resume and not cfg.overwrite and (Path(cfg.run_dir) / "last").exists():
             raise ValueError(
                 f"{cfg.run_dir} already holds a run: continue it with --resume {cfg.run_dir}, "
                 "train elsewhere with --run-dir, or replace it with --overwrite"
             )
-        self.rank, self.world = distributed.setup(cfg.device)
-        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
-        self.model = task.model.to(cfg.device)
-        if self.world > 1:
-            distributed.broadcast_parameters(self.model)
+        self.rank, self.world, device = distributed.setup(cfg.device)
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // distributed.local_world(self.world)))
+        self.model = task.model.to(device)
+        # What the training forward calls: under DDP (rank 0's weights, gradients averaged) in a group.
+        self.net = distributed.wrap(self.model, device) if self.world > 1 else self.model
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, cfg)
         self.k1, self.k2 = cfg.tbptt_forward, cfg.tbptt_backward or cfg.tbptt_forward
@@ -73,6 +75,12 @@ class Trainer:
             for b in task.train_batches(0, self.rank, self.world)
         ]
         self.steps_per_epoch = sum(-(-n // (self._lengths(n)[0] or n)) if n else 1 for n in lengths)
+        shares = distributed.gather([self.steps_per_epoch], self.world)[:, 0]
+        if (shares != shares[0]).any():  # a rank with more updates would wait for the others forever
+            raise ValueError(
+                f"the processes' shares of an epoch make {shares.int().tolist()} updates: every rank must "
+                "take a share of every global batch (the task's train_batches)"
+            )
         self.chunked = max(lengths, default=0) if self._lengths(max(lengths, default=0))[0] != self.k1 else 0
         limits = [n for n in (self.steps_per_epoch * cfg.max_epochs, cfg.max_steps) if n]  # 0 = no limit
         self.total_steps = min(limits, default=0)  # 0: unknown in advance (a time budget only)
@@ -182,7 +190,7 @@ class Trainer:
             if batch.reset:  # a new document / set of sequences starts from a zero state
                 self.carry = None
             for forward, y in self._updates(batch):
-                self._update(forward, y)
+                self._update(forward, y, y.numel() if batch.count is None else batch.count)
                 if self.rolled_back:  # position, weights and state came back from `last`
                     return
             self.batch_in_epoch += 1
@@ -216,21 +224,29 @@ class Trainer:
         k1, k2 = self._lengths(x.shape[1]) if y.shape[1] == x.shape[1] else (self.k1, self.k2)
         if self.cfg.tbptt_style == "dl4j":
             for sl in update_slices(x.shape[1], k1):
-                yield (lambda state, sl=sl: forward_update(self.model, x[:, sl], y[:, sl], state, k2)), y[:, sl]
+                yield (lambda state, sl=sl: forward_update(self._forward, x[:, sl], y[:, sl], state, k2)), y[:, sl]
             return
         for w, s, e, nxt in windows(x.shape[1], k1, k2):
             yield (
                 (
                     lambda state, w=w, s=s, e=e, nxt=nxt: window_update(
-                        self.model, x[:, w:e], y[:, w:e], state, e - s, nxt - w
+                        self._forward, x[:, w:e], y[:, w:e], state, e - s, nxt - w
                     )
                 ),
                 y[:, s:e],
             )
 
-    def _update(self, forward, y: torch.Tensor) -> None:
+    def _forward(self, x, y, state):
+        """The model's forward in training. The call that scores targets (y given; one per update)
+        goes through DDP, which averages the gradients of the backward from its loss; the unscored
+        calls before it (the start of a TBPTT window) run the bare model, their graph reached
+        through the state."""
+        return (self.net if y is not None else self.model)(x, y, state)
+
+    def _update(self, forward, y: torch.Tensor, count: int) -> None:
         """One optimiser update: `forward(carried state)` gives the loss and the next state; y are
-        the targets it scores (for throughput)."""
+        the targets it scores (for throughput), `count` how many targets its mean loss is over (its
+        weight in the global batch's mean when several processes share the batch)."""
         cfg, t0 = self.cfg, time.perf_counter()
         # 1. the learning rate of this update (schedule x warm-up x rollback halvings)
         lr = self.schedule.lr(self.step, self._elapsed()) * self.lr_scale
@@ -241,15 +257,14 @@ class Trainer:
         self.model.train()
         noise = add_weight_noise(self.model, cfg.weight_noise) if cfg.weight_noise else None
         loss, carry = forward(self.carry)
+        loss_value, weight = loss.item(), 1.0
+        if self.world > 1:  # 3. data parallel: the global batch's mean loss, each rank weighed by its targets
+            counts, sums = distributed.gather([count, count * loss_value if count else 0.0], self.world).sum(0).tolist()
+            loss_value, weight = sums / counts, self.world * count / counts  # DDP divides the sum by world
         self.optimizer.zero_grad(set_to_none=True)
-        (loss + penalty(self.model, cfg.l1, cfg.l2)).backward()
+        (loss * weight + penalty(self.model, cfg.l1, cfg.l2)).backward()  # under DDP: gradients averaged
         if noise is not None:
             remove_weight_noise(self.model, noise)
-        # 3. data parallel: every process gets the mean gradient over the global batch
-        loss_value = loss.item()
-        if self.world > 1:
-            distributed.average_gradients(self.params, self.world)
-            loss_value = distributed.mean(loss_value, self.world)
         # 4. clip; a non-finite loss or gradient skips the update (and may roll back)
         grad_norm = clip_gradients(self.params, cfg.clip_norm, cfg.clip_value)
         self.step += 1
@@ -306,8 +321,10 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------
     def evaluate(self, split: str) -> float | None:
-        """Mean loss per target over all of `split`'s batches (None if the split is empty)."""
-        return evaluate(self.model, self.task.eval_batches(split))
+        """Mean loss per target over all of `split`'s batches (None if the split is empty), computed
+        by rank 0 and sent to every rank, so that all take the same decisions on it."""
+        loss = evaluate(self.model, self.task.eval_batches(split)) if self.rank == 0 else None
+        return distributed.agree(loss, self.world)
 
     def _validate(self) -> bool:
         """Evaluates the val split, feeds the plateau schedule and early stopping; True if best."""

@@ -9,9 +9,9 @@ batch-first, time on dimension 1, so the trainer can cut a batch into truncated-
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -29,7 +29,18 @@ class Batch:
     x: torch.Tensor
     y: torch.Tensor
     reset: bool = True
-    count: int | None = None  # targets the mean loss is over, if not y.numel() (padded batches)
+    count: int | None = None  # targets the mean loss is over, if not y.numel() (padded batches); 0: none
+
+
+T = TypeVar("T")
+
+
+def share(rows: Sequence[T], rank: int, world: int) -> tuple[list[T], bool]:
+    """Rank `rank`'s disjoint share of one global batch's `rows` (every world-th), and whether it
+    counts. A global batch of fewer rows than processes leaves some ranks none: they take the first
+    row and must weigh it 0 (Batch.count = 0), so that every rank still runs every update."""
+    part = list(rows[rank::world])
+    return (part, True) if part else (list(rows[:1]), False)
 
 
 class Task(Protocol):
@@ -41,7 +52,10 @@ class Task(Protocol):
         ...
 
     def train_batches(self, epoch: int, rank: int, world: int) -> Iterable[Batch]:
-        """This rank's share of the training batches of `epoch`, the same every time it is asked."""
+        """This rank's share (`share`) of every training batch of `epoch`, the same every time it is
+        asked: with `world` processes each global batch is split among them, so the run takes the
+        steps that one process takes, and every rank makes the same number of updates. `count` weighs
+        a share in the global batch's mean loss."""
         ...
 
     def eval_batches(self, split: str) -> Iterable[Batch]:

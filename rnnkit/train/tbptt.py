@@ -17,12 +17,13 @@ In both, across updates the state is carried forward (forward connections kept) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
 import torch
-from torch import nn
+
+Model = Callable[..., tuple]  # a task's model, or any callable like it: (x, y, state) -> (output, loss, state)
 
 
 def detach(state: Any) -> Any:
@@ -41,7 +42,7 @@ def update_slices(length: int, k1: int) -> Iterator[slice]:
         yield slice(start, min(start + step, length))
 
 
-def forward_update(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, k2: int):
+def forward_update(model: Model, x: torch.Tensor, y: torch.Tensor, state: Any, k2: int):
     """(loss, state) for one update: forward over all of x (B, n, ...), loss over the last k2 steps.
 
     The first n - k2 steps run without a graph; the state is detached at the cut, so gradients of
@@ -67,7 +68,7 @@ def windows(length: int, k1: int, k2: int) -> Iterator[tuple[int, int, int, int]
         yield w, s, e, spans[i + 1][0] if i + 1 < len(spans) else length
 
 
-def window_update(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, new: int, advance: int):
+def window_update(model: Model, x: torch.Tensor, y: torch.Tensor, state: Any, new: int, advance: int):
     """(loss, state) for one Sutskever update over a window x, y (B, n, ...) that starts from `state`:
     the loss of the last `new` steps, with the graph through all n steps, and the state after the
     first `advance` steps (where the next window starts; 0 <= advance <= n)."""
