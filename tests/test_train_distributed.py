@@ -1,31 +1,160 @@
-"""Data parallel: 2 CPU processes (gloo) with global batch B train the same weights as 1 with B."""
+"""Data parallel through torch DDP: N processes (gloo on CPU), each a share of every global batch, train
+the weights that 1 process trains on the same global batches; torchrun's restart resumes from `last`."""
 
+import json
+import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from rnnkit.data.text import load_tinyshakespeare
 from rnnkit.tasks.lm import CharLM, LMConfig
 
+# A music run in float64 (so that the sums of the all-reduce agree with one process to ~1e-12): 7 piano
+# rolls of 3 lengths in batches of 3, so that the two ranks' shares hold 2 and 1 sequences (weighed by
+# their frames) and the last batch (1 sequence) leaves rank 1 a share of weight 0; TBPTT windows of 4
+# scored steps through 6 put an unscored prefix before the DDP forward. RNNKIT_KILL_AT=N: rank 1 of the
+# first attempt dies after N updates (a worker lost mid-run).
+RUN = """
+import os, sys
+import torch
+from rnnkit.tasks.music import MusicConfig, MusicTask
+from rnnkit.train import Trainer, TrainConfig
+from rnnkit.train.loop import Trainer as Loop
 
-def test_two_processes_match_one_process(tmp_path):
+torch.set_default_dtype(torch.float64)
+g = torch.Generator().manual_seed(0)
+roll = lambda n: (torch.rand(n, 88, generator=g) < 0.1).double()
+rolls = {"train": [roll(n) for n in (9, 9, 9, 12, 12, 12, 15)], "val": [roll(10), roll(8)], "test": [roll(9)]}
+kill = int(os.environ.get("RNNKIT_KILL_AT", "0"))
+if kill and os.environ.get("RANK") == "1" and os.environ.get("TORCHELASTIC_RESTART_COUNT") == "0":
+    update = Loop._update
+    def dying(self, *args):
+        update(self, *args)
+        if self.step == kill:
+            os._exit(1)
+    Loop._update = dying
+torch.manual_seed(0)
+cfg = MusicConfig(hidden_size=8, batch_size=3)
+task = MusicTask(cfg, rolls)
+Trainer(task, TrainConfig(run_dir=sys.argv[1], max_epochs=3, threads=1, lr=0.01, tbptt_forward=4,
+                          tbptt_backward=6, ckpt_every=3, log_every=1, patience=0)).fit()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", *args]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "last" / "model.safetensors"))
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=0, atol=atol), (k, (a[k] - b[k]).abs().max())
+
+
+def rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory):
+    """The float64 music run as a script, and the weights one process trains with it."""
+    root = tmp_path_factory.mktemp("ddp")
+    path = root / "run.py"
+    path.write_text(RUN)
+    done = subprocess.run([sys.executable, str(path), str(root / "one")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return path, weights(root / "one"), root
+
+
+def test_two_torchrun_agents_on_one_rendezvous_train_what_one_process_trains(script):
+    path, one, root = script
+    endpoint = f"localhost:{free_port()}"
+    agents = [
+        subprocess.Popen(
+            torchrun("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
+                     "--rdzv-id", "two-agents", str(path), str(root / "two")),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    for agent in agents:
+        _, err = agent.communicate(timeout=300)
+        assert agent.returncode == 0, err
+    two = weights(root / "two")
+    assert_same(one, two, atol=1e-6)
+    assert max((one[k] - two[k]).abs().max() for k in one) < 1e-9  # float64: the same steps, not close ones
+    steps = [r["step"] for r in rows(root / "two") if r["kind"] == "train"]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > 10  # one row per update, rank 0 only
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_restarted_by_torchrun_and_resumes_from_last(script):
+    path, one, root = script
+    run = root / "killed"
+    done = subprocess.run(
+        torchrun("--standalone", "--nproc-per-node", "2", "--max-restarts", "1", str(path), str(run)),
+        capture_output=True, text=True, timeout=600, env={**os.environ, "RNNKIT_KILL_AT": "7"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "failed (exitcode: 1) local_rank: 1" in done.stderr  # torchrun saw rank 1 die, and started again
+    log = rows(run)
+    assert [r for r in log if r["kind"] == "resume"] == [{"kind": "resume", "step": 6, "from": str(run)}]
+    assert [r["kind"] for r in log].count("summary") == 1
+    assert_same(one, weights(run), atol=1e-6)  # resumed at step 6 == never interrupted
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_through_the_cli(tmp_path):
     text = tmp_path / "text.txt"
     text.write_text(load_tinyshakespeare()[:20_000])  # 282 updates of B=4 rows x T=16
     common = [sys.executable, "-m", "rnnkit", "lm", "train", "--data", str(text), "--embed-size", "8",
               "--hidden-size", "32", "--num-layers", "1", "--batch-size", "4", "--seq-len", "16",
               "--eval-batch-size", "4", "--max-epochs", "1", "--threads", "1", "--optimizer", "sgd",
-              "--lr", "0.5", "--log-every", "1000"]
+              "--lr", "0.5", "--log-every", "1000"]  # fmt: skip
     for run, extra in (("one", []), ("two", ["--nproc", "2"])):
         done = subprocess.run([*common, "--run-dir", str(tmp_path / run), *extra], capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
-    one = load_file(str(tmp_path / "one" / "last" / "model.safetensors"))
-    two = load_file(str(tmp_path / "two" / "last" / "model.safetensors"))
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     torch.manual_seed(1337)  # the CLI's default seed: these are the weights both runs started from
     initial = CharLM(len(set(text.read_text())), LMConfig(embed_size=8, hidden_size=32, num_layers=1)).state_dict()
-    assert one.keys() == two.keys() == initial.keys()
-    for k in one:
-        assert torch.allclose(one[k], two[k], rtol=0, atol=1e-5), k
+    assert one.keys() == initial.keys()
+    assert_same(one, two, atol=1e-5)  # float32, 282 updates
     assert max((one[k] - initial[k]).abs().max() for k in one) > 0.1  # and training moved them
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["music", "train", "--data", "jsb", "--hidden-size", "16", "--max-epochs", "1"],
+        ["forecast", "train", "--dataset", "nile", "--hidden-size", "8", "--max-epochs", "2"],
+    ],
+)
+def test_music_and_forecast_train_with_nproc_2(tmp_path, args):
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnkit", *args, "--threads", "1", "--run-dir", str(tmp_path), "--nproc", "2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = [r for r in rows(tmp_path) if r["kind"] == "summary"]
+    assert len(summary) == 1 and summary[0]["step"] > 0
+    reports = [line for line in done.stdout.splitlines() if "test NLL" in line or "best val loss" in line]
+    assert len(reports) == 1  # rank 0's report, printed once
+    assert (tmp_path / "last" / "model.safetensors").exists()

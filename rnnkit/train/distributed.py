@@ -37,7 +37,12 @@ def setup(device: str) -> tuple[int, int, str]:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo")
+        # torchrun's store outlives a restart: each attempt's keys get their own prefix, or a restarted
+        # rank could read the address of a process of the failed attempt and fail to connect to it.
+        store, rank, world = next(dist.rendezvous("env://"))
+        store = dist.PrefixStore(f"rnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+        backend = "cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world)
     return dist.get_rank(), world, device
 
 
@@ -59,10 +64,10 @@ def restarted() -> bool:
 def wrap(model: nn.Module, device: str) -> DistributedDataParallel:
     """`model` under DDP: rank 0's weights copied to every process, then the gradients of each
     backward through its forward averaged over processes (bucketed, overlapped with the backward).
-    Parameters that a forward does not reach are found by walking its graph (find_unused_parameters),
-    so every task's model works as it is."""
+    Every trainable parameter must get a gradient in every update, as in every rnnkit task's model
+    (else DDP stops the run with an error naming the parameters), so DDP need not walk the graph."""
     ids = [torch.device(device).index] if device.startswith("cuda") else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(model, device_ids=ids)
 
 
 def gather(values: Sequence[float], world: int) -> torch.Tensor:

@@ -120,6 +120,8 @@ class Trainer:
         weights, evaluates the test split once, and returns a summary."""
         if self.monitor:
             self.monitor.start_step = self.step
+        if self.cfg.resume:  # (also after torchrun restarted a failed group)
+            self._log({"kind": "resume", "step": self.step, "from": str(self.cfg.resume)})
         if self.chunked:
             self._log(
                 {
