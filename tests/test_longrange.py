@@ -147,9 +147,11 @@ def test_chrono_and_forget_bias_options_reach_the_keep_gates():
     assert torch.allclose(U @ U.T, torch.eye(H), atol=1e-5)  # orthogonal recurrent blocks
 
 
-def test_train_batches_are_fresh_each_epoch_and_split_evenly_across_ranks():
-    task = small_task(task="copy", length=5, batch_size=4, train_size=20)  # 5 batches
-    a, b = task.train_batches(0, 0, 2), task.train_batches(0, 1, 2)
-    assert len(a) == len(b) == 2 and not torch.equal(a[0].x, b[0].x)
-    assert torch.equal(task.train_batches(0, 0, 1)[0].x, a[0].x)
-    assert not torch.equal(task.train_batches(1, 0, 1)[0].x, a[0].x)
+def test_train_batches_are_fresh_each_epoch_and_shared_across_ranks():
+    task = small_task(task="copy", length=5, batch_size=4, train_size=17)  # 5 batches, the last of 1
+    whole, a, b = task.train_batches(0, 0, 1), task.train_batches(0, 0, 2), task.train_batches(0, 1, 2)
+    assert len(whole) == len(a) == len(b) == 5
+    for w, x, y in zip(whole[:4], a, b):  # rank r: rows r, r + 2, ... of every global batch
+        assert torch.equal(w.x[0::2], x.x) and torch.equal(w.x[1::2], y.x) and x.count == y.count == x.y.numel()
+    assert torch.equal(a[4].x, whole[4].x) and a[4].count == a[4].y.numel() and b[4].count == 0  # rank 1: weight 0
+    assert not torch.equal(task.train_batches(1, 0, 1)[0].x, whole[0].x)

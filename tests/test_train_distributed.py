@@ -137,24 +137,3 @@ def test_two_processes_match_one_process_through_the_cli(tmp_path):
     assert one.keys() == initial.keys()
     assert_same(one, two, atol=1e-5)  # float32, 282 updates
     assert max((one[k] - initial[k]).abs().max() for k in one) > 0.1  # and training moved them
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["music", "train", "--data", "jsb", "--hidden-size", "16", "--max-epochs", "1"],
-        ["forecast", "train", "--dataset", "nile", "--hidden-size", "8", "--max-epochs", "2"],
-    ],
-)
-def test_music_and_forecast_train_with_nproc_2(tmp_path, args):
-    done = subprocess.run(
-        [sys.executable, "-m", "rnnkit", *args, "--threads", "1", "--run-dir", str(tmp_path), "--nproc", "2"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    summary = [r for r in rows(tmp_path) if r["kind"] == "summary"]
-    assert len(summary) == 1 and summary[0]["step"] > 0
-    reports = [line for line in done.stdout.splitlines() if "test NLL" in line or "best val loss" in line]
-    assert len(reports) == 1  # rank 0's report, printed once
-    assert (tmp_path / "last" / "model.safetensors").exists()
