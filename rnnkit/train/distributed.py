@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.distributed_c10d import PrefixStore
+from torch.distributed.rendezvous import rendezvous
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -39,8 +41,8 @@ def setup(device: str) -> tuple[int, int, str]:
     if not dist.is_initialized():
         # torchrun's store outlives a restart: each attempt's keys get their own prefix, or a restarted
         # rank could read the address of a process of the failed attempt and fail to connect to it.
-        store, rank, world = next(dist.rendezvous("env://"))
-        store = dist.PrefixStore(f"rnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+        store, rank, world = next(rendezvous("env://"))
+        store = PrefixStore(f"rnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
         backend = "cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend, store=store, rank=rank, world_size=world)
     return dist.get_rank(), world, device
