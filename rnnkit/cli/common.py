@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -77,6 +78,8 @@ def errors() -> Iterator[None]:
         except KeyboardInterrupt:  # Ctrl-C outside the training loop (reading data, evaluating)
             error = ("interrupted", 130)
     if error:
+        if error[1] == 130 and os.environ.get("RANK", "0") != "0":  # one Ctrl-C line per data-parallel run
+            raise typer.Exit(130)
         fail(*error)
 
 

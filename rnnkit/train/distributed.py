@@ -103,7 +103,8 @@ def gather_rng(world: int) -> list[torch.Tensor]:
 
 def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
     """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun (restarting the
-    group up to `max_restarts` times after a failure); its exit code."""
+    group up to `max_restarts` times after a failure); its exit code. torchrun's own log is kept to
+    errors (LOGLEVEL, unless set)."""
     cmd = [
         sys.executable,
         "-m",
@@ -115,4 +116,7 @@ def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
         "rnnkit",
         *argv,
     ]
-    return subprocess.call(cmd)
+    try:
+        return subprocess.call(cmd, env={**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "ERROR")})
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too (they stop); torchrun is stopped at once
+        return 130
