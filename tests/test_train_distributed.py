@@ -73,30 +73,29 @@ def rows(run: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def script(tmp_path_factory):
-    """The float64 music run as a script, and the weights one process trains with it."""
+    """The float64 music run as a script, and the folder its runs go in."""
     root = tmp_path_factory.mktemp("ddp")
-    path = root / "run.py"
-    path.write_text(RUN)
-    done = subprocess.run([sys.executable, str(path), str(root / "one")], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return path, weights(root / "one"), root
+    (root / "run.py").write_text(RUN)
+    return root / "run.py", root
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
 
 
 def test_two_torchrun_agents_on_one_rendezvous_train_what_one_process_trains(script):
-    path, one, root = script
+    path, root = script
     endpoint = f"localhost:{free_port()}"
-    agents = [
-        subprocess.Popen(
-            torchrun("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
-                     "--rdzv-id", "two-agents", str(path), str(root / "two")),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for _ in range(2)
-    ]  # fmt: skip
-    for agent in agents:
-        _, err = agent.communicate(timeout=300)
-        assert agent.returncode == 0, err
-    two = weights(root / "two")
+    agent = torchrun("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
+                     "--rdzv-id", "two-agents", str(path), str(root / "two"))  # fmt: skip
+    alone = [sys.executable, str(path), str(root / "one")]
+    # all at once, so that the test waits for the start-ups once
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for cmd in (alone, agent, agent)]  # fmt: skip
+    for proc in procs:
+        finish(proc)
+    one, two = weights(root / "one"), weights(root / "two")
     assert_same(one, two, atol=1e-6)
     assert max((one[k] - two[k]).abs().max() for k in one) < 1e-9  # float64: the same steps, not close ones
     steps = [r["step"] for r in rows(root / "two") if r["kind"] == "train"]
@@ -105,8 +104,9 @@ def test_two_torchrun_agents_on_one_rendezvous_train_what_one_process_trains(scr
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_is_restarted_by_torchrun_and_resumes_from_last(script):
-    path, one, root = script
-    run = root / "killed"
+    path, root = script
+    run, alone = root / "killed", root / "alone"
+    finish(subprocess.Popen([sys.executable, str(path), str(alone)], stderr=subprocess.PIPE, text=True))
     done = subprocess.run(
         torchrun("--standalone", "--nproc-per-node", "2", "--max-restarts", "1", str(path), str(run)),
         capture_output=True, text=True, timeout=600, env={**os.environ, "RNNKIT_KILL_AT": "7"},
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_run_is_restarted_by_torchrun_and_resumes_from_last(
     log = rows(run)
     assert [r for r in log if r["kind"] == "resume"] == [{"kind": "resume", "step": 6, "from": str(run)}]
     assert [r["kind"] for r in log].count("summary") == 1
-    assert_same(one, weights(run), atol=1e-6)  # resumed at step 6 == never interrupted
+    assert_same(weights(alone), weights(run), atol=1e-6)  # resumed at step 6 == never interrupted
 
 
 @pytest.mark.slow
