@@ -260,21 +260,21 @@ class Trainer:
         noise = add_weight_noise(self.model, cfg.weight_noise) if cfg.weight_noise else None
         loss, carry = forward(self.carry)
         loss_value, weight = loss.item(), 1.0
-        if self.world > 1:  # 3. data parallel: the global batch's mean loss, each rank weighed by its targets
+        if self.world > 1:  # data parallel: the global batch's mean loss, each rank's share weighed by its targets
             counts, sums = distributed.gather([count, count * loss_value if count else 0.0], self.world).sum(0).tolist()
             loss_value, weight = sums / counts, self.world * count / counts  # DDP divides the sum by world
         self.optimizer.zero_grad(set_to_none=True)
         (loss * weight + penalty(self.model, cfg.l1, cfg.l2)).backward()  # under DDP: gradients averaged
         if noise is not None:
             remove_weight_noise(self.model, noise)
-        # 4. clip; a non-finite loss or gradient skips the update (and may roll back)
+        # 3. clip; a non-finite loss or gradient skips the update (and may roll back)
         grad_norm = clip_gradients(self.params, cfg.clip_norm, cfg.clip_value)
         self.step += 1
         if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
             self._skip(loss_value, grad_norm)
             return
         self.bad_steps = 0
-        # 5. step, and carry the state forward with its graph cut
+        # 4. step, and carry the state forward with its graph cut
         self.optimizer.step()
         self.carry = detach(carry)
         w = self.window
