@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
+from rnnkit.cli import app
 from rnnkit.data.text import load_tinyshakespeare
 from rnnkit.tasks.lm import CharLM, LMConfig
 
@@ -137,3 +139,12 @@ def test_two_processes_match_one_process_through_the_cli(tmp_path):
     assert one.keys() == initial.keys()
     assert_same(one, two, atol=1e-5)  # float32, 282 updates
     assert max((one[k] - initial[k]).abs().max() for k in one) > 0.1  # and training moved them
+
+
+def test_max_restarts_without_nproc_is_one_error_line(tmp_path):
+    result = CliRunner().invoke(app, ["music", "train", "--max-restarts", "1", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: --max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun"
+    ]
+    assert not (tmp_path / "run").exists()

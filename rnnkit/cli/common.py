@@ -199,6 +199,8 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
     def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
         def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
             max_restarts = values.pop("max_restarts")
+            if max_restarts and nproc < 2:
+                fail("--max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun")
             args = given_flags(ctx, values)
             if nproc > 1:  # rerun this command as nproc data-parallel processes; exit with their status
                 from rnnkit.train.distributed import launch
