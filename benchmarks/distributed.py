@@ -57,28 +57,36 @@ def main(argv: list[str]) -> None:
     rounds, steps = (1, 60) if args.quick else (3, 120)
     measured: dict[str, list[float]] = {name: [] for name in SETTINGS}
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(rounds):  # interleaved, so a busy phase of a shared machine hits both settings
+        for r in range(rounds):  # interleaved, so a busy phase of a shared machine hits every setting
             for i, (name, setting) in enumerate(SETTINGS.items()):
                 measured[name].append(throughput(Path(tmp) / f"round{r}-setting{i}", steps, setting))
                 print(f"round {r + 1}: {name}: {measured[name][-1]:,.0f} tokens/s", flush=True)
-    base = statistics.median(measured["1 process × 2 threads"])
+    median = {name: statistics.median(values) for name, values in measured.items()}
+    two_threads, ddp, one = median.values()
+    threads = "slower" if two_threads < one else "faster"
     lines = [
         "## Data parallel on one machine (torch DDP, gloo)",
         "",
         f"`rnnkit lm train` on tiny Shakespeare, LSTM 1 × 256, B = 32 × T = 64 characters per update (the same "
-        f"global batch in both settings), {steps} updates per run, {rounds} interleaved round(s). Tokens/s is "
+        f"global batch in every setting), {steps} updates per run, {rounds} interleaved round(s). Tokens/s is "
         "the trainer's logged `tok_s` (update time only: forward, backward with DDP's all-reduce, Adam), the "
         "median of each run's windows of 20 updates after the first, then the median over rounds. The machine "
         "was shared with other developers' training jobs while this ran: the ratio is indicative, not a "
         "clean-room speed-up. The GPU path (nccl, one GPU per LOCAL_RANK) was not run here (no GPU).",
         "",
-        "| setting | tokens/s (median) | per round | vs 1 × 2 |",
-        "|---|---:|---|---:|",
+        f"In this run two processes trained {ddp / two_threads:.2f}× as fast as one process with two threads, "
+        f"and {ddp / one:.2f}× as fast as one process with one thread; one process ran {threads} with two "
+        "threads than with one.",
+        "",
+        "| setting | tokens/s (median) | per round | vs 1 × 2 | vs 1 × 1 |",
+        "|---|---:|---|---:|---:|",
     ]
     for name, values in measured.items():
-        median = statistics.median(values)
         per_round = ", ".join(f"{v:,.0f}" for v in values)
-        lines.append(f"| {name} | {median:,.0f} | {per_round} | {median / base:.2f}× |")
+        lines.append(
+            f"| {name} | {median[name]:,.0f} | {per_round} | {median[name] / two_threads:.2f}× | "
+            f"{median[name] / one:.2f}× |"
+        )
     write_section("distributed", "\n".join(lines) + "\n" + stamp(started, argv, "distributed.py"))
 
 
