@@ -81,7 +81,8 @@ class ForecasterConfig:
     level: float = 0.9
     """Central coverage of the prediction intervals."""
     time_budget: float = 0.0
-    """Seconds of training for all members together (0 = no limit); each member gets its share."""
+    """CPU seconds of training for all members together (0 = no limit), each member its share: process
+    time, not wall time, so a machine loaded by other jobs does not cut training short."""
     threads: int = 1
     """torch threads (small models: one thread is fastest)."""
     seed: int = 0
@@ -317,7 +318,7 @@ def train_member(
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 2 * steps // 3 else 0.5)
     best, best_step, best_state, bad = math.inf, 0, None, 0
-    started = time.time()
+    started = time.process_time()
     net.train()
     for step in range(1, steps + 1):
         sid, ends = win.sample(rng, cfg.batch_size)
@@ -328,7 +329,7 @@ def train_member(
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
-        out_of_time = seconds and time.time() - started > seconds
+        out_of_time = seconds and time.process_time() - started > seconds
         if check is not None and (step % cfg.eval_every == 0 or step == steps or out_of_time):
             score = check(net)
             net.train()
@@ -438,7 +439,9 @@ class Forecaster:
         self.residual_sd = float("nan")  # robust sd of the one-step backtest residuals of u
         self.backtest_: dict | None = None
         self.pos0: np.ndarray | None = None  # (S,) seasonal position of each series' first kept point
-        self.train_seconds = 0.0
+        self.columns = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}  # of the fitted table
+        self.train_seconds = 0.0  # wall
+        self.train_cpu_seconds = 0.0  # process CPU time (what time_budget counts)
         self.steps = 0
 
     # -- fitting -------------------------------------------------------------------------------
@@ -456,13 +459,15 @@ class Forecaster:
             self.config = dataclasses.replace(self.config, horizon=h)
         cfg = self.config
         panel = df if isinstance(df, Panel) else from_frame(df, id_col, time_col, target_col, cfg.season)
+        if not isinstance(df, Panel):
+            self.columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         if cfg.season:
             panel.season = cfg.season
         self.panel, H, m = panel, cfg.horizon, max(panel.season, 1)
         torch.set_num_threads(cfg.threads)
         lookbacks = cfg.resolved_lookbacks(m)
         pad = max(lookbacks) + (2 * m if cfg.esrnn else 0)
-        started = time.time()
+        started, cpu_started = time.time(), time.process_time()
         share = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0
         log = print if verbose else (lambda *a, **k: None)
 
@@ -521,6 +526,7 @@ class Forecaster:
                 self.members.append(Member(seed, net))
                 log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
         self.train_seconds = time.time() - started
+        self.train_cpu_seconds = time.process_time() - cpu_started
         return self
 
     def _calibrate(self, bt: Backtest, transform: Transform, win: Windows, u: np.ndarray, pos: np.ndarray) -> None:
@@ -695,13 +701,17 @@ class Forecaster:
         n_jobs: int = 1,
     ):
         """sMAPE (M3) and MASE (scaled on each series' training part) of the forecasts against the
-        values of `test` (long format, the h points after each series' end), mean over series; with
-        the statsforecast baselines fitted on the same training data. Returns (means, per_series),
-        DataFrames with one column per model."""
+        values of `test` (a long-format DataFrame or a Panel: the h points after each series' end),
+        mean over series; with the statsforecast baselines fitted on the same training data. Returns
+        (means, per_series), DataFrames with one column per model."""
         import pandas as pd
 
         assert self.panel is not None, "the forecaster is not fitted"
-        truth = from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
+        truth = (
+            test
+            if isinstance(test, Panel)
+            else from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
+        )
         index = {k: i for i, k in enumerate(self.panel.ids)}
         missing = [k for k in truth.ids if k not in index]
         if missing:
@@ -772,6 +782,8 @@ class Forecaster:
             "residual_sd": self.residual_sd,
             "backtest": self.backtest_,
             "train_seconds": self.train_seconds,
+            "train_cpu_seconds": self.train_cpu_seconds,
+            "columns": self.columns,
         }
         _atomic(path / "model.safetensors", lambda p: save_file(tensors, str(p)))
         _atomic(path / "forecaster.json", lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
@@ -802,6 +814,8 @@ class Forecaster:
         self.quantiles = None if meta["quantiles"] is None else np.array(meta["quantiles"])
         self.residual_sd = meta["residual_sd"]
         self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
+        self.train_cpu_seconds = meta.get("train_cpu_seconds", float("nan"))
+        self.columns = meta.get("columns", self.columns)
         for j, (L, seed) in enumerate(meta["members"]):
             net = GlobalNet(self.config, len(self.panel), max(self.panel.season, 1), L)
             net.load_state_dict({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"member{j}.")})
@@ -863,6 +877,7 @@ def train_run(config: str | None, args: list[str]) -> str:
     if run.id and run.id not in panel.ids:
         raise ValueError(f"--id {run.id!r} is not a series of {run.csv}")
     fc = Forecaster(config=fcfg).fit(panel)
+    fc.columns = {"id_col": run.id_col, "time_col": run.time_col, "target_col": run.target_col}
     out = Path(run.run_dir)
     fc.save(out)
     fc.predict().to_csv(out / "forecasts.csv", index=False)
@@ -898,3 +913,46 @@ def train_run(config: str | None, args: list[str]) -> str:
         f"forecast.png and anomalies.png (series {shown!r})"
     )
     return "\n".join(lines)
+
+
+def is_panel_dir(run: str | Path) -> bool:
+    """Whether `run` holds a many-series run (a saved Forecaster) rather than a one-series one."""
+    return (Path(run) / "forecaster.json").exists()
+
+
+def predict_run(run: str | Path, series_id: str = "", out: str = "", plot: str = "") -> str:
+    """`rnnkit forecast predict RUN` of a many-series run: the next H values of every series with
+    their intervals into `out` (RUN/forecasts.csv) and a PNG of `series_id` (the first series) into
+    `plot` (RUN/forecast.png). Returns the line to print; an unknown id raises before writing."""
+    fc = Forecaster.load(run)
+    assert fc.panel is not None  # load sets it
+    if series_id and series_id not in fc.panel.ids:
+        raise ValueError(f"--id {series_id!r} is not a series of {run} (e.g. {fc.panel.ids[0]!r})")
+    shown = series_id or fc.panel.ids[0]
+    out_path, plot_path = Path(out or Path(run) / "forecasts.csv"), Path(plot or Path(run) / "forecast.png")
+    table = fc.predict()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(out_path, lambda p: table.to_csv(p, index=False))
+    fc.plot(plot_path, shown)
+    return (
+        f"forecasts of {len(fc.panel)} series ({fc.config.horizon} steps, {fc.config.level:.0%} intervals) "
+        f"in {out_path}; {plot_path} shows series {shown!r}"
+    )
+
+
+def evaluate_run(
+    run: str | Path, csv: str, id_col: str = "", time_col: str = "", target_col: str = "", with_baselines: bool = True
+):
+    """`rnnkit forecast eval RUN --csv TEST` of a many-series run: sMAPE and MASE (mean over series)
+    of the model and the statsforecast baselines against the values of TEST (long format, the points
+    after each series' end; the run's columns unless given). Returns `Forecaster.evaluate`'s means."""
+    from rnnkit.data.panel import read_panel
+
+    if not csv:
+        raise ValueError("--csv TEST.csv (the values after each series' end, in long format) is needed")
+    fc = Forecaster.load(run)
+    cols = {**fc.columns, **{k: v for k, v in (("id_col", id_col), ("time_col", time_col),
+                                                ("target_col", target_col)) if v}}  # fmt: skip
+    assert fc.panel is not None  # load sets it
+    test = read_panel(csv, cols["id_col"], cols["time_col"], cols["target_col"], fc.panel.season)
+    return fc.evaluate(test, with_baselines=with_baselines)[0]
