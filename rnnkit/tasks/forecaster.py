@@ -61,14 +61,14 @@ class ForecasterConfig:
     """Size of a learned per-series embedding fed at every step (0 = none)."""
     esrnn: bool = False
     """ES-RNN: per-series level and seasonality smoothing coefficients learned with the network."""
-    scale_weight: float = 0.5
+    scale_weight: float = 1.0
     """Exponent p of each series' loss weight (level / in-sample seasonal-naive MAE)^p: 0 = the L1 loss
     on log values (relative errors, like sMAPE), 1 = errors as MASE counts them."""
     batch_size: int = 256
     """Windows per update (series drawn uniformly, then an origin in each)."""
     lr: float = 0.002
     """Adam learning rate (halved over the last third of the updates)."""
-    max_steps: int = 1500
+    max_steps: int = 3000
     """Most updates per ensemble member; the backtest picks the number used."""
     eval_every: int = 100
     """Updates between backtest checks while choosing the number of updates."""
