@@ -8,9 +8,10 @@ window of the last L values of u, minus its level (the mean of its last season),
 LSTM with calendar features and an observed-mask, padded on the left when the series is short; a
 linear head on the last hidden state gives all H future values at once (MIMO), trained with the L1
 loss on windows sampled lazily (a series uniformly, then an origin in it). The forecast is the
-median over an ensemble of seeds x lookbacks. A rolling-origin backtest on the training part picks
-the number of updates, calibrates the intervals (residual quantiles per step) and tells which
-series the network loses on against the seasonal naive forecast. With `esrnn=True` the fixed
+mean in u (for a positive series a geometric mean) over an ensemble of seeds x lookbacks. A
+rolling-origin backtest on the training part picks the number of updates, calibrates the intervals
+(residual quantiles per step) and tells which series the network loses on against the seasonal
+naive forecast. With `esrnn=True` the fixed
 seasonal indices and window level give way to ES-RNN's per-series Holt-Winters smoothing, whose
 coefficients and initial seasonality are learned jointly with the network (`ESSmoothing`).
 
@@ -50,7 +51,7 @@ class ForecasterConfig:
     lookbacks: str = ""
     """Comma-separated window lengths L, one ensemble group each; "" = 1.5·H and 3·H (at least 2 seasons)."""
     seeds: int = 3
-    """Ensemble members per lookback; the forecast is the median over all members."""
+    """Ensemble members per lookback; the forecast is their mean in u (log units for a positive series)."""
     cell: str = "lstm"
     """lstm | gru | rnn."""
     hidden_size: int = 48
@@ -625,7 +626,7 @@ class Forecaster:
         win = self._windows()
         sid = np.arange(len(self.panel))
         us = [forecast_u(mb.net, win, sid, win.n) for mb in self.members]
-        u, pos = np.median(np.stack([a for a, _ in us]), 0), us[0][1]
+        u, pos = np.mean(np.stack([a for a, _ in us]), 0), us[0][1]
         point = self.transform.inverse(u, pos)
         if self.quantiles is None:
             return point, point.copy(), point.copy()
@@ -633,7 +634,7 @@ class Forecaster:
         return point, np.minimum(lo, point), np.maximum(hi, point)
 
     def anomalies(self, k: float = 4.0):
-        """Every point with m points or more before it: its one-step forecast (ensemble median) and
+        """Every point with m points or more before it: its one-step forecast (ensemble mean) and
         whether |u - û| > k · the robust sd of the backtest's one-step residuals (u: log, de-seasonalised).
         A DataFrame unique_id, ds, y, forecast, anomaly."""
         import pandas as pd
@@ -645,7 +646,7 @@ class Forecaster:
         start = win.m
         sid = np.concatenate([np.full(max(n - start, 0), i) for i, n in enumerate(win.n)]).astype(int)
         ends = np.concatenate([np.arange(start, n) for n in win.n]).astype(int)
-        u = np.median(np.stack([forecast_u(mb.net, win, sid, ends)[0][:, 0] for mb in self.members]), 0)
+        u = np.mean(np.stack([forecast_u(mb.net, win, sid, ends)[0][:, 0] for mb in self.members]), 0)
         u_true = win.u[sid, win.pad + ends].astype(float)
         pos = (win.pos0[sid] + ends)[:, None]
         point = _inverse_rows(self.transform, sid, u[:, None], pos)[:, 0]
