@@ -73,7 +73,7 @@ class ForecasterConfig:
     """Most updates per ensemble member; the backtest picks the number used."""
     eval_every: int = 100
     """Updates between backtest checks while choosing the number of updates."""
-    patience: int = 4
+    patience: int = 8
     """Checks without improvement before stopping."""
     backtest_windows: int = 3
     """Rolling origins per series in the backtest on the training part (fewer when a series is short)."""
