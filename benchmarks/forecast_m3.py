@@ -186,10 +186,11 @@ def main(argv: list[str]) -> dict:
     )
     lines.append(
         "\nHow the settings were chosen: the forecaster's defaults were picked on a validation split that "
-        "leaves the M3 test values out (`python benchmarks/forecast_m3.py --validation [--option value ...]`: "
-        "each series trains on its training part minus the last 18 points and is scored on those 18, MASE "
-        "scaled on what it trained on); only the run below read the test values. `--time-budget` counts the "
-        "training process's CPU seconds, not wall time, so other jobs on the machine do not shorten training."
+        "leaves the M3 test values out (`python benchmarks/forecast_m3.py --validation` with the option tried, "
+        "e.g. `--patience 8`: each series trains on its training part minus the last 18 points and is scored "
+        "on those 18, MASE scaled on what it trained on); only the run below read the test values. "
+        "`--time-budget` counts the training process's CPU seconds, not wall time, so other jobs on the "
+        "machine do not shorten training."
     )
     lines.append(report.stamp(started, argv, "forecast_m3.py"))
     report.write_section("forecast-m3-quick" if args.quick or args.series else "forecast-m3", "\n".join(lines))
