@@ -14,6 +14,7 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if p.name != "rep
 
 def load(path: Path):
     spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
