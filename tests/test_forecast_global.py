@@ -26,8 +26,9 @@ def seasonal_panel(lengths, seed=0) -> pd.DataFrame:
     for k, n in enumerate(lengths):
         t = np.arange(n)
         y = (50 + 40 * k) * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * (1 + 0.005 * t) * np.exp(rng.normal(0, 0.02, n))
-        rows.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n, freq="MS"),
-                                  "y": y}))
+        rows.append(
+            pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n, freq="MS"), "y": y})
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -51,8 +52,12 @@ def test_short_series_windows_are_padded_and_masked_and_never_read_the_future():
 
 
 def test_backtest_origins_leave_enough_training_points():
-    panel = Panel(["long", "short", "tiny"], [np.arange(120.0), np.arange(48.0), np.arange(10.0)],
-                  [np.ones(120), np.ones(48), np.ones(10)], 12)
+    panel = Panel(
+        ["long", "short", "tiny"],
+        [np.arange(120.0), np.arange(48.0), np.arange(10.0)],
+        [np.ones(120), np.ones(48), np.ones(10)],
+        12,
+    )
     bt = backtest_origins(panel, 18, 3, 6)
     assert bt.origin[bt.sid == 0].tolist() == [102, 96, 90] and bt.origin[bt.sid == 1].tolist() == [30, 24]
     assert bt.cutoff.tolist() == [90, 24, 10] and not np.any(bt.sid == 2)
@@ -67,6 +72,7 @@ def test_fit_predict_every_series_with_intervals_and_a_48_point_one():
     assert out.groupby("unique_id").size().to_dict() == {"s0": 18, "s1": 18, "s2": 18}
     assert str(out[out.unique_id == "s1"].ds.iloc[0])[:10] == "2004-01-01"  # after 48 months
     assert (out["rnnkit-lo-90"] <= out["rnnkit"]).all() and (out["rnnkit"] <= out["rnnkit-hi-90"]).all()
+    assert fc.backtest_ is not None
     assert fc.backtest_["origins"] > 3 and set(fc.backtest_["series"]) == {"s0", "s1", "s2"}
     assert len(fc.predict(h=6)) == 18
     with pytest.raises(ValueError, match="h must be in 1..18"):
@@ -79,9 +85,13 @@ def test_the_network_beats_the_naive_forecast_on_seasonal_series():
     test = df.groupby("unique_id").tail(18)
     fc = Forecaster(h=18, **{**SMALL, "max_steps": 150}).fit(train)
     means, per = fc.evaluate(test, with_baselines=False)
-    naive = np.mean([np.mean(np.abs(g.y.to_numpy() - train[train.unique_id == k].y.iloc[-1]))
-                     / np.mean(np.abs(np.diff(train[train.unique_id == k].y.to_numpy(), n=1)[11:]))
-                     for k, g in test.groupby("unique_id")])
+    naive = np.mean(
+        [
+            np.mean(np.abs(g.y.to_numpy() - train[train.unique_id == k].y.iloc[-1]))
+            / np.mean(np.abs(np.diff(train[train.unique_id == k].y.to_numpy(), n=1)[11:]))
+            for k, g in test.groupby("unique_id")
+        ]
+    )
     assert len(per) == 8 and means.loc["rnnkit", "MASE"] < 0.6 * naive
 
 
@@ -91,6 +101,7 @@ def test_save_load_gives_the_same_forecasts(tmp_path):
     fc.save(tmp_path / "run")
     back = Forecaster.load(tmp_path / "run")
     pd.testing.assert_frame_equal(fc.predict(), back.predict())
+    assert back.backtest_ is not None and fc.backtest_ is not None
     assert back.losing_series == fc.losing_series and back.backtest_["mase"] == fc.backtest_["mase"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["forecaster.json", "model.safetensors"]
 
@@ -121,8 +132,9 @@ def test_es_smoothing_is_holt_winters_in_log_units():
         s[j % m] = c * (g[j] - level) + (1 - c) * sj
         used.append(sj)
     assert base[0].tolist() == pytest.approx([level + s[(n + h) % m] for h in range(H)], abs=1e-5)
-    assert x[0, :, 0].tolist() == pytest.approx((g[n - 6:n] - np.array(used[-6:]) - level).tolist(), abs=1e-5)
+    assert x[0, :, 0].tolist() == pytest.approx((g[n - 6 : n] - np.array(used[-6:]) - level).tolist(), abs=1e-5)
     (y.sum() + x.sum()).backward()
+    assert es.alpha.grad is not None and es.season.grad is not None
     assert es.alpha.grad.abs().item() > 0 and es.season.grad.abs().sum().item() > 0
 
 
@@ -151,30 +163,72 @@ def cli(*args):
     return CliRunner().invoke(app, ["forecast", "train", *args])
 
 
-@pytest.mark.parametrize("edit, flags, message", [
-    (lambda df: df, ["--id-col", "shop"], "no column 'shop'"),
-    (lambda df: df.assign(y=np.where(df.unique_id == "s1", np.nan, df.y)), ["--id-col", "unique_id"],
-     "every value of series 's1' is missing"),
-    (lambda df: pd.concat([df, df.iloc[[5]]]), ["--id-col", "unique_id"], "duplicate timestamp"),
-])
+@pytest.mark.parametrize(
+    "edit, flags, message",
+    [
+        (lambda df: df, ["--id-col", "shop"], "no column 'shop'"),
+        (
+            lambda df: df.assign(y=np.where(df.unique_id == "s1", np.nan, df.y)),
+            ["--id-col", "unique_id"],
+            "every value of series 's1' is missing",
+        ),
+        (lambda df: pd.concat([df, df.iloc[[5]]]), ["--id-col", "unique_id"], "duplicate timestamp"),
+    ],
+)
 def test_cli_bad_tables_are_one_error_line_and_write_nothing(tmp_path, edit, flags, message):
     edit(seasonal_panel([30, 30])).to_csv(tmp_path / "long.csv", index=False)
     result = cli("--csv", str(tmp_path / "long.csv"), *flags, "--run-dir", str(tmp_path / "run"))
     assert result.exit_code == 2 and message in result.output
     assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
-        next(line for line in result.output.splitlines() if message in line)]
+        next(line for line in result.output.splitlines() if message in line)
+    ]
     assert not (tmp_path / "run").exists()
 
 
 def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
     seasonal_panel([60, 48, 50]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"}).to_csv(
-        tmp_path / "long.csv", index=False)
-    result = cli("--csv", str(tmp_path / "long.csv"), "--id-col", "shop", "--time-col", "month", "--target-col",
-                 "sales", "--horizon", "18", "--run-dir", str(tmp_path / "run"), "--id", "s1",
-                 *[a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))])
+        tmp_path / "long.csv", index=False
+    )
+    result = cli(
+        "--csv",
+        str(tmp_path / "long.csv"),
+        "--id-col",
+        "shop",
+        "--time-col",
+        "month",
+        "--target-col",
+        "sales",
+        "--horizon",
+        "18",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--id",
+        "s1",
+        *[a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))],
+    )
     assert result.exit_code == 0, result.output
     assert "3 series (shortest 48 points)" in result.output
     out = pd.read_csv(tmp_path / "run" / "forecasts.csv")
     assert out.groupby("unique_id").size().to_dict() == {"s0": 18, "s1": 18, "s2": 18}
     for name in ("backtest.csv", "anomalies.csv", "forecast.png", "anomalies.png", "model.safetensors"):
         assert (tmp_path / "run" / name).exists(), name
+
+    # predict and eval read the saved run: every series with intervals, --id drawn, scored on a test table
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    run = str(tmp_path / "run")
+    result = CliRunner().invoke(app, ["forecast", "predict", run, "--id", "s2", "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    again = pd.read_csv(tmp_path / "p.csv")
+    pd.testing.assert_frame_equal(again, out)
+    assert (again["rnnkit-lo-90"] <= again["rnnkit"]).all() and (again["rnnkit"] <= again["rnnkit-hi-90"]).all()
+    assert "series 's2'" in result.output
+    bad = CliRunner().invoke(app, ["forecast", "predict", run, "--id", "nope", "--out", str(tmp_path / "q.csv")])
+    assert bad.exit_code == 2 and "error: --id 'nope'" in bad.output and not (tmp_path / "q.csv").exists()
+    full = seasonal_panel([78, 66, 68]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"})
+    full.groupby("shop").tail(18).to_csv(tmp_path / "test.csv", index=False)
+    result = CliRunner().invoke(app, ["forecast", "eval", run, "--csv", str(tmp_path / "test.csv"), "--no-baselines"])
+    assert result.exit_code == 0, result.output
+    assert "rnnkit" in result.output and "MASE" in result.output

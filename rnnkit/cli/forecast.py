@@ -7,7 +7,7 @@ from typer.core import TyperGroup
 
 from rnnkit.cli.common import RUN_HELP, declared, errors, settings_command, train_command
 from rnnkit.tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
-from rnnkit.tasks.forecaster import ForecasterConfig, PanelRunConfig, is_panel_run
+from rnnkit.tasks.forecaster import ForecasterConfig, PanelRunConfig, is_panel_dir, is_panel_run
 
 
 class ForecastCommands(TyperGroup):
@@ -24,6 +24,7 @@ forecast_app = typer.Typer(
     help="Time-series forecasting and anomaly detection.", no_args_is_help=True, cls=ForecastCommands
 )
 CSV_HELP = "Another CSV to forecast (default: the run's own data), with the run's columns."
+TEST_HELP = "Many-series runs: the long table (or folder) of the values after each series' end."
 
 
 def _load_run(run: str, csv: str, time_col: str, target_col: str):
@@ -59,14 +60,21 @@ def train(cfgs: dict) -> None:
 @forecast_app.command("eval")
 def evaluate(
     run: str = typer.Argument(..., help=RUN_HELP),
-    csv: str = typer.Option("", help=CSV_HELP),
+    csv: str = typer.Option("", help=f"{CSV_HELP} {TEST_HELP}"),
+    id_col: str = typer.Option("", help="Many-series runs: the id column of --csv [the run's]."),
     time_col: str = typer.Option(""),
     target_col: str = typer.Option(""),
+    baselines: bool = typer.Option(True, help="Many-series runs: also fit the statsforecast baselines."),
 ) -> None:
-    """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part."""
+    """Print MAE, RMSE, sMAPE, MASE, MAPE of the model and the baselines on the test part; for a
+    many-series run, sMAPE and MASE (mean over series) against the values of --csv."""
     from rnnkit.tasks.forecast import evaluate, metrics_table
+    from rnnkit.tasks.forecaster import evaluate_run
 
     with errors():
+        if is_panel_dir(run):
+            typer.echo(evaluate_run(run, csv, id_col, time_col, target_col, baselines).to_string(float_format="%.3f"))
+            return
         model, cfg, data, _ = _load_run(run, csv, time_col, target_col)
         results, _ = evaluate(model, data, cfg)
     typer.echo(metrics_table(results))
@@ -81,13 +89,23 @@ def predict(
     origin: str = typer.Option(
         "test", help="test: forecast the held-out tail (truth shown); end: forecast past the last point."
     ),
-    out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv]."),
+    out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv; many series: RUN/forecasts.csv]."),
     plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png]."),
+    id: str = typer.Option("", help="Many-series runs: the series drawn in the PNG [the first]."),
 ) -> None:
-    """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG."""
+    """Forecast H steps with intervals: a CSV (time, forecast, lower, upper, truth) and a PNG. For a
+    many-series run: every series from its end (unique_id, ds, rnnkit, lower, upper), --id drawn."""
     from rnnkit.tasks.forecast import plot_forecast, predict, write_csv
+    from rnnkit.tasks.forecaster import predict_run
 
     with errors():
+        if is_panel_dir(run):
+            if csv:
+                raise ValueError(
+                    "--csv is for one-series runs: a many-series run forecasts the series it was fitted on"
+                )
+            typer.echo(predict_run(run, id, out, plot))
+            return
         if origin not in ("test", "end"):
             raise ValueError(f"--origin must be test or end, got {origin!r}")
         model, cfg, data, calib = _load_run(run, csv, time_col, target_col)

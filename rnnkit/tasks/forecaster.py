@@ -8,9 +8,10 @@ window of the last L values of u, minus its level (the mean of its last season),
 LSTM with calendar features and an observed-mask, padded on the left when the series is short; a
 linear head on the last hidden state gives all H future values at once (MIMO), trained with the L1
 loss on windows sampled lazily (a series uniformly, then an origin in it). The forecast is the
-median over an ensemble of seeds x lookbacks. A rolling-origin backtest on the training part picks
-the number of updates, calibrates the intervals (residual quantiles per step) and tells which
-series the network loses on against the seasonal naive forecast. With `esrnn=True` the fixed
+mean in u (for a positive series a geometric mean) over an ensemble of seeds x lookbacks. A
+rolling-origin backtest on the training part picks the number of updates, calibrates the intervals
+(residual quantiles per step) and tells which series the network loses on against the seasonal
+naive forecast. With `esrnn=True` the fixed
 seasonal indices and window level give way to ES-RNN's per-series Holt-Winters smoothing, whose
 coefficients and initial seasonality are learned jointly with the network (`ESSmoothing`).
 
@@ -50,7 +51,7 @@ class ForecasterConfig:
     lookbacks: str = ""
     """Comma-separated window lengths L, one ensemble group each; "" = 1.5·H and 3·H (at least 2 seasons)."""
     seeds: int = 3
-    """Ensemble members per lookback; the forecast is the median over all members."""
+    """Ensemble members per lookback; the forecast is their mean in u (log units for a positive series)."""
     cell: str = "lstm"
     """lstm | gru | rnn."""
     hidden_size: int = 48
@@ -61,18 +62,18 @@ class ForecasterConfig:
     """Size of a learned per-series embedding fed at every step (0 = none)."""
     esrnn: bool = False
     """ES-RNN: per-series level and seasonality smoothing coefficients learned with the network."""
-    scale_weight: float = 0.5
+    scale_weight: float = 1.0
     """Exponent p of each series' loss weight (level / in-sample seasonal-naive MAE)^p: 0 = the L1 loss
     on log values (relative errors, like sMAPE), 1 = errors as MASE counts them."""
     batch_size: int = 256
     """Windows per update (series drawn uniformly, then an origin in each)."""
     lr: float = 0.002
     """Adam learning rate (halved over the last third of the updates)."""
-    max_steps: int = 1500
+    max_steps: int = 3000
     """Most updates per ensemble member; the backtest picks the number used."""
     eval_every: int = 100
     """Updates between backtest checks while choosing the number of updates."""
-    patience: int = 4
+    patience: int = 8
     """Checks without improvement before stopping."""
     backtest_windows: int = 3
     """Rolling origins per series in the backtest on the training part (fewer when a series is short)."""
@@ -81,7 +82,8 @@ class ForecasterConfig:
     level: float = 0.9
     """Central coverage of the prediction intervals."""
     time_budget: float = 0.0
-    """Seconds of training for all members together (0 = no limit); each member gets its share."""
+    """CPU seconds of training for all members together (0 = no limit), each member its share: process
+    time, not wall time, so a machine loaded by other jobs does not cut training short."""
     threads: int = 1
     """torch threads (small models: one thread is fastest)."""
     seed: int = 0
@@ -317,7 +319,7 @@ def train_member(
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 2 * steps // 3 else 0.5)
     best, best_step, best_state, bad = math.inf, 0, None, 0
-    started = time.time()
+    started = time.process_time()
     net.train()
     for step in range(1, steps + 1):
         sid, ends = win.sample(rng, cfg.batch_size)
@@ -328,7 +330,7 @@ def train_member(
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
-        out_of_time = seconds and time.time() - started > seconds
+        out_of_time = seconds and time.process_time() - started > seconds
         if check is not None and (step % cfg.eval_every == 0 or step == steps or out_of_time):
             score = check(net)
             net.train()
@@ -438,7 +440,9 @@ class Forecaster:
         self.residual_sd = float("nan")  # robust sd of the one-step backtest residuals of u
         self.backtest_: dict | None = None
         self.pos0: np.ndarray | None = None  # (S,) seasonal position of each series' first kept point
-        self.train_seconds = 0.0
+        self.columns = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}  # of the fitted table
+        self.train_seconds = 0.0  # wall
+        self.train_cpu_seconds = 0.0  # process CPU time (what time_budget counts)
         self.steps = 0
 
     # -- fitting -------------------------------------------------------------------------------
@@ -456,13 +460,15 @@ class Forecaster:
             self.config = dataclasses.replace(self.config, horizon=h)
         cfg = self.config
         panel = df if isinstance(df, Panel) else from_frame(df, id_col, time_col, target_col, cfg.season)
+        if not isinstance(df, Panel):
+            self.columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         if cfg.season:
             panel.season = cfg.season
         self.panel, H, m = panel, cfg.horizon, max(panel.season, 1)
         torch.set_num_threads(cfg.threads)
         lookbacks = cfg.resolved_lookbacks(m)
         pad = max(lookbacks) + (2 * m if cfg.esrnn else 0)
-        started = time.time()
+        started, cpu_started = time.time(), time.process_time()
         share = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0
         log = print if verbose else (lambda *a, **k: None)
 
@@ -521,6 +527,7 @@ class Forecaster:
                 self.members.append(Member(seed, net))
                 log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
         self.train_seconds = time.time() - started
+        self.train_cpu_seconds = time.process_time() - cpu_started
         return self
 
     def _calibrate(self, bt: Backtest, transform: Transform, win: Windows, u: np.ndarray, pos: np.ndarray) -> None:
@@ -619,7 +626,7 @@ class Forecaster:
         win = self._windows()
         sid = np.arange(len(self.panel))
         us = [forecast_u(mb.net, win, sid, win.n) for mb in self.members]
-        u, pos = np.median(np.stack([a for a, _ in us]), 0), us[0][1]
+        u, pos = np.mean(np.stack([a for a, _ in us]), 0), us[0][1]
         point = self.transform.inverse(u, pos)
         if self.quantiles is None:
             return point, point.copy(), point.copy()
@@ -627,7 +634,7 @@ class Forecaster:
         return point, np.minimum(lo, point), np.maximum(hi, point)
 
     def anomalies(self, k: float = 4.0):
-        """Every point with m points or more before it: its one-step forecast (ensemble median) and
+        """Every point with m points or more before it: its one-step forecast (ensemble mean) and
         whether |u - û| > k · the robust sd of the backtest's one-step residuals (u: log, de-seasonalised).
         A DataFrame unique_id, ds, y, forecast, anomaly."""
         import pandas as pd
@@ -639,7 +646,7 @@ class Forecaster:
         start = win.m
         sid = np.concatenate([np.full(max(n - start, 0), i) for i, n in enumerate(win.n)]).astype(int)
         ends = np.concatenate([np.arange(start, n) for n in win.n]).astype(int)
-        u = np.median(np.stack([forecast_u(mb.net, win, sid, ends)[0][:, 0] for mb in self.members]), 0)
+        u = np.mean(np.stack([forecast_u(mb.net, win, sid, ends)[0][:, 0] for mb in self.members]), 0)
         u_true = win.u[sid, win.pad + ends].astype(float)
         pos = (win.pos0[sid] + ends)[:, None]
         point = _inverse_rows(self.transform, sid, u[:, None], pos)[:, 0]
@@ -695,13 +702,17 @@ class Forecaster:
         n_jobs: int = 1,
     ):
         """sMAPE (M3) and MASE (scaled on each series' training part) of the forecasts against the
-        values of `test` (long format, the h points after each series' end), mean over series; with
-        the statsforecast baselines fitted on the same training data. Returns (means, per_series),
-        DataFrames with one column per model."""
+        values of `test` (a long-format DataFrame or a Panel: the h points after each series' end),
+        mean over series; with the statsforecast baselines fitted on the same training data. Returns
+        (means, per_series), DataFrames with one column per model."""
         import pandas as pd
 
         assert self.panel is not None, "the forecaster is not fitted"
-        truth = from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
+        truth = (
+            test
+            if isinstance(test, Panel)
+            else from_frame(test, id_col, time_col, target_col, self.panel.season, "the test table")
+        )
         index = {k: i for i, k in enumerate(self.panel.ids)}
         missing = [k for k in truth.ids if k not in index]
         if missing:
@@ -772,6 +783,8 @@ class Forecaster:
             "residual_sd": self.residual_sd,
             "backtest": self.backtest_,
             "train_seconds": self.train_seconds,
+            "train_cpu_seconds": self.train_cpu_seconds,
+            "columns": self.columns,
         }
         _atomic(path / "model.safetensors", lambda p: save_file(tensors, str(p)))
         _atomic(path / "forecaster.json", lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
@@ -802,6 +815,8 @@ class Forecaster:
         self.quantiles = None if meta["quantiles"] is None else np.array(meta["quantiles"])
         self.residual_sd = meta["residual_sd"]
         self.backtest_, self.steps, self.train_seconds = meta["backtest"], meta["steps"], meta["train_seconds"]
+        self.train_cpu_seconds = meta.get("train_cpu_seconds", float("nan"))
+        self.columns = meta.get("columns", self.columns)
         for j, (L, seed) in enumerate(meta["members"]):
             net = GlobalNet(self.config, len(self.panel), max(self.panel.season, 1), L)
             net.load_state_dict({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"member{j}.")})
@@ -863,6 +878,7 @@ def train_run(config: str | None, args: list[str]) -> str:
     if run.id and run.id not in panel.ids:
         raise ValueError(f"--id {run.id!r} is not a series of {run.csv}")
     fc = Forecaster(config=fcfg).fit(panel)
+    fc.columns = {"id_col": run.id_col, "time_col": run.time_col, "target_col": run.target_col}
     out = Path(run.run_dir)
     fc.save(out)
     fc.predict().to_csv(out / "forecasts.csv", index=False)
@@ -898,3 +914,46 @@ def train_run(config: str | None, args: list[str]) -> str:
         f"forecast.png and anomalies.png (series {shown!r})"
     )
     return "\n".join(lines)
+
+
+def is_panel_dir(run: str | Path) -> bool:
+    """Whether `run` holds a many-series run (a saved Forecaster) rather than a one-series one."""
+    return (Path(run) / "forecaster.json").exists()
+
+
+def predict_run(run: str | Path, series_id: str = "", out: str = "", plot: str = "") -> str:
+    """`rnnkit forecast predict RUN` of a many-series run: the next H values of every series with
+    their intervals into `out` (RUN/forecasts.csv) and a PNG of `series_id` (the first series) into
+    `plot` (RUN/forecast.png). Returns the line to print; an unknown id raises before writing."""
+    fc = Forecaster.load(run)
+    assert fc.panel is not None  # load sets it
+    if series_id and series_id not in fc.panel.ids:
+        raise ValueError(f"--id {series_id!r} is not a series of {run} (e.g. {fc.panel.ids[0]!r})")
+    shown = series_id or fc.panel.ids[0]
+    out_path, plot_path = Path(out or Path(run) / "forecasts.csv"), Path(plot or Path(run) / "forecast.png")
+    table = fc.predict()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(out_path, lambda p: table.to_csv(p, index=False))
+    fc.plot(plot_path, shown)
+    return (
+        f"forecasts of {len(fc.panel)} series ({fc.config.horizon} steps, {fc.config.level:.0%} intervals) "
+        f"in {out_path}; {plot_path} shows series {shown!r}"
+    )
+
+
+def evaluate_run(
+    run: str | Path, csv: str, id_col: str = "", time_col: str = "", target_col: str = "", with_baselines: bool = True
+):
+    """`rnnkit forecast eval RUN --csv TEST` of a many-series run: sMAPE and MASE (mean over series)
+    of the model and the statsforecast baselines against the values of TEST (long format, the points
+    after each series' end; the run's columns unless given). Returns `Forecaster.evaluate`'s means."""
+    from rnnkit.data.panel import read_panel
+
+    if not csv:
+        raise ValueError("--csv TEST.csv (the values after each series' end, in long format) is needed")
+    fc = Forecaster.load(run)
+    cols = {**fc.columns, **{k: v for k, v in (("id_col", id_col), ("time_col", time_col),
+                                                ("target_col", target_col)) if v}}  # fmt: skip
+    assert fc.panel is not None  # load sets it
+    test = read_panel(csv, cols["id_col"], cols["time_col"], cols["target_col"], fc.panel.season)
+    return fc.evaluate(test, with_baselines=with_baselines)[0]
