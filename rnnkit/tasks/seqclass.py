@@ -47,6 +47,8 @@ class SeqClassConfig(RecurrentConfig):
     """Test share carved (stratified) from data when there is no test file."""
     split_seed: int = 0
     """Seed of the stratified carving; independent of the training seed."""
+    cell: str = "gru"
+    """Recurrent cell: lstm | gru | rnn."""
     embed_size: int = 64
     """Each standardised frame is projected linearly to this size."""
     hidden_size: int = 128
