@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from rnnkit.cli import app
 from rnnkit.tasks.seqclass import (
     FrameClassifier,
+    FrameEnsemble,
     SeqClassConfig,
     SequenceClassificationTask,
     SequenceClassifier,
@@ -57,10 +58,31 @@ def test_padding_does_not_change_a_sequences_logits():
         torch.testing.assert_close(alone, padded)
 
 
+def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_loss():
+    torch.manual_seed(0)
+    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, members=3))
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4)])
+    y = torch.tensor([[0], [2], [1]])
+    model.eval()
+    p = torch.stack([torch.softmax(member(x)[0], -1) for member in model.members]).mean(0)
+    log_p, loss, _ = model(x, y)
+    torch.testing.assert_close(log_p.exp(), p)
+    torch.testing.assert_close(loss, -p[torch.arange(3), y[:, 0]].log().mean())  # the ensemble's NLL
+    model.train()  # training: the mean of the members' own cross-entropies, so no member's gradient
+    _, loss, _ = model(x, y)  # depends on another's weights
+    loss.backward()
+    for member in model.members:
+        grads = [q.grad for q in member.parameters()]
+        member.zero_grad()
+        (member(x, y)[1] / 3).backward()
+        for alone, joint in zip([q.grad for q in member.parameters()], grads, strict=True):
+            torch.testing.assert_close(alone, joint)
+
+
 def test_python_api_learns_variable_length_sequences_and_round_trips(tmp_path):
     samples, labels = toy()
     test = toy(20, seed=1)
-    classifier = SequenceClassifier(SeqClassConfig(hidden_size=16, embed_size=8, batch_size=8),
+    classifier = SequenceClassifier(SeqClassConfig(hidden_size=16, embed_size=8, batch_size=8, members=2),
                                     TrainConfig(max_epochs=30, lr=0.01, run_dir=str(tmp_path / "run"), threads=1,
                                                 log_every=1000))
     summary = classifier.fit(samples, labels, test=test)

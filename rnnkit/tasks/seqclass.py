@@ -1,13 +1,15 @@
 """Classification of numeric sequences (many-to-one over real-valued frames: sensors, audio or video
 features): standardised frames → linear projection → recurrent layers (lengths from the padding) →
-pooling → linear, i.e. text classification's model (rnnkit.tasks.classify) with frames for words.
+pooling → linear, i.e. text classification's model (rnnkit.tasks.classify) with frames for words;
+an ensemble of such networks trained side by side, their class probabilities averaged.
 
-Shape letters: B = sequences, T = frames (padded), C = channels, K = classes.
+Shape letters: B = sequences, T = frames (padded), C = channels, K = classes, M = members.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -45,6 +47,8 @@ class SeqClassConfig(RecurrentConfig):
     """Test share carved (stratified) from data when there is no test file."""
     split_seed: int = 0
     """Seed of the stratified carving; independent of the training seed."""
+    cell: str = "gru"
+    """Recurrent cell: lstm | gru | rnn."""
     embed_size: int = 64
     """Each standardised frame is projected linearly to this size."""
     hidden_size: int = 128
@@ -59,12 +63,16 @@ class SeqClassConfig(RecurrentConfig):
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
     batch_size: int = 16
     """Sequences per update."""
+    members: int = 5
+    """Networks trained side by side from different initial weights; the prediction is the mean of
+    their class probabilities (early stopping on the ensemble's validation loss)."""
 
     rules: ClassVar[dict[str, Rule]] = {
         "pooling": one_of(*POOLINGS),
         "embed_size": at_least(1),
         "batch_size": at_least(1),
         "noise": at_least(0),
+        "members": at_least(1),
     }
 
     def check(self) -> None:
@@ -103,6 +111,27 @@ class FrameClassifier(TextClassifierNet):
         logits = self.head(self.drop(pooled))
         loss = None if targets is None else F.cross_entropy(logits, targets[:, 0])
         return logits, loss, None
+
+
+class FrameEnsemble(nn.Module):
+    """``members`` FrameClassifiers trained side by side, each on its own cross-entropy; the
+    ensemble's class probabilities are the mean of theirs, p = (1/M) Σ_m softmax(z_m)."""
+
+    def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
+        super().__init__()
+        self.members = nn.ModuleList(FrameClassifier(channels, num_classes, cfg) for _ in range(cfg.members))
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
+        """(log p (B, K), loss or None, None) for x as FrameClassifier reads it; the loss is the
+        members' mean cross-entropy in training, the ensemble's −log p(target) in evaluation."""
+        outputs = [member(x, targets) for member in self.members]  # M × (logits (B, K), loss, None)
+        log_p = torch.stack([F.log_softmax(logits, -1) for logits, _, _ in outputs]).logsumexp(0)
+        log_p = log_p - math.log(len(outputs))
+        if targets is None:
+            return log_p, None, None
+        if self.training:
+            return log_p, torch.stack([loss for _, loss, _ in outputs]).mean(), None
+        return log_p, F.nll_loss(log_p, targets[:, 0]), None
 
 
 class Standardizer:
@@ -183,7 +212,7 @@ class SequenceClassificationTask:
         if len(channels) != 1:
             raise ValueError(f"the splits' sequences have different channel counts ({sorted(channels)})")
         self.scaler = Standardizer.fit(self.data["train"][0])
-        self.model = FrameClassifier(channels.pop(), len(self.labels), cfg)
+        self.model = FrameEnsemble(channels.pop(), len(self.labels), cfg)
 
     def _batch(self, split: str, rows: list[int]) -> Batch:
         samples, labels = self.data[split]
@@ -221,7 +250,7 @@ class SequenceClassifier:
     def __init__(self, config: SeqClassConfig | None = None, train: TrainConfig | None = None, **fields):
         self.config = dataclasses.replace(config or SeqClassConfig(), **fields)
         self.train_config = train or TrainConfig(**TRAIN_DEFAULTS)
-        self.model: FrameClassifier | None = None
+        self.model: FrameEnsemble | None = None
         self.scaler: Standardizer | None = None
         self.labels: list[str] = []
 
@@ -309,13 +338,13 @@ class SequenceClassifier:
             labels, scaler = [str(y) for y in meta["labels"]], Standardizer(**meta["scaler"])
         except (KeyError, TypeError, ValueError):
             raise checkpoint.CheckpointError(f"{path}: the saved labels or standardisation are malformed") from None
-        model = FrameClassifier(len(scaler.mean), len(labels), cfg)
+        model = FrameEnsemble(len(scaler.mean), len(labels), cfg)
         checkpoint.load(path, model)
         return cls.from_parts(model, scaler, labels, cfg)
 
     @classmethod
     def from_parts(
-        cls, model: FrameClassifier, scaler: Standardizer, labels: list[str], cfg: SeqClassConfig
+        cls, model: FrameEnsemble, scaler: Standardizer, labels: list[str], cfg: SeqClassConfig
     ) -> SequenceClassifier:
         """A classifier of a trained model (a SequenceClassificationTask's parts after training)."""
         classifier = cls(cfg)

@@ -62,7 +62,7 @@ class TagConfig(RecurrentConfig):
     """CoNLL-U column of the tags: a name (upos, xpos, deprel, ...) or a 0-based index."""
     split_seed: int = 0
     """Seed of the dev/test sentences carved from data when there are no such files."""
-    hidden_size: int = 128
+    hidden_size: int = 256
     """Units per direction of the word-level layers."""
     dropout: float = 0.33
     """Dropout on the token vectors, between the word-level layers and on their outputs."""
