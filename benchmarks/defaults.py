@@ -117,7 +117,7 @@ def run(name: str, budget: list[str], run_dir: str) -> dict:
         "updates": summary["step"],
         "stopped": summary["stopped"],
         "cpu_s": round(time.process_time() - started, 1),
-        "command": f"rnnkit {task_name} train " + shlex.join(user),
+        "command": shlex.join(["rnnkit", task_name, "train", *user]),
     }
 
 
@@ -169,9 +169,14 @@ def main() -> None:
         lines.append(
             f"| {name} | {RUNS[name][4]} | {r['metric']} | {r['value']:.3f} | {text} | "
             f"{within_2_percent(r['value'], r['metric'], target)} | {r['epochs']} | {r['updates']} | "
-            f"{r['stopped']} | {r['cpu_s']:.0f} | `{r['command']}` |"
+            f"{r['stopped']} | {r['cpu_s']:.0f} | `{r['command'].strip()}` |"
         )
-    lines += ["", "Produced by:", stamp(started, sys.argv[1:], "defaults.py")]
+    lines += [
+        "",
+        "Rows are kept in `benchmarks/results/defaults.json` (`--runs` retrains the rows it names); every row",
+        "afresh: `python benchmarks/defaults.py`. The last invocation:",
+        stamp(started, sys.argv[1:], "defaults.py"),
+    ]
     write_section("defaults", "\n".join(lines))
 
 
