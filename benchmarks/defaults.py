@@ -137,7 +137,7 @@ def main() -> None:
     started = time.time()
     results_path = Path(argv.results if not argv.quick else str(argv.results).replace(".json", "_quick.json"))
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    for name in argv.runs.split(","):
+    for name in filter(None, argv.runs.split(",")):  # --runs "": only rewrite the section
         lm = RUNS[name][0] == "lm"
         budget = (["--max-steps", str(5 if argv.quick else argv.lm_steps)] if lm
                   else (["--max-epochs", "2"] if argv.quick else []))  # fmt: skip
