@@ -123,7 +123,7 @@ def run(name: str, budget: list[str], run_dir: str) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--lm-steps", type=int, default=600, help="updates per lm run (the lm runs' cap)")
+    parser.add_argument("--lm-steps", type=int, default=800, help="updates per lm run (the lm runs' cap)")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"a subset of {','.join(RUNS)}")
     parser.add_argument("--run-dir", default="runs/bench-defaults")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "defaults.json"))
