@@ -128,7 +128,9 @@ def test_task_defaults_lie_under_the_users_toml_and_flags(tmp_path):
     assert (cfgs["train"].lr, cfgs["train"].threads, cfgs["train"].max_epochs) == (0.1, 2, 3)  # TOML, flag
     assert cfgs["train"].schedule == "cosine" and cfgs["train"].run_dir == "runs/seq2seq"  # the task's defaults
     assert cfgs["seq2seq"].hidden_size == 16
-    assert rnnkit.LanguageModel.configs(None, [])["train"] == TrainConfig()
+    # no TOML, no flag: the trainer's defaults under the task's own (lm: the defaults sweep's learning rate)
+    assert rnnkit.LanguageModel.configs(None, [])["train"] == TrainConfig(lr=0.004)
+    assert rnnkit.MusicModel.configs(None, [])["train"] == TrainConfig()
 
 
 def test_build_recurrent_offers_every_cell_option_to_every_task():

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +50,8 @@ class LMConfig(RecurrentConfig):
     """Encoding of the text files (a UTF-8 or UTF-16 byte-order mark is detected); e.g. latin-1, cp1252."""
     level: str = "char"
     """Tokens: char | word (whitespace-separated, <eos> per line, unknown words read as <unk>)."""
-    hidden_size: int = 512
+    hidden_size: int = 256
+    """Units per recurrent layer (H); 2×256 was chosen over 2×512 by the defaults sweep (BENCHMARKS.md)."""
     num_layers: int = 2
     embed_size: int = 64
     """Embedding size (E)."""
@@ -251,6 +252,8 @@ class LanguageModel(TaskModel):
 
     name = "lm"
     config_class = LMConfig
+    # Adam at 4e-3 with 2×256 beat 2e-3 and 2×512 on tiny Shakespeare and PTB (benchmarks/defaults_sweep.py).
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.004}
     config: LMConfig
     vocab: CharVocab | WordVocab
 
