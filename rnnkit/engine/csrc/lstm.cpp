@@ -152,8 +152,10 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
   if constexpr (LN) {  // pre = xp + γ_h ∘ LN(U h)
     T* hnorm = a.s.hh_norm + tn * G;
     a.s.hh_rstd[tn] = ln_row(g, hnorm, G);
+#pragma omp simd
     for (int64_t j = 0; j < G; ++j) g[j] = x[j] + a.ln_hh_w[j] * hnorm[j];
   } else {
+#pragma omp simd
     for (int64_t j = 0; j < G; ++j) g[j] += x[j];
   }
   T* gi = g;
@@ -183,6 +185,7 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
   if constexpr (LN) {  // c_read = γ_c ∘ LN(c̃_t) + β_c, over the whole row
     T* cnorm = a.s.c_norm + t * NH + n * H;
     a.s.c_rstd[tn] = ln_row(cn, cnorm, H);
+#pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const T acv = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
       ac[j] = acv;
@@ -270,9 +273,11 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LnGradSums<T>& ln, int64
   } else {
     if constexpr (LN) {
       const T* cnorm = a.s.c_norm + t * NH + r;
+#pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
     } else {
       const T* cnew = a.s.c_new ? a.s.c_new + t * NH + r : a.cs + (t + 1) * NH + r;
+#pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(cnew[j]);
     }
     ac = acbuf;
