@@ -17,7 +17,6 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -163,20 +162,6 @@ struct RowBlocks {
     });
   }
 };
-
-// ---------------------------------------------------------------- memory
-// Asks the kernel to back a large, freshly allocated buffer with 2 MB pages (transparent huge
-// pages in "madvise" mode), so that the loop's first writes fault once per 2 MB instead of once
-// per 4 KB. Advisory: a no-op where the kernel declines or the pages are already mapped.
-inline at::Tensor huge_pages(at::Tensor t) {
-#ifdef MADV_HUGEPAGE
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = (begin + t.nbytes()) & ~(kHuge - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-#endif
-  return t;
-}
 
 // ---------------------------------------------------------------- activations
 // float: branch-free polynomial exp (Cephes expf, ~1 ulp) so the loops auto-vectorise.

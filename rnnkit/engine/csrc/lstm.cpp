@@ -27,11 +27,11 @@ template <typename B> struct LstmSaved {
     const int64_t T = xp.size(0), N = xp.size(1);
     const auto o = xp.options();
     LstmSaved s;
-    s.gates = huge_pages(at::empty_like(xp));
+    s.gates = at::empty_like(xp);
     if (!binary_updates) s.act_c = at::empty({T, N, H}, o);
     if (peephole) s.c_new = at::empty({T, N, H}, o);
     if (layer_norm) {
-      s.hh_norm = huge_pages(at::empty_like(xp));
+      s.hh_norm = at::empty_like(xp);
       s.hh_rstd = at::empty({T, N, 1}, o);
       s.c_norm = at::empty({T, N, H}, o);
       s.c_rstd = at::empty({T, N, 1}, o);
@@ -53,9 +53,9 @@ template <typename B> struct LstmGrads {
   }
   static LstmGrads allocate(const at::Tensor& gates, int64_t H, bool layer_norm) {
     LstmGrads g;
-    g.dxp = huge_pages(at::empty_like(gates));
+    g.dxp = at::empty_like(gates);
     if (layer_norm) {
-      g.dhp = huge_pages(at::empty_like(gates));
+      g.dhp = at::empty_like(gates);
       g.ln_hh_weight = at::empty({gates.size(2)}, gates.options());
       g.ln_cell_weight = at::empty({H}, gates.options());
       g.ln_cell_bias = at::empty({H}, gates.options());
