@@ -89,8 +89,7 @@ class LSTMCell(Cell):
         b = p["bias_ih"] + p["bias_hh"] if "bias_ih" in p else None
         if not self.layer_norm:
             return F.linear(x, p["weight_ih"], b)
-        xp = F.layer_norm(F.linear(x, p["weight_ih"]), (self.gate_size,), p["ln_ih_weight"], None, LN_EPS)
-        return xp if b is None else xp + b
+        return F.layer_norm(F.linear(x, p["weight_ih"]), (self.gate_size,), p["ln_ih_weight"], b, LN_EPS)
 
     # ---- helpers shared by the three forms of the step -------------------------------------
     def _blocks(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -171,9 +170,12 @@ class LSTMCell(Cell):
 
     # ---- fast engine: backward step, hand-derived --------------------------------------------
     def new_grad_buffers(self, T, xp):
+        """dxp, and with layer norm dhp (T, N, G) and the gains' and bias's gradients, summed over steps."""
         grads = {"dxp": torch.empty_like(xp)}
         if self.layer_norm:
-            grads.update(dhp=torch.empty_like(xp), dc_read=xp.new_empty(T, xp.shape[1], self.hidden_size))
+            H, G = self.hidden_size, self.gate_size
+            grads.update(dhp=torch.empty_like(xp), ln_hh_weight=xp.new_zeros(G),
+                         ln_cell_weight=xp.new_zeros(H), ln_cell_bias=xp.new_zeros(H))  # fmt: skip
         return grads
 
     def backward_step(self, t, dnew, prev, rp, saved, grads):
@@ -185,7 +187,8 @@ class LSTMCell(Cell):
         torch.mul(dh * act_c, a["o"] * (1 - a["o"]), out=d["o"])
         d_read = dh * a["o"] * activation_grad(self.activation, act_c)
         if self.layer_norm:  # c_read = γ_c ∘ LN(c_t) + β_c
-            grads["dc_read"][t] = d_read
+            grads["ln_cell_weight"] += (d_read * saved["c_norm"][t]).sum(0)
+            grads["ln_cell_bias"] += d_read.sum(0)
             d_read = layer_norm_backward(d_read * rp["ln_cell_weight"], saved["c_norm"][t], saved["c_rstd"][t])
         dc = dc + d_read
         if peep:
@@ -205,6 +208,7 @@ class LSTMCell(Cell):
         # pre = xp + [γ_h ∘ LN](U h_{t−1})
         dhp = grads["dxp"][t]
         if self.layer_norm:
+            grads["ln_hh_weight"] += (dhp * saved["hh_norm"][t]).sum(0)
             dhp = layer_norm_backward(dhp * rp["ln_hh_weight"], saved["hh_norm"][t], saved["hh_rstd"][t])
             grads["dhp"][t] = dhp
         return recurrent_input(dhp @ rp["weight_hh"], saved.get("h_mask")), dc_prev
@@ -222,8 +226,6 @@ class LSTMCell(Cell):
                 p.append((d["f"] * c_all[:-1]).sum((0, 1)))
             p.append((d["o"] * saved["c_new"]).sum((0, 1)))
             out["weight_peephole"] = torch.cat(p)
-        if self.layer_norm:
-            out["ln_hh_weight"] = (dxp * saved["hh_norm"]).sum((0, 1))
-            out["ln_cell_weight"] = (grads["dc_read"] * saved["c_norm"]).sum((0, 1))
-            out["ln_cell_bias"] = grads["dc_read"].sum((0, 1))
+        if self.layer_norm:  # summed over steps by the backward loop, while each step's rows were at hand
+            out.update((name, grads[name]) for name in ("ln_hh_weight", "ln_cell_weight", "ln_cell_bias"))
         return tuple(out[name] for name in self.recurrent_names)

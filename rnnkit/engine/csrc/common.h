@@ -335,6 +335,7 @@ RK_INLINE T ln_row(const T* __restrict x, T* __restrict n, int64_t W) {
 #pragma omp simd reduction(+ : v)
   for (int64_t j = 0; j < W; ++j) { T c = x[j] - mean; v += c * c; }
   const T rstd = T(1) / std::sqrt(v / T(W) + T(1e-5));
+#pragma omp simd
   for (int64_t j = 0; j < W; ++j) n[j] = (x[j] - mean) * rstd;
   return rstd;
 }
@@ -347,6 +348,7 @@ RK_INLINE void ln_back_row(const T* d, const T* __restrict gamma, const T* __res
 #pragma omp simd reduction(+ : s1, s2)
   for (int64_t j = 0; j < W; ++j) { T dn = d[j] * gamma[j]; s1 += dn; s2 += dn * n[j]; }
   const T m1 = s1 / T(W), m2 = s2 / T(W);
+#pragma omp simd
   for (int64_t j = 0; j < W; ++j) out[j] = rstd * (d[j] * gamma[j] - m1 - n[j] * m2);
 }
 

@@ -42,18 +42,23 @@ template <typename B> struct LstmSaved {
 
 // What lstm_backward fills for LSTMCell.recurrent_grads.
 template <typename B> struct LstmGrads {
-  B dxp;      // (T, N, G) ∂L/∂(gate pre-activations)
-  B dhp;      // (T, N, G) ∂L/∂(U h_{t−1}), through its layer norm (layer norm only)
-  B dc_read;  // (T, N, H) ∂L/∂(γ_c ∘ LN(c̃_t) + β_c) (layer norm only)
+  B dxp;             // (T, N, G) ∂L/∂(gate pre-activations)
+  B dhp;             // (T, N, G) ∂L/∂(U h_{t−1}), through its layer norm (layer norm only)
+  B ln_hh_weight;    // (G) ∂L/∂γ_h = Σ_t,n dxp ∘ LN(U h_{t−1}) (layer norm only)
+  B ln_cell_weight;  // (H) ∂L/∂γ_c = Σ_t,n ∂L/∂c_read ∘ LN(c̃_t) (layer norm only)
+  B ln_cell_bias;    // (H) ∂L/∂β_c = Σ_t,n ∂L/∂c_read (layer norm only)
   template <typename F, typename... S> static void each(const F& f, S&... s) {
-    f("dxp", s.dxp...); f("dhp", s.dhp...); f("dc_read", s.dc_read...);
+    f("dxp", s.dxp...); f("dhp", s.dhp...); f("ln_hh_weight", s.ln_hh_weight...);
+    f("ln_cell_weight", s.ln_cell_weight...); f("ln_cell_bias", s.ln_cell_bias...);
   }
   static LstmGrads allocate(const at::Tensor& gates, int64_t H, bool layer_norm) {
     LstmGrads g;
     g.dxp = at::empty_like(gates);
     if (layer_norm) {
       g.dhp = at::empty_like(gates);
-      g.dc_read = at::empty({gates.size(0), gates.size(1), H}, gates.options());
+      g.ln_hh_weight = at::empty({gates.size(2)}, gates.options());
+      g.ln_cell_weight = at::empty({H}, gates.options());
+      g.ln_cell_bias = at::empty({H}, gates.options());
     }
     return g;
   }
@@ -147,8 +152,10 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
   if constexpr (LN) {  // pre = xp + γ_h ∘ LN(U h)
     T* hnorm = a.s.hh_norm + tn * G;
     a.s.hh_rstd[tn] = ln_row(g, hnorm, G);
+#pragma omp simd
     for (int64_t j = 0; j < G; ++j) g[j] = x[j] + a.ln_hh_w[j] * hnorm[j];
   } else {
+#pragma omp simd
     for (int64_t j = 0; j < G; ++j) g[j] += x[j];
   }
   T* gi = g;
@@ -178,6 +185,7 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
   if constexpr (LN) {  // c_read = γ_c ∘ LN(c̃_t) + β_c, over the whole row
     T* cnorm = a.s.c_norm + t * NH + n * H;
     a.s.c_rstd[tn] = ln_row(cn, cnorm, H);
+#pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const T acv = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
       ac[j] = acv;
@@ -209,12 +217,27 @@ template <typename T> struct LstmBack {
   LstmGrads<T*> g;
   const T* dout;  // (T, N, H) already masked, or null
   T* dsh; T* dnh; T* direct; T* gemm;  // as BackBufs
-  T* dsc;  // (N, H) ∂L/∂c_t, in place over steps
-  T* dcn;  // (N, H) scratch: ∂L/∂c̃_t
+  T* dsc;    // (N, H) ∂L/∂c_t, in place over steps
+  T* dcn;    // (N, H) scratch: ∂L/∂c̃_t
+  T* dread;  // (N, H) scratch: ∂L/∂c_read (layer norm only)
 };
 
+// The layer-norm parameter gradients of one block of rows, summed over its steps and rows while
+// each row is in cache: [∂L/∂γ_h (G) | ∂L/∂γ_c (H) | ∂L/∂β_c (H)].
+template <typename T> struct LnGradSums {
+  T *hh_w, *c_w, *c_b;
+  LnGradSums(T* p, int64_t G, int64_t H)  // p null: no layer norm
+      : hh_w(p), c_w(p ? p + G : p), c_b(p ? p + G + H : p) {}
+};
+// acc += a ∘ b over a row.
+template <typename T>
+RK_INLINE void add_product(T* __restrict acc, const T* __restrict a, const T* __restrict b,
+                           int64_t W) {
+  for (int64_t j = 0; j < W; ++j) acc[j] += a[j] * b[j];
+}
+
 template <typename T, bool CIFG, int A, bool LN>
-RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, int64_t t, int64_t n) {
+RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LnGradSums<T>& ln, int64_t t, int64_t n) {
   const LstmArgs<T>& a = b.f;
   const Dims& d = a.r.d;
   const int64_t H = d.H, G = d.G, NH = d.NH, tn = t * d.N + n;
@@ -250,15 +273,17 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, int64_t t, int64_t n) {
   } else {
     if constexpr (LN) {
       const T* cnorm = a.s.c_norm + t * NH + r;
+#pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
     } else {
       const T* cnew = a.s.c_new ? a.s.c_new + t * NH + r : a.cs + (t + 1) * NH + r;
+#pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(cnew[j]);
     }
     ac = acbuf;
   }
-  // h_t = o ∘ act(c_read): ∂L/∂o, and ∂L/∂c_read (into dc_read, or straight into ∂L/∂c̃_t)
-  T* dread = LN ? b.g.dc_read + t * NH + r : nullptr;
+  // h_t = o ∘ act(c_read): ∂L/∂o, and ∂L/∂c_read (into dread, or straight into ∂L/∂c̃_t)
+  T* dread = LN ? b.dread + r : nullptr;
 #pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
     const T o = go[j];
@@ -268,7 +293,10 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, int64_t t, int64_t n) {
   }
   if constexpr (LN) {  // c_read = γ_c ∘ LN(c̃_t) + β_c
     T* tmp = acbuf;  // ac no longer needed past this point
-    ln_back_row(dread, a.ln_c_w, a.s.c_norm + t * NH + r, a.s.c_rstd[tn], tmp, H);
+    const T* cnorm = a.s.c_norm + t * NH + r;
+    add_product(ln.c_w, dread, cnorm, H);
+    for (int64_t j = 0; j < H; ++j) ln.c_b[j] += dread[j];
+    ln_back_row(dread, a.ln_c_w, cnorm, a.s.c_rstd[tn], tmp, H);
     for (int64_t j = 0; j < H; ++j) dcn[j] += tmp[j];
   }
   // c̃_t = f ∘ c_{t−1} + i ∘ g
@@ -294,8 +322,11 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, int64_t t, int64_t n) {
     dg_[j] = dcv * i * act_grad<A>(gv);
     dc[j] = dcp + (dcdir ? dcdir[j] : T(0));
   }
-  if constexpr (LN)  // pre = xp + γ_h ∘ LN(U h_{t−1})
-    ln_back_row(dx, a.ln_hh_w, a.s.hh_norm + tn * G, a.s.hh_rstd[tn], b.g.dhp + tn * G, G);
+  if constexpr (LN) {  // pre = xp + γ_h ∘ LN(U h_{t−1})
+    const T* hnorm = a.s.hh_norm + tn * G;
+    add_product(ln.hh_w, dx, hnorm, G);
+    ln_back_row(dx, a.ln_hh_w, hnorm, a.s.hh_rstd[tn], b.g.dhp + tn * G, G);
+  }
 }
 
 template <typename T, bool CIFG, int A, bool LN>
@@ -304,12 +335,22 @@ void lstm_backward_loop(const LstmBack<T>& b) {
   const RowBlocks rb(d.N);
   StepGemm<T> mm(false, rb.chunk, d.H, d.G, b.f.r.U, d.H);
   const T* dpre = LN ? b.g.dhp : b.g.dxp;  // ∂L/∂(U h_{t−1})
+  const int64_t W = d.G + 2 * d.H;  // one LnGradSums per block of rows
+  at::Tensor sums = LN ? at::zeros({rb.P, W}, options_of<T>()) : at::Tensor();
   rb.run([&](int64_t r0, int64_t r1) {
+    const LnGradSums<T> ln(LN ? sums.data_ptr<T>() + (r0 / rb.chunk) * W : nullptr, d.G, d.H);
     for (int64_t t = d.T - 1; t >= 0; --t) {
-      for (int64_t n = r0; n < r1; ++n) lstm_bwd_row<T, CIFG, A, LN>(b, t, n);
+      for (int64_t n = r0; n < r1; ++n) lstm_bwd_row<T, CIFG, A, LN>(b, ln, t, n);
       mm.run(r1 - r0, dpre + (t * d.N + r0) * d.G, d.G, T(0), b.gemm + r0 * d.H, d.H);
     }
   });
+  if constexpr (LN) {
+    const at::Tensor total = sums.sum(0);
+    const LnGradSums<T> all(total.data_ptr<T>(), d.G, d.H);
+    std::memcpy(b.g.ln_hh_weight, all.hh_w, sizeof(T) * d.G);
+    std::memcpy(b.g.ln_cell_weight, all.c_w, sizeof(T) * d.H);
+    std::memcpy(b.g.ln_cell_bias, all.c_b, sizeof(T) * d.H);
+  }
 }
 
 // ---------------------------------------------------------------- entry points
@@ -355,13 +396,14 @@ std::tuple<Buffers, std::vector<at::Tensor>> lstm_backward(
   auto grads = LstmGrads<at::Tensor>::allocate(saved.gates, h.size(2), w.layer_norm());
   BackBufs bb(dh_final, has(u_h) || has(h_mask), has(u_h));
   at::Tensor dc = dc_final.clone(), dcn = at::empty_like(dc_final);
+  at::Tensor dread = w.layer_norm() ? at::empty_like(dc_final) : at::Tensor();
   dispatch_lstm(saved.gates, cifg, activation, w.layer_norm(), [&](auto t, auto C, auto A, auto L) {
     using T = decltype(t);
     std::vector<at::Tensor> keep;
     LstmArgs<T> a = lstm_args<T>(c10::nullopt, h, c, saved, w, u_h, u_c, h_mask, cifg, keep);
     LstmBack<T> b{a, pointers<T>(grads),
                   ptr<T>(d_output), bb.dsh.data_ptr<T>(), ptr<T>(bb.dnh), ptr<T>(bb.direct),
-                  bb.gemm.data_ptr<T>(), dc.data_ptr<T>(), dcn.data_ptr<T>()};
+                  bb.gemm.data_ptr<T>(), dc.data_ptr<T>(), dcn.data_ptr<T>(), ptr<T>(dread)};
     lstm_backward_loop<T, decltype(C)::value, decltype(A)::value, decltype(L)::value>(b);
   });
   return {to_dict(grads), {bb.dh0(h_mask), dc}};
