@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from report import PATH as BENCHMARKS  # benchmarks/ is on sys.path when a script runs
-from report import stamp, write_section
+from report import results_store, stamp, write_section
 
 from rnnkit.tasks.base import TaskModel
 from rnnkit.tasks.classify import TextClassifier, predict, score_probs
@@ -135,8 +135,7 @@ def main() -> None:
     argv = build_parser().parse_args()
     torch.set_num_threads(1)
     started = time.time()
-    results_path = Path(argv.results if not argv.quick else str(argv.results).replace(".json", "_quick.json"))
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
+    results_path, results = results_store(argv.results, argv.quick)
     for name in filter(None, argv.runs.split(",")):  # --runs "": only rewrite the section
         lm = RUNS[name][0] == "lm"
         budget = (["--max-steps", str(5 if argv.quick else argv.lm_steps)] if lm

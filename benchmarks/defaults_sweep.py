@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from defaults import GENRE_TSV  # benchmarks/ is on sys.path when a script runs
-from report import stamp, write_section
+from report import results_store, stamp, write_section
 
 from rnnkit.data.music import load_rolls
 from rnnkit.data.text import read_splits
@@ -261,8 +261,7 @@ def main() -> None:
     argv = build_parser().parse_args()
     torch.set_num_threads(1)
     started = time.time()
-    results_path = Path(argv.results if not argv.quick else str(argv.results).replace(".json", "_quick.json"))
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
+    results_path, results = results_store(argv.results, argv.quick)
     for task in argv.tasks.split(","):
         budget = QUICK_BUDGET[task] if argv.quick else TASKS[task][2]
         cells = results.setdefault(task, {flags: {} for flags in GRIDS[task]})

@@ -66,6 +66,13 @@ def stamp(started: float, argv: list[str], script: str) -> str:
             f"command: `{command(script, argv)}`\n")
 
 
+def results_store(path: str | Path, quick: bool) -> tuple[Path, dict]:
+    """The JSON file a script keeps its finished runs in (under --quick its `_quick` twin, so a check
+    run never mixes with measured ones) and what it holds so far ({} if nothing yet)."""
+    store = Path(str(path).replace(".json", "_quick.json") if quick else path)
+    return store, json.loads(store.read_text(encoding="utf-8")) if store.exists() else {}
+
+
 def val_rows(run_dir: str | Path) -> list[dict]:
     """The validation rows ({"step", "epoch", "loss"}) of the latest run in run_dir (its metrics.jsonl
     keeps earlier runs' rows after --overwrite; each run starts with its `engine` rows)."""
