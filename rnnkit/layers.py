@@ -10,6 +10,12 @@ with, in addition, ``lengths=`` in forward (variable-length batches, no sorting 
 options torch lacks (peepholes, CIFG, layer norm, softsign, GRU's reset-before form, forget-bias,
 orthogonal and chrono initialisation, recurrent dropout and zoneout, the choice of BPTT engine).
 
+Engines (``engine_info`` says which runs): ``fast`` scans each layer-direction with a hand-derived
+BPTT, its time loop compiled on the CPU; on CUDA the cells torch has (RNN tanh/relu, LSTM without
+variants, GRU reset-after), without recurrent dropout or zoneout, go to cuDNN through torch's own
+fused op (rnnkit.engine.torch_kernel), and the rest run the fast scan as per-step torch ops on the
+GPU. ``torch`` forces torch's op on any device; ``reference`` is autograd over the equations.
+
 Regularisation inside the recurrence, for every cell, in the fast engine (rnnkit.engine.masks):
     recurrent_dropout=p  variational dropout of h_{t−1} in the recurrent products, one mask per
                          sequence (Gal & Ghahramani 2016); off at evaluation
@@ -35,7 +41,7 @@ from rnnkit.cells.base import ACTIVATIONS, Cell, check_choice
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
-from rnnkit.engine import ENGINES, ScanMasks, compiled
+from rnnkit.engine import ENGINES, ScanMasks, compiled, torch_kernel
 from rnnkit.engine.fast import forward_loop
 from rnnkit.init import SCHEMES, chrono_bias, init_parameter
 
@@ -46,11 +52,8 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
-def lengths_mask(lengths, T: int, N: int, device) -> torch.Tensor | None:
-    """Validate ``lengths`` (list or tensor, any device, any order) and return the (T, N, 1) mask t < length.
-
-    Returns None when every sequence runs the full T steps.
-    """
+def check_lengths(lengths, T: int, N: int) -> torch.Tensor:
+    """Validate ``lengths`` (list or tensor, any device, any order): N integers in 0..T; returned on the CPU."""
     lengths = torch.as_tensor(lengths, device="cpu")
     if lengths.dim() != 1 or lengths.shape[0] != N:
         raise ValueError(f"lengths must hold one length per sequence ({N}); got shape {tuple(lengths.shape)}")
@@ -58,6 +61,15 @@ def lengths_mask(lengths, T: int, N: int, device) -> torch.Tensor | None:
         raise ValueError(f"lengths must be integers; got dtype {lengths.dtype}")
     if (lengths < 0).any() or (lengths > T).any():
         raise ValueError(f"lengths must lie in 0..{T} (the sequence length); got {lengths.tolist()}")
+    return lengths
+
+
+def lengths_mask(lengths, T: int, N: int, device) -> torch.Tensor | None:
+    """Validate ``lengths`` (as ``check_lengths``) and return the (T, N, 1) mask t < length on ``device``.
+
+    Returns None when every sequence runs the full T steps.
+    """
+    lengths = check_lengths(lengths, T, N)
     if (lengths == T).all():
         return None
     return (torch.arange(T)[:, None] < lengths[None, :]).unsqueeze(-1).to(device)
@@ -102,7 +114,7 @@ class RecurrentLayer(nn.Module):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
                 raise ValueError(f"{name} must be a probability in [0, 1); got {p!r}")
         self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
-        check_choice("engine", engine, tuple(ENGINES))
+        check_choice("engine", engine, (*ENGINES, "torch"))
         check_choice("init", init, SCHEMES)
         if getattr(self, "chrono_init", None) is not None and not bias:
             raise ValueError("chrono_init sets gate biases, so it needs bias=True")
@@ -120,6 +132,7 @@ class RecurrentLayer(nn.Module):
                     names[base] = base + suffix
                 self._param_names.append(names)
         self.reset_parameters()
+        self._uses_torch_kernel(torch.device("cpu"))  # engine="torch": its options
         if engine == "reference":  # no silent slow paths
             warnings.warn(f"{type(self).__name__}: {self.engine_info()['reason']}", stacklevel=3)
 
@@ -172,11 +185,27 @@ class RecurrentLayer(nn.Module):
         if self.batch_first:
             x = x.transpose(0, 1)
         T, N = x.shape[0], x.shape[1]
-        mask = None if lengths is None else lengths_mask(lengths, T, N, x.device)
-        n_state = len(self.cell.state_names)
+        lengths = None if lengths is None else check_lengths(lengths, T, N)
         if hx is None:
             zeros = x.new_zeros(self.num_layers * self.num_directions, N, self.hidden_size)
             hx = tuple(zeros for _ in self.cell.state_names)
+        if self._uses_torch_kernel(x.device):
+            options = (self.num_layers, self.dropout, self.training, self.bidirectional)
+            x, state = torch_kernel.run_stack(self.cell, x, hx, self._flat_weights(), self.bias, lengths, *options)
+        else:
+            x, state = self._scan_stack(x, hx, lengths)
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        if unbatched:
+            x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
+        return x, (state[0] if len(state) == 1 else state)
+
+    def _scan_stack(self, x, hx, lengths) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The layers one after the other, each direction one scan of the engine: (output, final state),
+        as ``torch_kernel.run_stack``."""
+        T, N = x.shape[0], x.shape[1]
+        mask = None if lengths is None else lengths_mask(lengths, T, N, x.device)
+        n_state = len(self.cell.state_names)
         scan = ENGINES[self.engine]
         finals = []
         for layer in range(self.num_layers):
@@ -193,12 +222,7 @@ class RecurrentLayer(nn.Module):
             x = torch.cat(outputs, dim=-1) if self.num_directions == 2 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        state: tuple[torch.Tensor, ...] = tuple(torch.stack(s) for s in zip(*finals))
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        if unbatched:
-            x, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
-        return x, (state[0] if len(state) == 1 else state)
+        return x, tuple(torch.stack(s) for s in zip(*finals))
 
     def step(self, input, hx=None):
         """One time step, for streaming (not for bidirectional layers).
@@ -262,20 +286,62 @@ class RecurrentLayer(nn.Module):
         return {k: v.transpose(1, 2) for k, v in stacked.items()} if self.batch_first else stacked
 
     def engine_info(self) -> dict[str, str]:
-        """Which path runs the time loop, and why: {"engine", "device", "reason"}."""
+        """Which path runs the time loop, and why: {"engine", "path", "device", "reason"}, path one of
+        ``torch_kernel`` (torch's fused kernel, cuDNN on CUDA), ``compiled_loop``, ``python_loop``
+        (per-step torch ops, e.g. a variant on CUDA) or ``autograd`` (the reference engine)."""
         weight = next(self.parameters())
-        if self.engine == "reference":
+        device = weight.device
+        if self._uses_torch_kernel(device):
+            path = "torch_kernel"
+            why = "engine='torch'" if self.engine == "torch" else "the default engine on CUDA, for a cell torch has"
+            reason = (f"{torch_kernel.kernel_name(weight)}: torch's fused {torch_kernel.mode(self.cell)} op over "
+                      f"the whole stack, backward by autograd; chosen by {why}")  # fmt: skip
+        elif self.engine == "reference":
+            path = "autograd"
             reason = (
                 "reference engine: autograd over the step equations, several times slower; chosen by engine='reference'"
             )
         elif compiled.supports(self.cell, weight):
-            reason = "fast engine: hand-derived BPTT, time loop compiled (C++)"
+            path, reason = "compiled_loop", "fast engine: hand-derived BPTT, time loop compiled (C++)"
         else:
-            reason = (
-                f"fast engine: hand-derived BPTT, time loop of per-step torch ops on {weight.device.type} "
-                f"({compiled.status()})"
-            )
-        return {"engine": self.engine, "device": str(weight.device), "reason": reason}
+            path = "python_loop"
+            why = compiled.status() if device.type == "cpu" else "the compiled loops are CPU-only"
+            if device.type == "cuda":
+                option = torch_kernel.unsupported(self.cell, self.recurrent_dropout, self.zoneout)
+                why += f"; not cuDNN, which has no {option}"
+            reason = f"fast engine: hand-derived BPTT, time loop of per-step torch ops on {device.type} ({why})"
+        return {"engine": self.engine, "path": path, "device": str(device), "reason": reason}
+
+    def _uses_torch_kernel(self, device: torch.device) -> bool:
+        """Whether forward on ``device`` runs torch's fused kernel (rnnkit.engine.torch_kernel.chosen).
+
+        Raises:
+            ValueError: engine='torch' with an option torch's kernels lack, named.
+        """
+        if self.engine == "torch":
+            option = torch_kernel.unsupported(self.cell, self.recurrent_dropout, self.zoneout)
+            if option is not None:
+                raise ValueError(f"engine='torch' runs torch's own kernels, which have no {option}; use engine='fast'")
+        return torch_kernel.chosen(self.engine, self.cell, device, self.recurrent_dropout, self.zoneout)
+
+    def _flat_weights(self) -> list[torch.Tensor]:
+        """Each layer-direction's weight_ih, weight_hh[, bias_ih, bias_hh]: torch.nn.RNNBase's flat order."""
+        order = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return [getattr(self, names[base]) for names in self._param_names for base in order if base in names]
+
+    def flatten_parameters(self) -> None:
+        """As torch.nn.RNNBase.flatten_parameters: on CUDA, the weights of a layer that runs cuDNN move
+        into one buffer, which cuDNN reads in place; a no-op anywhere else."""
+        weight = next(self.parameters())
+        if weight.is_cuda and self._uses_torch_kernel(weight.device):
+            torch_kernel.flatten(self._flat_weights(), self.bias, self.cell, self.input_size, self.num_layers,
+                                 self.bidirectional)  # fmt: skip
+
+    def _apply(self, fn, recurse=True):
+        """After .to(), .cuda(), .double(), ...: flatten_parameters, as torch's layers do."""
+        out = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return out
 
     def _scan_masks(
         self, valid, T: int, N: int, n_state: int, like: torch.Tensor, training: bool | None = None
@@ -358,6 +424,9 @@ class RecurrentLayer(nn.Module):
         if self.zoneout:
             raise ValueError("zoneout changes evaluation outputs and torch.nn has no equivalent")
         kind = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}[type(self)]
+        option = torch_kernel.missing_from_torch(self.cell)
+        if option is not None:
+            raise ValueError(f"torch.nn.{kind.__name__} has no {option}; only the cells torch has convert")
         options = {"nonlinearity": self.cell.nonlinearity} if isinstance(self, RNN) else {}
         twin = kind(self.input_size, self.hidden_size, self.num_layers, bias=self.bias, batch_first=self.batch_first,
                     dropout=self.dropout, bidirectional=self.bidirectional, **options)  # fmt: skip
@@ -394,8 +463,10 @@ class RNN(RecurrentLayer):
             outputs of the two directions are concatenated (D·H features).
         init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
             ``orthogonal`` (rnnkit.init).
-        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
-            (autograd over the step equations; slower, warns).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop on the CPU; on CUDA, cuDNN for
+            the cells torch has, see ``engine_info``), ``reference`` (autograd over the step
+            equations; slower, warns) or ``torch`` (torch's fused kernel on any device; only the
+            cells torch has, without recurrent dropout or zoneout).
         recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
             sequence (Gal & Ghahramani 2016); off at evaluation.
         zoneout: probability that each unit of each state keeps its previous value at a step
@@ -427,12 +498,6 @@ class RNN(RecurrentLayer):
             zoneout,
         )
 
-    def to_torch(self) -> nn.RNNBase:
-        """The torch.nn.RNN with the same weights; ValueError for nonlinearity sigmoid or softsign, or zoneout."""
-        if self.cell.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"torch.nn.RNN has no nonlinearity={self.cell.nonlinearity!r} (only tanh and relu)")
-        return super().to_torch()
-
     @classmethod
     def from_torch(cls, module: nn.RNN, **options) -> RNN:
         """An rnnkit.RNN with the configuration, weights and device of a torch.nn.RNN; ``options`` are
@@ -458,8 +523,10 @@ class LSTM(RecurrentLayer):
             outputs of the two directions are concatenated (D·H features).
         init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
             ``orthogonal`` (rnnkit.init).
-        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
-            (autograd over the step equations; slower, warns).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop on the CPU; on CUDA, cuDNN for
+            the cells torch has, see ``engine_info``), ``reference`` (autograd over the step
+            equations; slower, warns) or ``torch`` (torch's fused kernel on any device; only the
+            cells torch has, without recurrent dropout or zoneout).
         recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
             sequence (Gal & Ghahramani 2016); off at evaluation.
         zoneout: probability that each unit of each state keeps its previous value at a step
@@ -521,19 +588,6 @@ class LSTM(RecurrentLayer):
                 if self.chrono_init:
                     self._gate_bias(names, 0, -keep)  # b_i = −b_f
 
-    def to_torch(self) -> nn.RNNBase:
-        """The torch.nn.LSTM with the same weights; ValueError for peephole, cifg, layer_norm, softsign or zoneout."""
-        cell = self.cell
-        for option, value, plain in (
-            ("peephole", cell.peephole, False),
-            ("cifg", cell.cifg, False),
-            ("layer_norm", cell.layer_norm, False),
-            ("activation", cell.activation, "tanh"),
-        ):
-            if value != plain:
-                raise ValueError(f"torch.nn.LSTM has no {option}={value!r}; only the standard LSTM converts")
-        return super().to_torch()
-
     @classmethod
     def from_torch(cls, module: nn.LSTM, **options) -> LSTM:
         """An rnnkit.LSTM with the configuration, weights and device of a torch.nn.LSTM; ``options`` are
@@ -558,8 +612,10 @@ class GRU(RecurrentLayer):
             outputs of the two directions are concatenated (D·H features).
         init: weight initialisation: ``uniform`` (torch's U(−1/√H, 1/√H)), ``xavier`` or
             ``orthogonal`` (rnnkit.init).
-        engine: ``fast`` (hand-derived BPTT, compiled time loop where possible) or ``reference``
-            (autograd over the step equations; slower, warns).
+        engine: ``fast`` (hand-derived BPTT, compiled time loop on the CPU; on CUDA, cuDNN for
+            the cells torch has, see ``engine_info``), ``reference`` (autograd over the step
+            equations; slower, warns) or ``torch`` (torch's fused kernel on any device; only the
+            cells torch has, without recurrent dropout or zoneout).
         recurrent_dropout: variational dropout of h_{t−1} in the recurrent products, one mask per
             sequence (Gal & Ghahramani 2016); off at evaluation.
         zoneout: probability that each unit of each state keeps its previous value at a step
@@ -601,12 +657,6 @@ class GRU(RecurrentLayer):
         if self.chrono_init:
             for names in self._param_names:
                 self._gate_bias(names, 1, chrono_bias(self.hidden_size, self.chrono_init))
-
-    def to_torch(self) -> nn.RNNBase:
-        """The torch.nn.GRU with the same weights; ValueError for reset_after=False or zoneout."""
-        if not self.cell.reset_after:
-            raise ValueError("torch.nn.GRU has only the reset_after=True form")
-        return super().to_torch()
 
     @classmethod
     def from_torch(cls, module: nn.GRU, **options) -> GRU:

@@ -1,0 +1,127 @@
+"""Torch's own fused recurrent kernels (cuDNN on CUDA), for the cells torch has.
+
+``torch.nn.RNNBase.forward`` runs a whole stack (every layer and direction, dropout between
+layers) in one call of ``torch._VF.lstm / gru / rnn_tanh / rnn_relu``. ``run_stack`` makes that
+same call with an rnnkit layer's parameters, which have torch's names, shapes and gate order
+(LSTM i, f, g, o; GRU r, z, n, the reset-after form n = tanh(W_n x + b_in + r ∘ (U_n h + b_hn)),
+which is cuDNN's), and its state layout (L·D, N, H), index layer·D + direction. On CUDA torch
+picks cuDNN (or its own CUDA kernels where cuDNN can't take the dtype); on the CPU, its ATen or
+oneDNN kernels: the same op on every device, so the CPU tests check what a GPU runs.
+
+Which layers it can run (``unsupported``): the standard cells only (RNN tanh/relu, LSTM without
+peephole, CIFG, layer norm or softsign, GRU reset_after), without recurrent dropout or zoneout
+(cuDNN has neither). Lengths go in as a packed sequence; dropout between layers is the kernel's.
+Which layers it does run (``chosen``): engine="torch" always; the default engine="fast" on CUDA
+whenever it can. The dtype does not enter: torch's kernels take every floating dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import _VF
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.cells.base import Cell
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.rnn import RNNCell
+
+KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+CUDNN_MODES = {"RNN_RELU": 0, "RNN_TANH": 1, "LSTM": 2, "GRU": 3}  # torch.backends.cudnn.rnn.get_cudnn_mode
+
+
+def missing_from_torch(cell: Cell) -> str | None:
+    """The cell's option that torch.nn's RNN, LSTM and GRU lack, e.g. "peephole=True" (None: torch has the cell)."""
+    if isinstance(cell, LSTMCell):
+        for option, value, plain in (
+            ("peephole", cell.peephole, False),
+            ("cifg", cell.cifg, False),
+            ("layer_norm", cell.layer_norm, False),
+            ("activation", cell.activation, "tanh"),
+        ):
+            if value != plain:
+                return f"{option}={value!r}"
+        return None
+    if isinstance(cell, GRUCell):
+        return None if cell.reset_after else "reset_after=False"
+    if isinstance(cell, RNNCell):
+        return None if cell.nonlinearity in ("tanh", "relu") else f"nonlinearity={cell.nonlinearity!r}"
+    return type(cell).__name__
+
+
+def unsupported(cell: Cell, recurrent_dropout: float, zoneout: float) -> str | None:
+    """What keeps torch's kernels from running this layer, as an option (None: nothing)."""
+    if recurrent_dropout:
+        return f"recurrent_dropout={recurrent_dropout}"
+    if zoneout:
+        return f"zoneout={zoneout}"
+    return missing_from_torch(cell)
+
+
+def chosen(engine: str, cell: Cell, device: torch.device, recurrent_dropout: float, zoneout: float) -> bool:
+    """Whether a layer runs torch's kernel: engine "torch", or the default "fast" on CUDA where it can."""
+    if engine == "torch":
+        return True
+    return engine == "fast" and device.type == "cuda" and unsupported(cell, recurrent_dropout, zoneout) is None
+
+
+def mode(cell: Cell) -> str:
+    """torch's name for the cell's kernel: LSTM, GRU, RNN_TANH or RNN_RELU (for a cell ``unsupported`` admits)."""
+    if isinstance(cell, LSTMCell):
+        return "LSTM"
+    if isinstance(cell, GRUCell):
+        return "GRU"
+    return "RNN_RELU" if getattr(cell, "nonlinearity", None) == "relu" else "RNN_TANH"
+
+
+def kernel_name(weight: torch.Tensor) -> str:
+    """Which of torch's kernels runs on this weight's device and dtype, in words."""
+    if weight.device.type != "cuda":
+        return f"torch's {weight.device.type} kernel"
+    if torch.backends.cudnn.is_acceptable(weight):
+        return f"cuDNN {torch.backends.cudnn.version()}"
+    return f"torch's CUDA kernel (cuDNN not usable for {weight.dtype})"
+
+
+def flatten(weights: list[torch.Tensor], bias: bool, cell: Cell, input_size: int, num_layers: int,
+            bidirectional: bool) -> None:  # fmt: skip
+    """Move CUDA ``weights`` (torch's flat order) into one cuDNN buffer, as nn.RNNBase.flatten_parameters
+    does, so cuDNN reads them in place instead of copying them at every call. No-op elsewhere."""
+    first = weights[0]
+    if not all(w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w) for w in weights):
+        return
+    flatten_weight = torch._cudnn_rnn_flatten_weight  # pyright: ignore[reportPrivateImportUsage]
+    if len({w.data_ptr() for w in weights}) != len(weights) or not torch._use_cudnn_rnn_flatten_weight():  # pyright: ignore[reportPrivateImportUsage]  # noqa: E501
+        return
+    with torch.cuda.device_of(first), torch.no_grad():  # in place on the weights' storage
+        flatten_weight(weights, 4 if bias else 2, input_size, CUDNN_MODES[mode(cell)], cell.hidden_size, 0, num_layers,
+                       False, bidirectional)  # fmt: skip
+
+
+def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.Tensor], bias: bool, lengths,
+              num_layers: int, dropout: float, training: bool, bidirectional: bool):  # fmt: skip
+    """The whole stack over x (T, N, I) from hx (one (L·D, N, H) tensor per state) in one kernel call.
+
+    ``weights``: per layer-direction w_ih, w_hh, and with ``bias`` b_ih, b_hh (nn.RNNBase's flat order). ``lengths``:
+    None or a CPU integer tensor (N,) in 0..T. Returns (output (T, N, D·H), final state tuple) with
+    rnnkit's contract: zero output past each length, state at each sequence's end (h_0 for length 0).
+    """
+    kernel = KERNELS[mode(cell)]
+    state = hx if len(hx) == 2 else hx[0]
+    if lengths is None:
+        output, *final = kernel(x, state, weights, bias, num_layers, dropout, training, bidirectional, False)
+        return output, tuple(final)
+    T = x.shape[0]
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).to(torch.int64), enforce_sorted=False)
+    order, unorder = packed.sorted_indices, packed.unsorted_indices
+    assert order is not None and unorder is not None  # enforce_sorted=False always sorts
+    state = tuple(s.index_select(1, order) for s in hx)
+    output, *final = kernel(packed.data, packed.batch_sizes, state if len(hx) == 2 else state[0], weights, bias,
+                            num_layers, dropout, training, bidirectional)  # fmt: skip
+    output, _ = pad_packed_sequence(PackedSequence(output, packed.batch_sizes, order, unorder), total_length=T)
+    final = tuple(s.index_select(1, unorder) for s in final)
+    if (lengths == 0).any():  # packing needs one step: run those on one, then give back zeros and h_0
+        empty = (lengths == 0).to(x.device)[None, :, None]
+        output = output.masked_fill(empty, 0.0)
+        final = tuple(torch.where(empty, s0, s) for s0, s in zip(hx, final))
+    return output, final
