@@ -151,3 +151,14 @@ def test_weights_are_flattened_for_cudnn_and_still_save(tmp_path):
     load_model(twin, str(tmp_path / "model.safetensors"))
     for a, b in zip(layer.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", STANDARD)
+def test_gradients_in_evaluation_mode_on_cuda(name):
+    """cuDNN's backward needs a training-mode forward; in evaluation mode with gradients wanted (as the
+    diagnostics do) the call runs torch's own CUDA kernels instead, with the same numbers."""
+    layer = make(name, **OPTIONS).double().to(CUDA).eval()
+    ref = reference_twin(layer, name, **OPTIONS).eval()
+    x, hx = torch.randn(4, 6, 3, dtype=torch.float64, device=CUDA), cuda_state(layer, 4)
+    for a, b in zip(outputs_and_grads(layer, x, hx, LENGTHS), outputs_and_grads(ref, x, hx, LENGTHS), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)

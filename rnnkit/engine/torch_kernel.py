@@ -17,6 +17,8 @@ whenever it can. The dtype does not enter: torch's kernels take every floating d
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -102,22 +104,31 @@ def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.T
               num_layers: int, dropout: float, training: bool, bidirectional: bool):  # fmt: skip
     """The whole stack over x (T, N, I) from hx (one (L·D, N, H) tensor per state) in one kernel call.
 
-    ``weights``: per layer-direction w_ih, w_hh, and with ``bias`` b_ih, b_hh (nn.RNNBase's flat order). ``lengths``:
-    None or a CPU integer tensor (N,) in 0..T. Returns (output (T, N, D·H), final state tuple) with
+    ``weights``: per layer-direction w_ih, w_hh, and with ``bias`` b_ih, b_hh (nn.RNNBase's flat
+    order). ``lengths``: None or a CPU integer tensor (N,) in 0..T. Returns (output (T, N, D·H), final state tuple) with
     rnnkit's contract: zero output past each length, state at each sequence's end (h_0 for length 0).
+    On CUDA in evaluation mode with gradients wanted (e.g. diagnostics), cuDNN, whose backward needs
+    a training-mode forward, is switched off for the call: torch's own CUDA kernels run instead.
     """
-    kernel = KERNELS[mode(cell)]
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *hx, *weights))
+    cudnn_off = x.is_cuda and needs_grad and not training  # cuDNN's backward needs a training-mode forward
+    with torch.backends.cudnn.flags(enabled=False) if cudnn_off else contextlib.nullcontext():
+        return _run(KERNELS[mode(cell)], x, hx, weights, bias, lengths, (num_layers, dropout, training, bidirectional))
+
+
+def _run(kernel, x, hx: tuple[torch.Tensor, ...], weights: list[torch.Tensor], bias: bool, lengths, options: tuple):
+    """run_stack's call; ``options``: num_layers, dropout, training, bidirectional, in the kernel's order."""
     state = hx if len(hx) == 2 else hx[0]
     if lengths is None:
-        output, *final = kernel(x, state, weights, bias, num_layers, dropout, training, bidirectional, False)
+        output, *final = kernel(x, state, weights, bias, *options, False)  # batch_first=False
         return output, tuple(final)
     T = x.shape[0]
     packed = pack_padded_sequence(x, lengths.clamp(min=1).to(torch.int64), enforce_sorted=False)
     order, unorder = packed.sorted_indices, packed.unsorted_indices
     assert order is not None and unorder is not None  # enforce_sorted=False always sorts
-    state = tuple(s.index_select(1, order) for s in hx)
-    output, *final = kernel(packed.data, packed.batch_sizes, state if len(hx) == 2 else state[0], weights, bias,
-                            num_layers, dropout, training, bidirectional)  # fmt: skip
+    sorted_hx = tuple(s.index_select(1, order) for s in hx)
+    state = sorted_hx if len(hx) == 2 else sorted_hx[0]
+    output, *final = kernel(packed.data, packed.batch_sizes, state, weights, bias, *options)
     output, _ = pad_packed_sequence(PackedSequence(output, packed.batch_sizes, order, unorder), total_length=T)
     final = tuple(s.index_select(1, unorder) for s in final)
     if (lengths == 0).any():  # packing needs one step: run those on one, then give back zeros and h_0
