@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py            # full grid, B in {1, 32, 128}, H in {256, 512} (~10 min, 2 cores)
     python benchmarks/speed.py --quick    # B in {1, 32}, H = 256, fewer repeats (~1-2 min)
+    python benchmarks/speed.py --device cuda   # on a GPU: rnnkit against cuDNN (section speed-cuda)
 
 For each shape (T = 100, I = 128, float32) every model runs on the same input; a training step is
 forward + backward of output.sum() (the input requires grad, as for a layer inside a network),
@@ -14,7 +15,13 @@ forward GEMMs, then the data and weight gradients) as a fraction of a sequence-b
 for backward (saved_tensors_hooks, each storage counted once), in bytes per token per hidden unit
 would be shape-free, here in MB.
 
-The table goes into BENCHMARKS.md between the speed markers; other sections are kept. Not a test.
+On CUDA (``--device cuda``) the same models run on the GPU, torch's through cuDNN; rnnkit's standard
+cells dispatch to cuDNN too (rnnkit.engine.torch_kernel), its variants run the fast scan as per-step
+ops. Each timed call is bracketed by torch.cuda.synchronize(). Without a CUDA device it prints one
+``error:`` line and exits 2.
+
+The tables go into BENCHMARKS.md between the speed markers (CUDA: speed-cuda); other sections are
+kept. Not a test.
 """
 
 from __future__ import annotations
@@ -28,9 +35,8 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from report import environment, stamp, write_section  # benchmarks/ is on sys.path when a script runs
+from torch import nn
 
 import rnnkit
 from rnnkit.engine import compiled
@@ -83,8 +89,8 @@ class PeepholeLoop(nn.Module):
         return torch.stack(out), (h, c)
 
 
-def models(H, quick):
-    """(name, family, module, gate width G)."""
+def models(H, quick, device="cpu"):
+    """(name, family, module on ``device``, gate width G)."""
     rk = [
         ("rnnkit LSTM", "lstm", rnnkit.LSTM(I, H), 4),
         ("rnnkit LSTM peephole", "lstm", rnnkit.LSTM(I, H, peephole=True), 4),
@@ -94,7 +100,9 @@ def models(H, quick):
         ("rnnkit GRU", "gru", rnnkit.GRU(I, H), 3),
         ("rnnkit GRU reset_before", "gru", rnnkit.GRU(I, H, reset_after=False), 3),
     ]
-    rk += [(f"rnnkit RNN {a}", "rnn", rnnkit.RNN(I, H, nonlinearity=a), 1) for a in ("tanh", "relu", "sigmoid", "softsign")]
+    rk += [
+        (f"rnnkit RNN {a}", "rnn", rnnkit.RNN(I, H, nonlinearity=a), 1) for a in ("tanh", "relu", "sigmoid", "softsign")
+    ]
     # regularisation inside the recurrence (issue 13: its cost against the same cell without it)
     rk += [
         ("rnnkit LSTM + recurrent dropout 0.25", "lstm", rnnkit.LSTM(I, H, recurrent_dropout=0.25), 4),
@@ -108,7 +116,7 @@ def models(H, quick):
         ("torch LSTMCell loop", "lstm", LSTMCellLoop(I, H), 4),
         ("torch peephole loop", "lstm", PeepholeLoop(I, H), 4),
     ]
-    return torch_models + rk
+    return [(name, family, m.to(device), g) for name, family, m, g in torch_models + rk]
 
 
 BASELINE = {"lstm": "torch nn.LSTM", "gru": "torch nn.GRU", "rnn": "torch nn.RNN"}
@@ -129,26 +137,34 @@ def saved_bytes(module, x) -> int:
     return sum(storages.values())
 
 
-def gemm_rate(N, H, repeats) -> float:
+def gemm_rate(N, H, repeats, device="cpu") -> float:
     """FLOP/s of a sequence-batched fp32 GEMM (T·N x H) @ (H x 4H), median of ``repeats``."""
-    a, b = torch.randn(T * N, H), torch.randn(H, 4 * H)
-    out = torch.empty(T * N, 4 * H)
+    a, b = torch.randn(T * N, H, device=device), torch.randn(H, 4 * H, device=device)
+    out = torch.empty(T * N, 4 * H, device=device)
     torch.mm(a, b, out=out)
-    times = []
-    for _ in range(max(repeats, 5)):
-        t0 = CLOCK()
-        torch.mm(a, b, out=out)
-        times.append(CLOCK() - t0)
+    times = [timed(lambda: torch.mm(a, b, out=out)) for _ in range(max(repeats, 5))]
     return 2 * T * N * H * 4 * H / statistics.median(times)
 
 
 CLOCK = time.perf_counter
+SYNC = None  # torch.cuda.synchronize on CUDA: kernels are asynchronous
 
 
-def bench_shape(N, H, repeats, quick):
+def timed(f) -> float:
+    """Seconds that ``f()`` takes, on CLOCK, the device's queue drained before and after."""
+    if SYNC:
+        SYNC()
+    t0 = CLOCK()
+    f()
+    if SYNC:
+        SYNC()
+    return CLOCK() - t0
+
+
+def bench_shape(N, H, repeats, quick, device="cpu"):
     torch.manual_seed(0)
-    x = torch.randn(T, N, I, requires_grad=True)
-    ms = models(H, quick)
+    x = torch.randn(T, N, I, device=device, requires_grad=True)
+    ms = models(H, quick, device)
     steps = {}
     for name, _, m, _ in ms:
         def train(m=m):
@@ -168,10 +184,8 @@ def bench_shape(N, H, repeats, quick):
     for _ in range(repeats):
         for name, (train, infer) in steps.items():
             for k, f in enumerate((train, infer)):
-                t0 = CLOCK()
-                f()
-                times[name][k].append(CLOCK() - t0)
-    rate = gemm_rate(N, H, repeats)
+                times[name][k].append(timed(f))
+    rate = gemm_rate(N, H, repeats, device)
     rows = []
     for name, family, m, g in ms:
         tr, inf = (statistics.median(v) for v in times[name])
@@ -188,8 +202,17 @@ def bench_shape(N, H, repeats, quick):
 
 
 # ---- report ------------------------------------------------------------------------------------
-def hardware() -> str:
+def hardware(device: str = "cpu") -> str:
+    if device == "cuda":
+        return (f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+                f"torch {torch.__version__}")  # fmt: skip
     return f"{environment()}, {compiled.status()}"
+
+
+NOT_ON_GPU = (
+    "\nThe CUDA path (cuDNN for the cells torch has, the fast scan on the GPU for the others) was not "
+    "measured: this machine has no GPU. `python benchmarks/speed.py --device cuda` measures it on one.\n"
+)
 
 
 def table(results) -> str:
@@ -207,7 +230,9 @@ def table(results) -> str:
                 f"{r['saved_ratio']:.2f} |"
             )  # fmt: skip
         base = {r["name"]: r["train"] for r in rows}
-        costs = [f"{r['name'][7:]} {r['train'] / base[r['name'].split(' + ')[0]]:.2f}×" for r in rows if " + " in r["name"]]
+        costs = [
+            f"{r['name'][7:]} {r['train'] / base[r['name'].split(' + ')[0]]:.2f}×" for r in rows if " + " in r["name"]
+        ]
         if costs:  # goal ≤ 1.15× the same cell without it
             lines += ["", "Cost of regularisation inside the recurrence, training step against the same cell "
                       "without it (goal ≤ 1.15×): " + "; ".join(costs) + "."]
@@ -215,7 +240,7 @@ def table(results) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="B in {1, 32}, H = 256, 3 rounds (~1-2 min)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1],
                     help="thread counts to measure, each in its own table (default: 1 and all cores)")
@@ -224,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hidden", type=int, nargs="*", default=None)
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="cpu: this thread's CPU time (needs --threads 1; robust on a busy machine)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: on the GPU, against cuDNN (BENCHMARKS.md section speed-cuda); --threads is ignored")
     ap.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--no-write", action="store_true", help="print the table only")
     return ap
@@ -233,7 +260,14 @@ def main(argv: list[str]) -> None:
     ap = build_parser()
     args = ap.parse_args(argv)
     started = time.time()
-    global CLOCK
+    global CLOCK, SYNC
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            print("error: --device cuda needs a CUDA device, and torch sees none on this machine", file=sys.stderr)
+            sys.exit(2)
+        if args.clock == "cpu":
+            ap.error("--clock cpu times the host thread, not the GPU: use the wall clock with --device cuda")
+        SYNC, args.threads = torch.cuda.synchronize, args.threads[:1]
     if args.clock == "cpu":
         if args.threads != [1]:
             ap.error("--clock cpu measures one thread: use it with --threads 1")
@@ -244,23 +278,28 @@ def main(argv: list[str]) -> None:
     t_build = time.perf_counter()
     compiled.load()
     t_build = time.perf_counter() - t_build
-    parts = ["## Speed: training and inference steps against torch (benchmarks/speed.py)"]
+    cuda = args.device == "cuda"
+    title = "on CUDA against cuDNN" if cuda else "against torch"
+    parts = [f"## Speed: training and inference steps {title} (benchmarks/speed.py{' --device cuda' if cuda else ''})"]
     for threads in args.threads:  # 1 thread and all cores, each against torch at the same thread count
         torch.set_num_threads(threads)
         t0, results = time.perf_counter(), {}
         for H in hiddens:
             for N in batches:
-                results[(N, H)] = bench_shape(N, H, repeats, args.quick)
+                results[(N, H)] = bench_shape(N, H, repeats, args.quick, args.device)
                 print(table({(N, H): results[(N, H)]}), flush=True)
+        heading = "GPU" if cuda else f"{threads} thread{'s' if threads > 1 else ''}"
         parts.append(
-            f"\n### {threads} thread{'s' if threads > 1 else ''}\n\n"
-            f"Measured {datetime.date.today()} on {hardware()}; extension load {t_build:.2f} s; "
+            f"\n### {heading}\n\n"
+            f"Measured {datetime.date.today()} on {hardware(args.device)}; extension load {t_build:.2f} s; "
             f"{repeats} interleaved rounds, medians, {args.clock} clock; took {time.perf_counter() - t0:.0f} s"
             f"{' (--quick)' if args.quick else ''}. Timings on a shared machine vary ±25%: compare ratios, "
             "which are measured in the same rounds.\n" + table(results))
+    if not cuda and not torch.cuda.is_available():
+        parts.append(NOT_ON_GPU)
     md = "\n".join(parts)
     if not args.no_write:
-        write_section("speed", md + "\n" + stamp(started, argv, "speed.py"), args.output)
+        write_section("speed-cuda" if cuda else "speed", md + "\n" + stamp(started, argv, "speed.py"), args.output)
         print(f"\nwrote {args.output}")
     else:
         print(md)
