@@ -82,7 +82,8 @@ def kernel_name(weight: torch.Tensor) -> str:
         return f"torch's {weight.device.type} kernel"
     if torch.backends.cudnn.is_acceptable(weight):
         return f"cuDNN {torch.backends.cudnn.version()}"
-    return f"torch's CUDA kernel (cuDNN not usable for {weight.dtype})"
+    why = "disabled" if not torch.backends.cudnn.enabled else f"not available for {weight.dtype}"
+    return f"torch's CUDA kernel (cuDNN {why})"
 
 
 def flatten(weights: list[torch.Tensor], bias: bool, cell: Cell, input_size: int, num_layers: int,
