@@ -132,7 +132,7 @@ class RecurrentLayer(nn.Module):
                     names[base] = base + suffix
                 self._param_names.append(names)
         self.reset_parameters()
-        self._uses_torch_kernel(torch.device("cpu"))  # engine="torch": its options
+        self._uses_torch_kernel(torch.device("cpu"))  # engine="torch" with an option torch lacks: ValueError now
         if engine == "reference":  # no silent slow paths
             warnings.warn(f"{type(self).__name__}: {self.engine_info()['reason']}", stacklevel=3)
 

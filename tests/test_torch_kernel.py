@@ -16,7 +16,7 @@ from rnnkit.engine import torch_kernel
 
 STANDARD = ["rnn-tanh", "rnn-relu", "lstm", "gru-reset-after"]  # the cells torch (and cuDNN) has
 CUDA, CPU = torch.device("cuda"), torch.device("cpu")
-LENGTHS = (None, [6, 0, 3, 1], torch.tensor([2, 6, 6, 5]))  # none, a list with an empty sequence, a tensor
+LENGTHS = (None, [6, 0, 3, 1], torch.tensor([2, 6, 6, 5]), [6] * 4)  # none, with an empty one, a tensor, all full
 
 
 def outputs_and_grads(layer, x, hx, lengths=None) -> tuple[torch.Tensor, ...]:

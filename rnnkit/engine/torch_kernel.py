@@ -120,7 +120,7 @@ def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.T
 def _run(kernel, x, hx: tuple[torch.Tensor, ...], weights: list[torch.Tensor], bias: bool, lengths, options: tuple):
     """run_stack's call; ``options``: num_layers, dropout, training, bidirectional, in the kernel's order."""
     state = hx if len(hx) == 2 else hx[0]
-    if lengths is None:
+    if lengths is None or bool((lengths == x.shape[0]).all()):  # every sequence full: no packing
         output, *final = kernel(x, state, weights, bias, *options, False)  # batch_first=False
         return output, tuple(final)
     T = x.shape[0]
