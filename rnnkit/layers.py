@@ -330,18 +330,8 @@ class RecurrentLayer(nn.Module):
         return [getattr(self, names[base]) for names in self._param_names for base in order if base in names]
 
     def flatten_parameters(self) -> None:
-        """As torch.nn.RNNBase.flatten_parameters: on CUDA, the weights of a layer that runs cuDNN move
-        into one buffer, which cuDNN reads in place; a no-op anywhere else."""
-        weight = next(self.parameters())
-        if weight.is_cuda and self._uses_torch_kernel(weight.device):
-            torch_kernel.flatten(self._flat_weights(), self.bias, self.cell, self.input_size, self.num_layers,
-                                 self.bidirectional)  # fmt: skip
-
-    def _apply(self, fn, recurse=True):
-        """After .to(), .cuda(), .double(), ...: flatten_parameters, as torch's layers do."""
-        out = super()._apply(fn, recurse)
-        self.flatten_parameters()
-        return out
+        """Does nothing; kept so that code written for torch.nn's layers runs. rnnkit's weights stay
+        separate tensors on every device, so safetensors can save them (rnnkit.engine.torch_kernel)."""
 
     def _scan_masks(
         self, valid, T: int, N: int, n_state: int, like: torch.Tensor, training: bool | None = None

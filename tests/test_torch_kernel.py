@@ -159,7 +159,8 @@ def test_fast_scan_has_no_cpu_only_assumptions(name):
     assert traces["h"].shape == (4, 5, 2, 4) and traces["h"].is_meta
 
 
-def test_flatten_parameters_is_a_no_op_off_cuda():
+def test_flatten_parameters_is_a_no_op():
+    """Kept for code written for torch.nn; the weights stay separate tensors (safetensors saves them)."""
     layer = rnnkit.LSTM(3, 4, num_layers=2, engine="torch")
     before = [p.data_ptr() for p in layer.parameters()]
     layer.flatten_parameters()

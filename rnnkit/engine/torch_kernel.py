@@ -13,11 +13,17 @@ peephole, CIFG, layer norm or softsign, GRU reset_after), without recurrent drop
 (cuDNN has neither). Lengths go in as a packed sequence; dropout between layers is the kernel's.
 Which layers it does run (``chosen``): engine="torch" always; the default engine="fast" on CUDA
 whenever it can. The dtype does not enter: torch's kernels take every floating dtype.
+
+The weights stay the layer's own separate tensors: they are not moved into one cuDNN buffer as
+nn.RNNBase.flatten_parameters does (safetensors refuses to save such views, and checkpoints are
+safetensors), so cuDNN packs them at each call, a copy of the weights that is small next to the
+activations of T steps, and its warning about it is silenced here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 from torch import _VF
@@ -29,7 +35,7 @@ from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
 
 KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
-CUDNN_MODES = {"RNN_RELU": 0, "RNN_TANH": 1, "LSTM": 2, "GRU": 3}  # torch.backends.cudnn.rnn.get_cudnn_mode
+UNPACKED = "RNN module weights are not part of single contiguous chunk of memory"  # cuDNN's warning, see run_stack
 
 
 def missing_from_torch(cell: Cell) -> str | None:
@@ -86,21 +92,6 @@ def kernel_name(weight: torch.Tensor) -> str:
     return f"torch's CUDA kernel (cuDNN {why})"
 
 
-def flatten(weights: list[torch.Tensor], bias: bool, cell: Cell, input_size: int, num_layers: int,
-            bidirectional: bool) -> None:  # fmt: skip
-    """Move CUDA ``weights`` (torch's flat order) into one cuDNN buffer, as nn.RNNBase.flatten_parameters
-    does, so cuDNN reads them in place instead of copying them at every call. No-op elsewhere."""
-    first = weights[0]
-    if not all(w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w) for w in weights):
-        return
-    flatten_weight = torch._cudnn_rnn_flatten_weight  # pyright: ignore[reportPrivateImportUsage]
-    if len({w.data_ptr() for w in weights}) != len(weights) or not torch._use_cudnn_rnn_flatten_weight():  # pyright: ignore[reportPrivateImportUsage]  # noqa: E501
-        return
-    with torch.cuda.device_of(first), torch.no_grad():  # in place on the weights' storage
-        flatten_weight(weights, 4 if bias else 2, input_size, CUDNN_MODES[mode(cell)], cell.hidden_size, 0, num_layers,
-                       False, bidirectional)  # fmt: skip
-
-
 def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.Tensor], bias: bool, lengths,
               num_layers: int, dropout: float, training: bool, bidirectional: bool):  # fmt: skip
     """The whole stack over x (T, N, I) from hx (one (L·D, N, H) tensor per state) in one kernel call.
@@ -113,7 +104,12 @@ def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.T
     """
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *hx, *weights))
     cudnn_off = x.is_cuda and needs_grad and not training  # cuDNN's backward needs a training-mode forward
-    with torch.backends.cudnn.flags(enabled=False) if cudnn_off else contextlib.nullcontext():
+    with contextlib.ExitStack() as context:
+        if x.is_cuda:
+            context.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", UNPACKED, UserWarning)  # by design: see the module docstring
+        if cudnn_off:
+            context.enter_context(torch.backends.cudnn.flags(enabled=False))
         return _run(KERNELS[mode(cell)], x, hx, weights, bias, lengths, (num_layers, dropout, training, bidirectional))
 
 
