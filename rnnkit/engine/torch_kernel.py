@@ -97,8 +97,9 @@ def run_stack(cell: Cell, x, hx: tuple[torch.Tensor, ...], weights: list[torch.T
     """The whole stack over x (T, N, I) from hx (one (L·D, N, H) tensor per state) in one kernel call.
 
     ``weights``: per layer-direction w_ih, w_hh, and with ``bias`` b_ih, b_hh (nn.RNNBase's flat
-    order). ``lengths``: None or a CPU integer tensor (N,) in 0..T. Returns (output (T, N, D·H), final state tuple) with
-    rnnkit's contract: zero output past each length, state at each sequence's end (h_0 for length 0).
+    order). ``lengths``: None or a CPU integer tensor (N,) in 0..T. Returns (output (T, N, D·H),
+    final state tuple) with rnnkit's contract: zero output past each length, state at each
+    sequence's end (h_0 for length 0).
     On CUDA in evaluation mode with gradients wanted (e.g. diagnostics), cuDNN, whose backward needs
     a training-mode forward, is switched off for the call: torch's own CUDA kernels run instead.
     """
