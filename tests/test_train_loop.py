@@ -171,3 +171,17 @@ def test_max_steps_alone_sets_the_schedule_length(tiny_lm_run):
     trainer = Trainer(LanguageModelTask(lm), TrainConfig(run_dir=str(tiny_lm_run.parent / "steps"), max_epochs=0,
                                                          max_steps=7, schedule="cosine", threads=1))
     assert trainer.total_steps == 7
+
+
+def test_device_must_be_one_this_machine_has(tmp_path):
+    with pytest.raises(ValueError, match="must be a torch device"):
+        TrainConfig(device="cdua")
+    if not torch.cuda.is_available():  # a user's `--device cuda` on a CPU machine: one error line, exit 2
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            TrainConfig(device="cuda")
+        text = tmp_path / "t.txt"
+        text.write_text("to be or not to be\n" * 20)
+        args = ["lm", "train", "--data", str(text), "--device", "cuda", "--run-dir", str(tmp_path / "run")]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "torch sees no CUDA device" in result.output
+        assert not (tmp_path / "run").exists()

@@ -241,6 +241,22 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
             raise ValueError("max_epochs, max_steps, max_time and patience are all 0: training would never stop")
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """ValueError unless ``device`` names a torch device (cpu, cuda, cuda:1, ...) that this machine has."""
+    import torch  # here, not at the top: parsing a command line stays light
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be a torch device (cpu, cuda, cuda:1, ...); got {device!r}") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        build = "" if torch.version.cuda else ", a build without CUDA"
+        raise ValueError(f"device {device!r}: torch sees no CUDA device here (torch {torch.__version__}{build})")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _coerce(field: dataclasses.Field, raw: Any, source: str) -> Any:
