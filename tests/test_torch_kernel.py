@@ -30,9 +30,12 @@ def outputs_and_grads(layer, x, hx, lengths=None) -> tuple[torch.Tensor, ...]:
 
 
 def reference_twin(layer, name, **options):
+    """Variant ``name`` with ``options`` on the reference engine, with ``layer``'s weights, device, dtype."""
     with pytest.warns(UserWarning, match="reference engine"):
         ref = make(name, **options, engine="reference")
-    return ref.to(next(layer.parameters())).load_state_dict(layer.state_dict()) and ref
+    ref.to(next(layer.parameters()))
+    ref.load_state_dict(layer.state_dict())
+    return ref
 
 
 @pytest.mark.parametrize("name", list(LAYER_VARIANTS))
