@@ -42,7 +42,7 @@ def setup(device: str) -> tuple[int, int, str]:
         # torchrun's store outlives a restart: each attempt's keys get their own prefix, or a restarted
         # rank could read the address of a process of the failed attempt and fail to connect to it.
         store, rank, world = next(rendezvous("env://"))
-        store = PrefixStore(f"rnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+        store = PrefixStore(f"rnnkit/attempt_{attempt()}", store)
         backend = "cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend, store=store, rank=rank, world_size=world)
     return dist.get_rank(), world, device
@@ -58,9 +58,14 @@ def local_world(world: int) -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", world))
 
 
+def attempt() -> int:
+    """How many times torchrun has started this group again after a failure (0: the first start)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 def restarted() -> bool:
     """True in a group that torchrun started again after a failure (--max-restarts)."""
-    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    return attempt() > 0
 
 
 def wrap(model: nn.Module, device: str) -> DistributedDataParallel:
