@@ -237,6 +237,12 @@ def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
     assert "series 's2'" in result.output
     bad = CliRunner().invoke(app, ["forecast", "predict", run, "--id", "nope", "--out", str(tmp_path / "q.csv")])
     assert bad.exit_code == 2 and "error: --id 'nope'" in bad.output and not (tmp_path / "q.csv").exists()
+    bad = CliRunner().invoke(app, ["forecast", "predict", run, "--origin", "test", "--out", str(tmp_path / "q.csv")])
+    assert bad.exit_code == 2 and bad.stderr.splitlines() == [
+        "error: --origin test is for one-series runs: a many-series run forecasts every series from its end "
+        "(score held-out values with `rnnkit forecast eval RUN --csv TEST.csv`)"
+    ]
+    assert not (tmp_path / "q.csv").exists()
     full = seasonal_panel([78, 66, 68]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"})
     full.groupby("shop").tail(18).to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["forecast", "eval", run, "--csv", str(tmp_path / "test.csv"), "--no-baselines"])

@@ -87,7 +87,9 @@ def predict(
     time_col: str = typer.Option(""),
     target_col: str = typer.Option(""),
     origin: str = typer.Option(
-        "test", help="test: forecast the held-out tail (truth shown); end: forecast past the last point."
+        "",
+        help="test: forecast the held-out tail (truth shown); end: forecast past the last point "
+        "[test; many series: end, their only origin].",
     ),
     out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv; many series: RUN/forecasts.csv]."),
     plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png]."),
@@ -104,8 +106,14 @@ def predict(
                 raise ValueError(
                     "--csv is for one-series runs: a many-series run forecasts the series it was fitted on"
                 )
+            if origin not in ("", "end"):
+                raise ValueError(
+                    f"--origin {origin} is for one-series runs: a many-series run forecasts every series from "
+                    "its end (score held-out values with `rnnkit forecast eval RUN --csv TEST.csv`)"
+                )
             typer.echo(predict_run(run, id, out, plot))
             return
+        origin = origin or "test"
         if origin not in ("test", "end"):
             raise ValueError(f"--origin must be test or end, got {origin!r}")
         model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
