@@ -159,6 +159,10 @@ class Windows:
         lo = np.minimum(self.m, self.n[sid] - 1)
         return sid, lo + (rng.random(size) * (self.n[sid] - lo)).astype(int)
 
+    def observed(self, sid: np.ndarray, ends: np.ndarray) -> int:
+        """How many of the H targets after origins `ends` of series `sid` are observed (finite)."""
+        return int(np.isfinite(self.u[sid[:, None], self.pad + ends[:, None] + np.arange(self.horizon)]).sum())
+
     def gather(self, sid: np.ndarray, ends: np.ndarray, span: int) -> tuple[torch.Tensor, np.ndarray]:
         """(u (B, span + H), seasonal positions (B, span + H)): the `span` values before origin
         e = ends[b] of series sid[b] and the H after it (NaN where not observed)."""
@@ -324,8 +328,8 @@ def train_member(
     every eval_every updates, returns a validation score (lower is better); training stops after
     `patience` checks without improvement and the best weights are kept. Returns (best step, score).
     group = (rank, processes) of a data-parallel group: every process draws the same global batch and
-    trains on its `share` under DDP, its loss sum over the global batch's count of targets (DDP
-    averages the gradients), so every process takes the update one process would take; all stop
+    trains on its `share` under DDP, its loss sum over the global batch's observed targets / processes
+    (DDP averages the gradients), so every process takes the update one process would take; all stop
     together (the same checks; out of time once one process has spent `seconds` of CPU time)."""
     rng = np.random.default_rng(seed)
     if not np.any(win.n >= 2):
@@ -339,14 +343,14 @@ def train_member(
     model.train()
     for step in range(1, steps + 1):
         sid, ends = win.sample(rng, cfg.batch_size)  # the global batch: the same in every process
+        targets = win.observed(sid, ends)
         rows, counts = share(range(len(sid)), rank, processes)
         sid, ends = sid[rows], ends[rows]
         x, y, _ = net.normalise(win, sid, ends)
-        targets, spent = (torch.isfinite(y).sum().item() if counts else 0), time.process_time() - started
-        if processes > 1:
-            totals = distributed.gather([targets, spent], processes)
-            targets, spent = max(totals[:, 0].sum().item(), 1) / processes, totals[:, 1].max().item()
-        loss = l1_loss(model(x, sid), y, torch.from_numpy(weight[sid]).float(), targets) * float(counts)
+        loss = l1_loss(model(x, sid), y, torch.from_numpy(weight[sid]).float(), targets / processes) * float(counts)
+        spent = time.process_time() - started
+        if seconds and processes > 1:  # a shared decision: the most any process has spent
+            spent = distributed.gather([spent], processes).max().item()
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
