@@ -15,10 +15,12 @@ naive forecast. With `esrnn=True` the fixed
 seasonal indices and window level give way to ES-RNN's per-series Holt-Winters smoothing, whose
 coefficients and initial seasonality are learned jointly with the network (`ESSmoothing`).
 
-Data parallel (`fit` in processes started by torchrun, `rnnkit forecast train --id-col ... --nproc N`):
-every process draws the same global batch of windows and trains on its share of it under torch DDP,
-so each update, every member and the ensemble are those of one process (to float rounding); the
-backtest checks are split across the processes, and every process ends with the same forecaster.
+Several processes (`fit` in processes started by torchrun, `rnnkit forecast train --id-col ... --nproc
+N`) fit what one process fits (to float rounding), and every process ends with the same forecaster.
+The backtest member, whose checks choose the number of updates of the others, trains data parallel:
+every process draws the same global batch of windows and trains on its share under torch DDP, and
+forecasts its share of the backtest's rows at each check. The other members are independent: each
+process trains every N-th of them on its own, and they are then copied to every process.
 
 Shape letters: S = series, B = windows in a batch, L = lookback, H = horizon, F = features per step,
 D = hidden size, W = backtest windows per series, M = ensemble members.
@@ -90,8 +92,8 @@ class ForecasterConfig:
     """Central coverage of the prediction intervals."""
     time_budget: float = 0.0
     """CPU seconds of training for all members together (0 = no limit), each member its share: process
-    time, not wall time, so a machine loaded by other jobs does not cut training short. Data parallel:
-    the budget of each process, a member stopping (in every process) once one process has spent its share."""
+    time, not wall time, so a machine loaded by other jobs does not cut training short. In N processes:
+    each process's CPU time (the backtest member stops in all once one process has spent its share)."""
     threads: int = 1
     """torch threads (small models: one thread is fastest)."""
     seed: int = 0
@@ -557,17 +559,24 @@ class Forecaster:
         win = Windows(panel, self.transform, pad, H, self.pos0)
         weight = scale_weights(panel.values, m, cfg.scale_weight)
         # the backtest model is the first member (trained on less of each series, but it reads the same
-        # normalised windows); the others train on the full series
+        # normalised windows); the others train on the full series, each in one of the processes
         self.members = [Member(cfg.seed, bt_net)] if len(bt.sid) else []
+        trainer = {}  # member index -> the process that trains it
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
                 if self.members and lookbacks[0] == L and k == 0:
                     continue
                 net = _new_net(cfg, len(panel), seed, m, L, season_init)
-                train_member(net, win, cfg, self.steps, seed, weight, budget, group=group)
+                trainer[len(self.members)] = len(trainer) % group[1]
+                if trainer[len(self.members)] == group[0]:
+                    train_member(net, win, cfg, self.steps, seed, weight, budget)
+                    log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
                 self.members.append(Member(seed, net))
-                log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
+        for j, rank in trainer.items():
+            distributed.copy_from(self.members[j].net, rank, group[1])
+        if group[1] > 1:  # all copied before any process leaves (one leaving earlier aborted at exit, 1 run in ~8)
+            torch.distributed.barrier()
         self.train_seconds = time.time() - started
         self.train_cpu_seconds = time.process_time() - cpu_started
         return self

@@ -96,6 +96,14 @@ def agree(value: float | None, world: int) -> float | None:
     return t[1].item() if t[0] else None
 
 
+def copy_from(model: nn.Module, src: int, world: int) -> None:
+    """Sets `model`'s parameters and buffers in every process to those of process `src`."""
+    if world == 1:
+        return
+    for tensor in model.state_dict().values():
+        dist.broadcast(tensor, src=src)
+
+
 def gather_rng(world: int) -> list[torch.Tensor]:
     """Every process's torch CPU RNG state (uint8 tensors), in rank order."""
     state = torch.get_rng_state()
