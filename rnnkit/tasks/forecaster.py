@@ -268,12 +268,12 @@ class GlobalNet(nn.Module):
         return self.head(out[:, -1])
 
 
-def l1_loss(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, count: float = 0.0) -> torch.Tensor:
-    """Sum of weight_b |y - ŷ| over the observed (finite) targets of each window b, over `count` (0 = the
-    number of those targets: their weighted mean)."""
+def l1_loss(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, count: float) -> torch.Tensor:
+    """Sum of weight_b |y - ŷ| over the observed (finite) targets of each window b, over `count` (their
+    number: the weighted mean; see train_member for a share of a data-parallel batch)."""
     mask = torch.isfinite(y)
     per = (pred - torch.where(mask, y, pred.detach())).abs() * weight[:, None]
-    return per.sum() / (count or mask.sum().clamp(min=1))
+    return per.sum() / count
 
 
 def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
