@@ -8,6 +8,7 @@ import enum
 import inspect
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,8 +79,9 @@ def errors() -> Iterator[None]:
         except KeyboardInterrupt:  # Ctrl-C outside the training loop (reading data, evaluating)
             error = ("interrupted", 130)
     if error:
-        if error[1] == 130 and os.environ.get("RANK", "0") != "0":  # one Ctrl-C line per data-parallel run
-            raise typer.Exit(130)
+        if os.environ.get("LOCAL_RANK", "0") != "0":  # data parallel: one line per machine, local rank 0's
+            time.sleep(0.5)  # (all meet the same input): it fails first, and torchrun's agent reports it
+            raise typer.Exit(error[1])
         fail(*error)
 
 

@@ -115,21 +115,35 @@ def gather_rng(world: int) -> list[torch.Tensor]:
 
 
 def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
-    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun (restarting the
-    group up to `max_restarts` times after a failure); its exit code. torchrun's own log is kept to
-    errors (LOGLEVEL, unless set)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        f"--max-restarts={max_restarts}",
-        "-m",
-        "rnnkit",
-        *argv,
-    ]
+    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine through torchrun's agent (`agent`,
+    in a child process), starting the group again up to `max_restarts` times after a failure; the
+    agent's exit code. torchrun's own log is kept to critical messages (LOGLEVEL, unless set)."""
+    args = ["--standalone", f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}", "-m", "rnnkit", *argv]
+    cmd = [sys.executable, "-c", "from rnnkit.train.distributed import agent; agent()", *args]
     try:
-        return subprocess.call(cmd, env={**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "ERROR")})
-    except KeyboardInterrupt:  # Ctrl-C reached the workers too (they stop); torchrun is stopped at once
+        return subprocess.call(cmd, env={**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "CRITICAL")})
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too (they stop); the agent is stopped at once
         return 130
+
+
+def agent() -> None:
+    """torchrun with the arguments of this process, exiting with the code of the first process that
+    failed (1 for a signal), after one `error:` line naming it unless it is rank 0 (which printed its
+    own; the other ranks meeting the same bad input stay silent and leave a moment later)."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
+    try:
+        run(parse_args(sys.argv[1:]))
+    except ChildFailedError as err:
+        rank, failure = err.get_first_failure()
+        if rank != 0 or failure.exitcode <= 0:
+            code = f"exit code {failure.exitcode}" if failure.exitcode >= 0 else f"signal {-failure.exitcode}"
+            print(f"error: process {rank} failed ({code})", file=sys.stderr)
+        sys.exit(failure.exitcode if failure.exitcode > 0 else 1)
+    except SignalException as err:  # Ctrl-C (or a kill): the workers were stopped
+        sys.exit(128 + err.sigval)
