@@ -1,6 +1,8 @@
 """rnnkit.Forecaster: one network across many series: lazy fair sampling, padding of short series,
 the backtest, intervals, evaluation beside the baselines, save/load."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,14 @@ from rnnkit.tasks.forecaster import (
 )
 
 SMALL = {"hidden_size": 8, "seeds": 1, "lookbacks": "24", "max_steps": 60, "eval_every": 20, "batch_size": 32}
+
+
+def flags(settings: dict) -> list[str]:
+    """`settings` as command-line flags (True: `--name`)."""
+    out = []
+    for k, v in settings.items():
+        out += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
+    return out
 
 
 def seasonal_panel(lengths, seed=0) -> pd.DataFrame:
@@ -204,7 +214,7 @@ def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
         str(tmp_path / "run"),
         "--id",
         "s1",
-        *[a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"), str(v))],
+        *flags(SMALL),
     )
     assert result.exit_code == 0, result.output
     assert "3 series (shortest 48 points)" in result.output
@@ -227,8 +237,63 @@ def test_cli_forecasts_every_series_of_a_long_table(tmp_path):
     assert "series 's2'" in result.output
     bad = CliRunner().invoke(app, ["forecast", "predict", run, "--id", "nope", "--out", str(tmp_path / "q.csv")])
     assert bad.exit_code == 2 and "error: --id 'nope'" in bad.output and not (tmp_path / "q.csv").exists()
+    bad = CliRunner().invoke(app, ["forecast", "predict", run, "--origin", "test", "--out", str(tmp_path / "q.csv")])
+    assert bad.exit_code == 2 and bad.stderr.splitlines() == [
+        "error: --origin test is for one-series runs: a many-series run forecasts every series from its end "
+        "(score held-out values with `rnnkit forecast eval RUN --csv TEST.csv`)"
+    ]
+    assert not (tmp_path / "q.csv").exists()
     full = seasonal_panel([78, 66, 68]).rename(columns={"unique_id": "shop", "ds": "month", "y": "sales"})
     full.groupby("shop").tail(18).to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["forecast", "eval", run, "--csv", str(tmp_path / "test.csv"), "--no-baselines"])
     assert result.exit_code == 0, result.output
     assert "rnnkit" in result.output and "MASE" in result.output
+
+
+# ES-RNN smoothing and a series embedding (every kind of parameter), B = 33 windows (shares of 17 and
+# 16) for the data-parallel backtest member, 3 more members shared by the 2 processes; the 1-process run
+# goes in-process while the 2 processes start.
+DDP = {**SMALL, "horizon": 6, "lookbacks": "12,24", "seeds": 2, "max_steps": 40, "eval_every": 10,
+       "batch_size": 33, "esrnn": True, "embedding": 2}  # fmt: skip
+
+
+@pytest.mark.slow  # ~18 s on 2 loaded cores: torchrun and three interpreters start
+def test_two_processes_fit_what_one_process_fits(tmp_path):
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    seasonal_panel([60, 48, 50, 40, 70]).to_csv(tmp_path / "long.csv", index=False)
+    common = ["--csv", str(tmp_path / "long.csv"), "--id-col", "unique_id", *flags(DDP)]
+    cmd = [sys.executable, "-m", "rnnkit", "forecast", "train", *common, "--run-dir", str(tmp_path / "two")]
+    two = subprocess.Popen([*cmd, "--nproc", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    one = cli(*common, "--run-dir", str(tmp_path / "one"))
+    out, err = two.communicate(timeout=300)
+    assert one.exit_code == 0 and two.returncode == 0, (one.output, err)
+    assert out.count("5 series (shortest 40 points), 4 ensemble members") == 1  # rank 0 reports, once
+    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("one", "two"))
+    assert a.keys() == b.keys() and any(k.endswith("es.alpha") for k in a)
+    for k in a:
+        assert torch.allclose(a[k].double(), b[k].double(), rtol=0, atol=1e-6), (k, (a[k] - b[k]).abs().max())
+    # the backtest member's updates summed its shares in another order; the others trained alone
+    assert max((a[k] - b[k]).abs().max() for k in a if k.startswith("member0.")) > 0
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("member0."))
+    meta = [json.loads((tmp_path / run / "forecaster.json").read_text()) for run in ("one", "two")]
+    assert meta[0]["steps"] == meta[1]["steps"]
+    f1, f2 = (pd.read_csv(tmp_path / run / "forecasts.csv") for run in ("one", "two"))
+    pd.testing.assert_frame_equal(f1, f2, rtol=1e-5)
+
+
+def test_data_parallel_flags_are_checked_before_any_process_starts(tmp_path):
+    seasonal_panel([30, 30]).to_csv(tmp_path / "long.csv", index=False)
+    base = ["--csv", str(tmp_path / "long.csv"), "--run-dir", str(tmp_path / "run")]
+    result = cli(*base, "--id-col", "unique_id", "--max-restarts", "1")
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "error: --max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun"
+    ]
+    result = cli(*base, "--id-col", "shop", "--nproc", "2")  # bad input: one line here, not one per process
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        next(line for line in result.stderr.splitlines() if "no column 'shop'" in line)
+    ]
+    assert result.stderr.startswith("error: ") and not (tmp_path / "run").exists()

@@ -148,3 +148,16 @@ def test_max_restarts_without_nproc_is_one_error_line(tmp_path):
         "error: --max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun"
     ]
     assert not (tmp_path / "run").exists()
+
+
+def test_bad_input_under_nproc_is_one_error_line_and_its_exit_code(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "music", "train", "--data", str(tmp_path / "none.json"), "--nproc", "2",
+         "--run-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2  # the processes' own code, not torchrun's 1
+    assert done.stderr.splitlines() == [  # rank 0's line only: no torchrun log or traceback
+        f"error: music data '{tmp_path / 'none.json'}': no such file (bundled sets: jsb, nottingham)"
+    ]
+    assert not (tmp_path / "run").exists()

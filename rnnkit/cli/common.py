@@ -8,6 +8,7 @@ import enum
 import inspect
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,8 +79,9 @@ def errors() -> Iterator[None]:
         except KeyboardInterrupt:  # Ctrl-C outside the training loop (reading data, evaluating)
             error = ("interrupted", 130)
     if error:
-        if error[1] == 130 and os.environ.get("RANK", "0") != "0":  # one Ctrl-C line per data-parallel run
-            raise typer.Exit(130)
+        if os.environ.get("LOCAL_RANK", "0") != "0":  # data parallel: one line per machine, local rank 0's
+            time.sleep(0.5)  # (all meet the same input): it fails first, and torchrun's agent reports it
+            raise typer.Exit(error[1])
         fail(*error)
 
 
@@ -192,44 +194,21 @@ def run_training(task: type, body: Callable[[dict[str, Any]], None], config: str
 
 def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[Callable], TrainCommand]:
     """Decorator: makes `body(cfgs)` the train command of `task` (a TaskModel class, see TrainCommand),
-    its `callback`, with --config, --nproc, --max-restarts and one flag per field of TrainConfig and task.config_class
-    (so --resume, --overwrite, --threads, ...), and registers it as command `name` of `app` (if given).
-    The body's docstring is the command's help."""
+    its `callback`, with --config, --nproc, --max-restarts (see `data_parallel`) and one flag per field
+    of TrainConfig and task.config_class (so --resume, --overwrite, --threads, ...), and registers it as
+    command `name` of `app` (if given). The body's docstring is the command's help."""
 
     def register(body: Callable[[dict[str, Any]], None]) -> TrainCommand:
-        def command(ctx: typer.Context, config: str | None, nproc: int, **values: Any) -> None:
-            max_restarts = values.pop("max_restarts")
-            if max_restarts and nproc < 2:
-                fail("--max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun")
+        def command(ctx: typer.Context, config: str | None, nproc: int, max_restarts: int, **values: Any) -> None:
             args = given_flags(ctx, values)
-            if nproc > 1:  # rerun this command as nproc data-parallel processes; exit with their status
-                from rnnkit.train.distributed import launch
-
-                argv = [*_command_path(ctx), *(["--config", config] if config else []), *args]
-                raise typer.Exit(launch(nproc, argv, max_restarts))
+            data_parallel(ctx, config, args, nproc, max_restarts)
             spec.run(config, args)
 
         fixed = [
             *_context_and_config(
                 f"A TOML file with [train] and [{task.name}] tables: over the defaults, under the flags given."
             ),
-            inspect.Parameter(
-                "nproc",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=int,
-                default=typer.Option(1, help="Data-parallel processes on this machine (started through torchrun)."),
-            ),
-            inspect.Parameter(
-                "max_restarts",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=int,
-                default=typer.Option(
-                    0,
-                    help="With --nproc: times torchrun starts the processes again after one fails; each "
-                    "restart resumes from the run's `last` checkpoint.",
-                    min=0,
-                ),
-            ),
+            *_parallel_parameters("each restart resumes from the run's `last` checkpoint"),
         ]
         spec = TrainCommand(task, body, command)
         params = fixed + _field_parameters(spec.classes, task.train_defaults)
@@ -241,6 +220,52 @@ def train_command(app: typer.Typer | None, name: str, task: type) -> Callable[[C
         return spec
 
     return register
+
+
+def data_parallel(
+    ctx: typer.Context,
+    config: str | None,
+    args: list[str],
+    nproc: int,
+    max_restarts: int,
+    check: Callable[[str | None, list[str]], Any] | None = None,
+) -> None:
+    """With --nproc N >= 2, reruns the command (its --config and the flags given, `args`) as N
+    data-parallel processes through torchrun and exits with their status; else returns. `check(config,
+    args)`, run here first, raises on bad input: one error line before any process starts."""
+    if max_restarts and nproc < 2:
+        fail("--max-restarts restarts the processes of --nproc N (N >= 2); under torchrun, give it to torchrun")
+    if nproc < 2:
+        return
+    if check is not None:
+        with errors():
+            check(config, args)
+    from rnnkit.train.distributed import launch
+
+    argv = [*_command_path(ctx), *(["--config", config] if config else []), *args]
+    raise typer.Exit(launch(nproc, argv, max_restarts))
+
+
+def _parallel_parameters(restart: str) -> list[inspect.Parameter]:
+    """The --nproc and --max-restarts options (see `data_parallel`); `restart` says what a restart does."""
+    return [
+        inspect.Parameter(
+            "nproc",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=int,
+            default=typer.Option(1, help="Data-parallel processes on this machine (started through torchrun)."),
+        ),
+        inspect.Parameter(
+            "max_restarts",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=int,
+            default=typer.Option(
+                0,
+                help=f"With --nproc: times torchrun starts the processes again after one fails; {restart}.",
+                min=0,
+            ),
+        ),
+    ]
 
 
 def _context_and_config(config_help: str) -> list[inspect.Parameter]:
@@ -257,19 +282,28 @@ def _context_and_config(config_help: str) -> list[inspect.Parameter]:
 
 
 def settings_command(
-    app: typer.Typer, name: str, classes: dict[str, type], body: Callable[[str | None, list[str]], None]
+    app: typer.Typer,
+    name: str,
+    classes: dict[str, type],
+    body: Callable[[str | None, list[str]], None],
+    parallel: tuple[Callable[[str | None, list[str]], Any], str] | None = None,
 ) -> None:
     """Registers command `name` of `app` with --config and one flag per field of `classes` ({TOML
     table: config dataclass}, help from the attribute docstrings); `body(config, flags given)` runs
     it, every error mapped by `errors`. For a command whose settings are not a TrainConfig and a task
-    config (the many-series forecaster trains with its own loop)."""
+    config (the many-series forecaster trains with its own loop). With `parallel` = (check, what a
+    restart does) it also takes --nproc and --max-restarts (see `data_parallel`)."""
 
     def command(ctx: typer.Context, config: str | None, **values: Any) -> None:
+        if parallel is not None:
+            nproc, max_restarts = values.pop("nproc"), values.pop("max_restarts")
+            data_parallel(ctx, config, given_flags(ctx, values), nproc, max_restarts, parallel[0])
         with errors():
             body(config, given_flags(ctx, values))
 
     params = [
         *_context_and_config(f"A TOML file with {', '.join(f'[{t}]' for t in classes)} tables: under the flags given."),
+        *(_parallel_parameters(parallel[1]) if parallel else []),
         *_field_parameters(classes, {}),
     ]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

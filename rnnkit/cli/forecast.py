@@ -7,7 +7,7 @@ from typer.core import TyperGroup
 
 from rnnkit.cli.common import RUN_HELP, declared, errors, settings_command, train_command
 from rnnkit.tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
-from rnnkit.tasks.forecaster import ForecasterConfig, PanelRunConfig, is_panel_dir, is_panel_run
+from rnnkit.tasks.forecaster import ForecasterConfig, PanelRunConfig, is_panel_dir, is_panel_run, read_run
 
 
 class ForecastCommands(TyperGroup):
@@ -87,7 +87,9 @@ def predict(
     time_col: str = typer.Option(""),
     target_col: str = typer.Option(""),
     origin: str = typer.Option(
-        "test", help="test: forecast the held-out tail (truth shown); end: forecast past the last point."
+        "",
+        help="test: forecast the held-out tail (truth shown); end: forecast past the last point "
+        "[test; many series: end, their only origin].",
     ),
     out: str = typer.Option("", help="CSV of the forecasts [RUN/forecast.csv; many series: RUN/forecasts.csv]."),
     plot: str = typer.Option("", help="PNG of history, forecast and truth [RUN/forecast.png]."),
@@ -104,8 +106,14 @@ def predict(
                 raise ValueError(
                     "--csv is for one-series runs: a many-series run forecasts the series it was fitted on"
                 )
+            if origin not in ("", "end"):
+                raise ValueError(
+                    f"--origin {origin} is for one-series runs: a many-series run forecasts every series from "
+                    "its end (score held-out values with `rnnkit forecast eval RUN --csv TEST.csv`)"
+                )
             typer.echo(predict_run(run, id, out, plot))
             return
+        origin = origin or "test"
         if origin not in ("test", "end"):
             raise ValueError(f"--origin must be test or end, got {origin!r}")
         model, cfg, data, calib = _load_run(run, csv, time_col, target_col)
@@ -150,10 +158,19 @@ def _train_many(config: str | None, args: list[str]) -> None:
     """Train one global model across many series: --csv LONG.csv (columns --id-col, --time-col,
     --target-col; default unique_id, ds, y) or --csv FOLDER of one-series CSVs. Writes the model,
     forecasts.csv (with intervals), backtest.csv (per series, against seasonal naive), anomalies.csv
-    and two PNGs of --id into --run-dir. `rnnkit forecast train --id-col ...` runs this command."""
+    and two PNGs of --id into --run-dir. `rnnkit forecast train --id-col ...` runs this command.
+    --nproc N: N data-parallel processes train every member (the same result as one)."""
     from rnnkit.tasks.forecaster import train_run
 
-    typer.echo(train_run(config, args))
+    summary = train_run(config, args)
+    if summary:  # (rank 0's)
+        typer.echo(summary)
 
 
-settings_command(forecast_app, "train-many", {"data": PanelRunConfig, "forecaster": ForecasterConfig}, _train_many)
+settings_command(
+    forecast_app,
+    "train-many",
+    {"data": PanelRunConfig, "forecaster": ForecasterConfig},
+    _train_many,
+    parallel=(read_run, "each restart fits again from the start (no checkpoints are kept while it trains)"),
+)

@@ -15,6 +15,13 @@ naive forecast. With `esrnn=True` the fixed
 seasonal indices and window level give way to ES-RNN's per-series Holt-Winters smoothing, whose
 coefficients and initial seasonality are learned jointly with the network (`ESSmoothing`).
 
+Several processes (`fit` in processes started by torchrun, `rnnkit forecast train --id-col ... --nproc
+N`) fit what one process fits (to float rounding), and every process ends with the same forecaster.
+The backtest member, whose checks choose the number of updates of the others, trains data parallel:
+every process draws the same global batch of windows and trains on its share under torch DDP, and
+forecasts its share of the backtest's rows at each check. The other members are independent: each
+process trains every N-th of them on its own, and they are then copied to every process.
+
 Shape letters: S = series, B = windows in a batch, L = lookback, H = horizon, F = features per step,
 D = hidden size, W = backtest windows per series, M = ensemble members.
 """
@@ -37,7 +44,9 @@ from rnnkit.data.panel import Panel, Transform, from_frame
 from rnnkit.data.series import SeriesError
 from rnnkit.tasks import baselines
 from rnnkit.tasks.base import LAYERS, RecurrentConfig, build_recurrent
+from rnnkit.train import distributed
 from rnnkit.train.config import check_choice
+from rnnkit.train.task import share
 
 
 @dataclass
@@ -83,7 +92,8 @@ class ForecasterConfig:
     """Central coverage of the prediction intervals."""
     time_budget: float = 0.0
     """CPU seconds of training for all members together (0 = no limit), each member its share: process
-    time, not wall time, so a machine loaded by other jobs does not cut training short."""
+    time, not wall time, so a machine loaded by other jobs does not cut training short. In N processes:
+    each process's CPU time (the backtest member stops in all once one process has spent its share)."""
     threads: int = 1
     """torch threads (small models: one thread is fastest)."""
     seed: int = 0
@@ -150,6 +160,10 @@ class Windows:
         sid = usable[rng.integers(0, len(usable), size)]
         lo = np.minimum(self.m, self.n[sid] - 1)
         return sid, lo + (rng.random(size) * (self.n[sid] - lo)).astype(int)
+
+    def observed(self, sid: np.ndarray, ends: np.ndarray) -> int:
+        """How many of the H targets after origins `ends` of series `sid` are observed (finite)."""
+        return int(np.isfinite(self.u[sid[:, None], self.pad + ends[:, None] + np.arange(self.horizon)]).sum())
 
     def gather(self, sid: np.ndarray, ends: np.ndarray, span: int) -> tuple[torch.Tensor, np.ndarray]:
         """(u (B, span + H), seasonal positions (B, span + H)): the `span` values before origin
@@ -254,11 +268,12 @@ class GlobalNet(nn.Module):
         return self.head(out[:, -1])
 
 
-def l1_loss(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean of weight_b |y - ŷ| over the observed (finite) targets of each window b."""
+def l1_loss(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, count: float) -> torch.Tensor:
+    """Sum of weight_b |y - ŷ| over the observed (finite) targets of each window b, over `count` (their
+    number: the weighted mean; see train_member for a share of a data-parallel batch)."""
     mask = torch.isfinite(y)
     per = (pred - torch.where(mask, y, pred.detach())).abs() * weight[:, None]
-    return per.sum() / mask.sum().clamp(min=1)
+    return per.sum() / count
 
 
 def scale_weights(values: list[np.ndarray], m: int, p: float) -> np.ndarray:
@@ -307,33 +322,46 @@ def train_member(
     weight: np.ndarray,
     seconds: float = 0.0,
     check=None,
+    group: tuple[int, int] = (0, 1),
 ) -> tuple[int, float]:
     """`steps` Adam updates on windows sampled lazily: series uniformly (among those with an origin),
     then an origin e uniformly in [min(m, n-1), n-1] (targets past the end are masked); the loss is
     `l1_loss` with the series' `weight`. `check(net)`,
     every eval_every updates, returns a validation score (lower is better); training stops after
-    `patience` checks without improvement and the best weights are kept. Returns (best step, score)."""
+    `patience` checks without improvement and the best weights are kept. Returns (best step, score).
+    group = (rank, processes) of a data-parallel group: every process draws the same global batch and
+    trains on its `share` under DDP, its loss sum over the global batch's observed targets / processes
+    (DDP averages the gradients), so every process takes the update one process would take; all stop
+    together (the same checks; out of time once one process has spent `seconds` of CPU time)."""
     rng = np.random.default_rng(seed)
     if not np.any(win.n >= 2):
         return 0, float("nan")
+    rank, processes = group
+    model = distributed.wrap(net, "cpu") if processes > 1 else net
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 2 * steps // 3 else 0.5)
     best, best_step, best_state, bad = math.inf, 0, None, 0
     started = time.process_time()
-    net.train()
+    model.train()
     for step in range(1, steps + 1):
-        sid, ends = win.sample(rng, cfg.batch_size)
+        sid, ends = win.sample(rng, cfg.batch_size)  # the global batch: the same in every process
+        targets = win.observed(sid, ends)
+        rows, counts = share(range(len(sid)), rank, processes)
+        sid, ends = sid[rows], ends[rows]
         x, y, _ = net.normalise(win, sid, ends)
-        loss = l1_loss(net(x, sid), y, torch.from_numpy(weight[sid]).float())
+        loss = l1_loss(model(x, sid), y, torch.from_numpy(weight[sid]).float(), targets / processes) * float(counts)
+        spent = time.process_time() - started
+        if seconds and processes > 1:  # a shared decision: the most any process has spent
+            spent = distributed.gather([spent], processes).max().item()
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
-        out_of_time = seconds and time.process_time() - started > seconds
+        out_of_time = seconds and spent > seconds
         if check is not None and (step % cfg.eval_every == 0 or step == steps or out_of_time):
             score = check(net)
-            net.train()
+            model.train()
             if score < best:
                 best, best_step, bad = score, step, 0
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -443,6 +471,7 @@ class Forecaster:
         self.columns = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}  # of the fitted table
         self.train_seconds = 0.0  # wall
         self.train_cpu_seconds = 0.0  # process CPU time (what time_budget counts)
+        self.rank = 0  # of this process in the data-parallel group that fitted it (0 in one process)
         self.steps = 0
 
     # -- fitting -------------------------------------------------------------------------------
@@ -455,7 +484,18 @@ class Forecaster:
         target_col: str = "y",
         verbose: bool = False,
     ) -> Forecaster:
-        """Fits the ensemble on every series of `df` (a long-format DataFrame, or a `Panel`)."""
+        """Fits the ensemble on every series of `df` (a long-format DataFrame, or a `Panel`); data
+        parallel in a process started by torchrun (see the module's docstring), `rank` its rank."""
+        self.rank, world, _ = distributed.setup("cpu")
+        try:
+            return self._fit(df, h, (id_col, time_col, target_col), verbose, (self.rank, world))
+        finally:
+            distributed.teardown()
+
+    def _fit(
+        self, df, h: int | None, columns: tuple[str, str, str], verbose: bool, group: tuple[int, int]
+    ) -> Forecaster:
+        id_col, time_col, target_col = columns
         if h is not None:
             self.config = dataclasses.replace(self.config, horizon=h)
         cfg = self.config
@@ -469,8 +509,8 @@ class Forecaster:
         lookbacks = cfg.resolved_lookbacks(m)
         pad = max(lookbacks) + (2 * m if cfg.esrnn else 0)
         started, cpu_started = time.time(), time.process_time()
-        share = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0
-        log = print if verbose else (lambda *a, **k: None)
+        budget = cfg.time_budget / (len(lookbacks) * cfg.seeds) if cfg.time_budget else 0.0  # each member's
+        log = print if verbose and group[0] == 0 else (lambda *a, **k: None)
 
         # 1. backtest: one member trained on each series up to its first rolling origin
         bt = backtest_origins(panel, H, cfg.backtest_windows, cfg.backtest_stride or max(1, H // 3))
@@ -489,19 +529,23 @@ class Forecaster:
         ref_smape, ref_mase = np.mean(smape_rows(truth, snaive)), np.mean(np.abs(truth - snaive).mean(1) / scale)
 
         def check(net):
-            """OWA as in M4: sMAPE and MASE relative to seasonal naive's, averaged."""
-            u, pos = forecast_u(net, full_bt_win, bt.sid[rows], bt.origin[rows])
-            f = _inverse_rows(bt_transform, bt.sid[rows], u, pos)
-            return (
-                float(np.mean(smape_rows(truth, f)) / ref_smape + np.mean(np.abs(truth - f).mean(1) / scale) / ref_mase)
-                / 2
-            )
+            """OWA as in M4: sMAPE and MASE relative to seasonal naive's, averaged (each process
+            forecasts its share of the rows)."""
+            part = rows[group[0] :: group[1]]
+            sums = [0.0, 0.0]
+            if len(part):
+                u, pos = forecast_u(net, full_bt_win, bt.sid[part], bt.origin[part])
+                f, y = _inverse_rows(bt_transform, bt.sid[part], u, pos), bt.truth[part]
+                sums = [smape_rows(y, f).sum(), (np.abs(y - f).mean(1) / bt.scale[part]).sum()]
+            smape, mase = distributed.gather(sums, group[1]).sum(0).tolist()
+            return (smape / len(rows) / ref_smape + mase / len(rows) / ref_mase) / 2
 
         bt_net = net = _new_net(cfg, len(panel), cfg.seed, m, lookbacks[0], season_init)
         if len(bt.sid):
             self.steps, score = train_member(
-                net, bt_win, cfg, cfg.max_steps, cfg.seed, scale_weights(head.values, m, cfg.scale_weight), share, check
-            )
+                net, bt_win, cfg, cfg.max_steps, cfg.seed, scale_weights(head.values, m, cfg.scale_weight), budget,
+                check, group,
+            )  # fmt: skip
             self.steps = max(self.steps, cfg.eval_every)
             log(f"backtest model: best OWA {score:.3f} after {self.steps} updates ({time.time() - started:.0f} s)")
             u, pos = forecast_u(net, full_bt_win, bt.sid, bt.origin)
@@ -515,17 +559,24 @@ class Forecaster:
         win = Windows(panel, self.transform, pad, H, self.pos0)
         weight = scale_weights(panel.values, m, cfg.scale_weight)
         # the backtest model is the first member (trained on less of each series, but it reads the same
-        # normalised windows); the others train on the full series
+        # normalised windows); the others train on the full series, each in one of the processes
         self.members = [Member(cfg.seed, bt_net)] if len(bt.sid) else []
+        trainer = {}  # member index -> the process that trains it
         for L in lookbacks:
             for k in range(cfg.seeds):
                 seed = cfg.seed + 1000 * k + L
                 if self.members and lookbacks[0] == L and k == 0:
                     continue
                 net = _new_net(cfg, len(panel), seed, m, L, season_init)
-                train_member(net, win, cfg, self.steps, seed, weight, share)
+                trainer[len(self.members)] = len(trainer) % group[1]
+                if trainer[len(self.members)] == group[0]:
+                    train_member(net, win, cfg, self.steps, seed, weight, budget)
+                    log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
                 self.members.append(Member(seed, net))
-                log(f"member L={L} seed={seed} trained ({time.time() - started:.0f} s)")
+        for j, rank in trainer.items():
+            distributed.copy_from(self.members[j].net, rank, group[1])
+        if group[1] > 1:  # all copied before any process leaves (one leaving earlier aborted at exit, 1 run in ~8)
+            torch.distributed.barrier()
         self.train_seconds = time.time() - started
         self.train_cpu_seconds = time.process_time() - cpu_started
         return self
@@ -861,10 +912,9 @@ def is_panel_run(args: list[str]) -> bool:
     return False
 
 
-def train_run(config: str | None, args: list[str]) -> str:
-    """`rnnkit forecast train` on many series: fits a Forecaster on every series of --csv, saves it in
-    --run-dir with forecasts (and intervals), the backtest per series, anomalies and two PNGs for --id.
-    Returns the summary to print. Bad input raises ValueError before anything is written."""
+def read_run(config: str | None, args: list[str]) -> tuple[PanelRunConfig, ForecasterConfig, Panel]:
+    """The settings and the series of `rnnkit forecast train` on many series (see `train_run`); bad
+    input raises ValueError."""
     from rnnkit.data.panel import read_panel
     from rnnkit.train.config import build_configs
 
@@ -877,7 +927,18 @@ def train_run(config: str | None, args: list[str]) -> str:
     panel = read_panel(run.csv, run.id_col, run.time_col, run.target_col, fcfg.season)
     if run.id and run.id not in panel.ids:
         raise ValueError(f"--id {run.id!r} is not a series of {run.csv}")
+    return run, fcfg, panel
+
+
+def train_run(config: str | None, args: list[str]) -> str:
+    """`rnnkit forecast train` on many series: fits a Forecaster on every series of --csv, saves it in
+    --run-dir with forecasts (and intervals), the backtest per series, anomalies and two PNGs for --id.
+    Returns the summary to print. Bad input raises ValueError before anything is written. Data
+    parallel (under torchrun) every process trains, rank 0 writes the run and the others return ""."""
+    run, fcfg, panel = read_run(config, args)
     fc = Forecaster(config=fcfg).fit(panel)
+    if fc.rank != 0:
+        return ""
     fc.columns = {"id_col": run.id_col, "time_col": run.time_col, "target_col": run.target_col}
     out = Path(run.run_dir)
     fc.save(out)

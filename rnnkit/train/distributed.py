@@ -42,7 +42,7 @@ def setup(device: str) -> tuple[int, int, str]:
         # torchrun's store outlives a restart: each attempt's keys get their own prefix, or a restarted
         # rank could read the address of a process of the failed attempt and fail to connect to it.
         store, rank, world = next(rendezvous("env://"))
-        store = PrefixStore(f"rnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+        store = PrefixStore(f"rnnkit/attempt_{attempt()}", store)
         backend = "cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend, store=store, rank=rank, world_size=world)
     return dist.get_rank(), world, device
@@ -58,9 +58,14 @@ def local_world(world: int) -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", world))
 
 
+def attempt() -> int:
+    """How many times torchrun has started this group again after a failure (0: the first start)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 def restarted() -> bool:
     """True in a group that torchrun started again after a failure (--max-restarts)."""
-    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    return attempt() > 0
 
 
 def wrap(model: nn.Module, device: str) -> DistributedDataParallel:
@@ -91,6 +96,14 @@ def agree(value: float | None, world: int) -> float | None:
     return t[1].item() if t[0] else None
 
 
+def copy_from(model: nn.Module, src: int, world: int) -> None:
+    """Sets `model`'s parameters and buffers in every process to those of process `src`."""
+    if world == 1:
+        return
+    for tensor in model.state_dict().values():
+        dist.broadcast(tensor, src=src)
+
+
 def gather_rng(world: int) -> list[torch.Tensor]:
     """Every process's torch CPU RNG state (uint8 tensors), in rank order."""
     state = torch.get_rng_state()
@@ -102,21 +115,35 @@ def gather_rng(world: int) -> list[torch.Tensor]:
 
 
 def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
-    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine via torchrun (restarting the
-    group up to `max_restarts` times after a failure); its exit code. torchrun's own log is kept to
-    errors (LOGLEVEL, unless set)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        f"--max-restarts={max_restarts}",
-        "-m",
-        "rnnkit",
-        *argv,
-    ]
+    """Runs `python -m rnnkit ARGV` in `nproc` processes on this machine through torchrun's agent (`agent`,
+    in a child process), starting the group again up to `max_restarts` times after a failure; the
+    agent's exit code. torchrun's own log is kept to critical messages (LOGLEVEL, unless set)."""
+    args = ["--standalone", f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}", "-m", "rnnkit", *argv]
+    cmd = [sys.executable, "-c", "from rnnkit.train.distributed import agent; agent()", *args]
     try:
-        return subprocess.call(cmd, env={**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "ERROR")})
-    except KeyboardInterrupt:  # Ctrl-C reached the workers too (they stop); torchrun is stopped at once
+        return subprocess.call(cmd, env={**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "CRITICAL")})
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too (they stop); the agent is stopped at once
         return 130
+
+
+def agent() -> None:
+    """torchrun with the arguments of this process, exiting with the code of the first process that
+    failed (1 for a signal), after one `error:` line naming it unless it is rank 0 (which printed its
+    own; the other ranks meeting the same bad input stay silent and leave a moment later)."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
+    try:
+        run(parse_args(sys.argv[1:]))
+    except ChildFailedError as err:
+        rank, failure = err.get_first_failure()
+        if rank != 0 or failure.exitcode <= 0:
+            code = f"exit code {failure.exitcode}" if failure.exitcode >= 0 else f"signal {-failure.exitcode}"
+            print(f"error: process {rank} failed ({code})", file=sys.stderr)
+        sys.exit(failure.exitcode if failure.exitcode > 0 else 1)
+    except SignalException as err:  # Ctrl-C (or a kill): the workers were stopped
+        sys.exit(128 + err.sigval)
