@@ -50,8 +50,8 @@ SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ra
 
 
 def small_config(**fields):
-    return TagConfig(embed_size=8, char_embed_size=4, char_hidden_size=4, hidden_size=8, min_freq=1, batch_size=4,
-                     batch_tokens=0, dropout=0.0, word_dropout=0.0, **fields)
+    return TagConfig(**{"embed_size": 8, "char_embed_size": 4, "char_hidden_size": 4, "hidden_size": 8, "min_freq": 1,
+                        "batch_size": 4, "batch_tokens": 0, "dropout": 0.0, "word_dropout": 0.0, **fields})
 
 
 def test_each_spelling_is_encoded_once_and_padding_is_ignored():
@@ -75,6 +75,31 @@ def test_unseen_words_read_as_unk_with_their_spelling():
     assert x[0, 0, 0] == 1 and x[0, 0, 1:6].ne(0).all()  # <unk>, five characters (Z unseen -> <unk> char)
     cfg = small_config(max_word_chars=4)
     assert Encoder.build(SENTENCES, cfg).spelling("abcdefgh") == Encoder.build(SENTENCES, cfg).spelling("abgh")
+
+
+def test_word_dropout_reads_words_as_unk_in_training_only():
+    cfg = small_config()
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = SequenceTagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg)
+    model.unk_prob.fill_(1.0)  # every training token read as <unk>
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    unk = x.clone()
+    unk[..., 0] = torch.where(x[..., 0] != 0, 1, 0)  # every word <unk>, padding kept
+    torch.testing.assert_close(model.train()(x)[0], model.eval()(unk)[0])  # (dropout 0: only words differ)
+    assert not torch.allclose(model.eval()(x)[0], model(unk)[0])  # in eval the words are read
+    torch.testing.assert_close(model(x)[0], model(x)[0])
+
+
+def test_word_dropout_alpha_drops_rare_words_more():
+    cfg = small_config(word_dropout=0.1, word_dropout_alpha=0.25)
+    task = TaggingTask(cfg, {"train": SENTENCES[:2] + SENTENCES[1:2], "val": SENTENCES[:1], "test": SENTENCES[:1]})
+    counts = dict(zip(task.encoder.words.tokens, task.word_counts().tolist()))
+    assert counts["a"] == 2 and counts["the"] == 1 and counts["<unk>"] == 0
+    probs = dict(zip(task.encoder.words.tokens, task.model.unk_prob.tolist()))
+    assert probs["a"] == pytest.approx(1 - 0.9 * (1 - 0.25 / 2.25))
+    assert probs["the"] == pytest.approx(1 - 0.9 * (1 - 0.25 / 1.25))
+    plain = TaggingTask(small_config(word_dropout=0.1), task.data).model.unk_prob
+    assert plain.tolist() == pytest.approx([0.1] * len(plain))
 
 
 @pytest.mark.parametrize("crf", [False, True])
