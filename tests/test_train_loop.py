@@ -132,6 +132,7 @@ def test_a_task_val_score_chooses_the_best_weights_and_stops_early_by_its_maximu
     best = load_file(str(tmp_path / "best" / "model.safetensors"))
     assert json.loads((tmp_path / "best" / "state.json").read_text())["step"] == 8  # the 0.95 evaluation
     assert all(torch.equal(task.model.state_dict()[k], best[k]) for k in best)
+    assert "best validation score</th><td>0.9500" in (tmp_path / "report.html").read_text()
 
 
 def test_metrics_lines_and_loss_curve_are_written(tmp_path, capsys):
