@@ -39,7 +39,7 @@ STORE = ROOT / "benchmarks" / "results" / "tag.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SECONDS} s of training, the row not stored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
     parser.add_argument("--name", default="default", help="the row's name in the stored results")
@@ -75,7 +75,7 @@ def run_tagger(args) -> dict:
     cfg = cfgs["tag"]
     return {"model": (f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size} over word embedding "
                       f"{cfg.embed_size} ⊕ char bi-{cfg.cell.upper()} 2×{cfg.char_hidden_size}"
-                      + (" + CRF" if cfg.crf else "")),
+                      + (" + CRF" if cfg.crf else "") + (f", {cfg.members} members" if cfg.members > 1 else "")),
             "test": summary["metrics"]["accuracy"], "dev": tagger.evaluate(DEV)["accuracy"],
             "epochs": summary["epoch"], "train_s": summary["seconds"], "cpu_s": round(time.process_time() - cpu),
             "command": shlex.join(["rnnkit", "tag", "train", "--data", "data/ud_english_ewt/en_ewt-ud-train.conllu",

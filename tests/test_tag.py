@@ -10,6 +10,7 @@ from rnnkit.tasks.tag import (
     TagConfig,
     Tagger,
     TaggingTask,
+    build_tagger,
     is_span_scheme,
     spans,
     tagging_metrics,
@@ -90,6 +91,24 @@ def test_word_dropout_reads_words_as_unk_in_training_only():
     torch.testing.assert_close(model(x)[0], model(x)[0])
 
 
+def test_an_ensemble_tags_by_the_mean_of_its_members_probabilities():
+    cfg = small_config(members=3)
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = build_tagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg).eval()
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    y = encoder.targets([["DET", "NOUN", "VERB"], ["DET", "NOUN"]])
+    p = torch.stack([member(x)[0].softmax(-1) for member in model.members]).mean(0)  # (B, T, K)
+    log_p, loss, _ = model(x, y)
+    torch.testing.assert_close(log_p.exp(), p)
+    mask = x[..., 0] != 0
+    torch.testing.assert_close(loss, -p[mask].gather(1, y[mask][:, None]).log().mean())
+    assert torch.equal(model.decode(x)[mask], p.argmax(-1)[mask])
+    members_loss = torch.stack([member(x, y)[1] for member in model.members]).mean()
+    torch.testing.assert_close(model.train()(x, y)[1], members_loss)  # (dropout 0) training: their mean loss
+    with pytest.raises(ValueError, match="crf decodes one tagger"):
+        small_config(members=2, crf=True)
+
+
 def test_word_dropout_alpha_drops_rare_words_more():
     cfg = small_config(word_dropout=0.1, word_dropout_alpha=0.25)
     task = TaggingTask(cfg, {"train": SENTENCES[:2] + SENTENCES[1:2], "val": SENTENCES[:1], "test": SENTENCES[:1]})
@@ -102,9 +121,9 @@ def test_word_dropout_alpha_drops_rare_words_more():
     assert plain.tolist() == pytest.approx([0.1] * len(plain))
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, crf):
-    tagger = Tagger(small_config(crf=crf), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
+@pytest.mark.parametrize("fields", [{"crf": False}, {"crf": True}, {"members": 2}])
+def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, fields):
+    tagger = Tagger(small_config(**fields), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
                                                        lr=0.03, log_every=1000))
     summary = tagger.fit(SENTENCES, dev=SENTENCES[:4], test=SENTENCES[:4])
     assert summary["metrics"]["accuracy"] == 1.0

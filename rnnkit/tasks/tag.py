@@ -14,6 +14,7 @@ spellings in a batch, K = tags.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,9 @@ class TagConfig(RecurrentConfig):
     """Longer words keep their first and last max_word_chars/2 characters."""
     crf: bool = False
     """A CRF output layer: joint Viterbi decoding, consistent BIO spans."""
+    members: int = 1
+    """Taggers trained side by side from different initial weights, each on its own loss; a token's
+    tag is the best of their mean tag probabilities (no CRF)."""
     batch_size: int = 32
     """Sentences per batch, when batch_tokens is 0."""
     batch_tokens: int = 500
@@ -95,7 +99,13 @@ class TagConfig(RecurrentConfig):
         **{name: at_least(1) for name in ("embed_size", "min_freq", "char_embed_size", "char_hidden_size",
                                           "max_word_chars", "batch_size")},
         "word_dropout": fraction(), "word_dropout_alpha": at_least(0), "batch_tokens": at_least(0),
+        "members": at_least(1),
     }  # fmt: skip
+
+    def check(self) -> None:
+        super().check()
+        if self.crf and self.members > 1:
+            raise ValueError(f"crf decodes one tagger: use members 1 with crf, not {self.members}")
 
 
 class SequenceTagger(nn.Module):
@@ -157,6 +167,44 @@ class SequenceTagger(nn.Module):
         """The predicted tag ids (B, T) of x: Viterbi with a CRF, else each token's best score."""
         scores = self(x)[0]
         return self.crf.decode(scores, x[..., 0] != 0) if self.crf is not None else scores.argmax(-1)
+
+
+class TaggerEnsemble(nn.Module):
+    """``members`` SequenceTaggers trained side by side, each on its own loss; the ensemble's tag
+    probabilities are the mean of theirs, p = (1/M) Σ_m softmax(s_m)."""
+
+    def __init__(self, members: list[SequenceTagger]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor, tags: torch.Tensor | None = None, state=None):
+        """(log p (B, T, K), loss or None, None) for x as SequenceTagger reads it; the loss is the
+        members' mean cross-entropy in training, the ensemble's −log p(tag) per token in evaluation."""
+        outputs = [member(x, tags) for member in self.members]  # M × (scores (B, T, K), loss, None)
+        log_p = torch.stack([F.log_softmax(scores, -1) for scores, _, _ in outputs]).logsumexp(0)
+        log_p = log_p - math.log(len(outputs))
+        if tags is None:
+            return log_p, None, None
+        if self.training:
+            return log_p, torch.stack([loss for _, loss, _ in outputs]).mean(), None
+        mask = x[..., 0] != 0
+        return log_p, F.nll_loss(log_p[mask], tags[mask]), None
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """The predicted tag ids (B, T) of x: each token's most probable tag under the mean."""
+        return self(x)[0].argmax(-1)
+
+
+def build_tagger(
+    num_words: int, num_chars: int, num_tags: int, cfg: TagConfig, word_counts: torch.Tensor | None = None
+) -> SequenceTagger | TaggerEnsemble:
+    """A SequenceTagger, or with cfg.members > 1 an ensemble of them."""
+    if cfg.members == 1:
+        return SequenceTagger(num_words, num_chars, num_tags, cfg, word_counts)
+    return TaggerEnsemble(
+        [SequenceTagger(num_words, num_chars, num_tags, cfg, word_counts) for _ in range(cfg.members)]
+    )
 
 
 class Encoder:
@@ -283,7 +331,7 @@ class TaggingTask:
         self.batches = {
             split: [self._batch(self.data[split], idx) for idx in rows] for split, rows in self.rows.items()
         }
-        self.model = SequenceTagger(
+        self.model = build_tagger(
             len(self.encoder.words), len(self.encoder.chars), len(self.encoder.tags), cfg, self.word_counts()
         )
 
@@ -408,7 +456,7 @@ class Tagger:
     def __init__(self, config: TagConfig | None = None, train: TrainConfig | None = None, **fields):
         self.config = dataclasses.replace(config or TagConfig(), **fields)
         self.train_config = train or TrainConfig(**TRAIN_DEFAULTS)
-        self.model: SequenceTagger | None = None
+        self.model: SequenceTagger | TaggerEnsemble | None = None
         self.encoder: Encoder | None = None
         self.summary: dict = {}
 
@@ -441,7 +489,7 @@ class Tagger:
         self.summary["metrics"] = self.evaluate(splits["test"])
         return self.summary
 
-    def _need_model(self) -> tuple[SequenceTagger, Encoder]:
+    def _need_model(self) -> tuple[SequenceTagger | TaggerEnsemble, Encoder]:
         if self.model is None or self.encoder is None:
             raise ValueError("the tagger is not trained: call fit() or Tagger.load()")
         return self.model, self.encoder
@@ -488,14 +536,14 @@ class Tagger:
         return cls.from_parts(*load_tagger(path))
 
     @classmethod
-    def from_parts(cls, model: SequenceTagger, encoder: Encoder, cfg: TagConfig) -> Tagger:
+    def from_parts(cls, model: SequenceTagger | TaggerEnsemble, encoder: Encoder, cfg: TagConfig) -> Tagger:
         """A tagger of a trained model (a TaggingTask's model and encoder after training)."""
         tagger = cls(cfg)
         tagger.model, tagger.encoder = model.eval(), encoder
         return tagger
 
 
-def load_tagger(path: str | Path) -> tuple[SequenceTagger, Encoder, TagConfig]:
+def load_tagger(path: str | Path) -> tuple[SequenceTagger | TaggerEnsemble, Encoder, TagConfig]:
     """The model, vocabularies and config of a saved tagger (a run directory: its best checkpoint)."""
     path = checkpoint_dir(path)  # a run directory: its best, else its last
     meta = checkpoint.read_state(path, task="tag")["meta"]
@@ -504,6 +552,6 @@ def load_tagger(path: str | Path) -> tuple[SequenceTagger, Encoder, TagConfig]:
         encoder = Encoder.from_json(meta["encoder"])
     except (KeyError, TypeError, ValueError):
         raise checkpoint.CheckpointError(f"{path}: the saved vocabularies are missing or malformed") from None
-    model = SequenceTagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg)
+    model = build_tagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg)
     checkpoint.load(path, model)
     return model.eval(), encoder, cfg
