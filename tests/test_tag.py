@@ -52,7 +52,7 @@ SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ra
 
 def small_config(**fields):
     return TagConfig(**{"embed_size": 8, "char_embed_size": 4, "char_hidden_size": 4, "hidden_size": 8, "min_freq": 1,
-                        "batch_size": 4, "batch_tokens": 0, "dropout": 0.0, "word_dropout": 0.0, **fields})
+                        "batch_size": 4, "batch_tokens": 0, "dropout": 0.0, "word_dropout": 0.0, "members": 1, **fields})
 
 
 def test_each_spelling_is_encoded_once_and_padding_is_ignored():
@@ -105,8 +105,19 @@ def test_an_ensemble_tags_by_the_mean_of_its_members_probabilities():
     assert torch.equal(model.decode(x)[mask], p.argmax(-1)[mask])
     members_loss = torch.stack([member(x, y)[1] for member in model.members]).mean()
     torch.testing.assert_close(model.train()(x, y)[1], members_loss)  # (dropout 0) training: their mean loss
-    with pytest.raises(ValueError, match="crf decodes one tagger"):
-        small_config(members=2, crf=True)
+
+
+def test_a_crf_ensemble_of_equal_members_decodes_as_each_of_them():
+    cfg = small_config(members=2, crf=True)
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = build_tagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg).eval()
+    with torch.no_grad():
+        for param in model.members[0].crf.parameters():
+            param.normal_()  # a CRF that decides: emissions alone would give another path
+    model.members[1].load_state_dict(model.members[0].state_dict())
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    assert torch.equal(model.decode(x), model.members[0].decode(x))
+    assert not torch.equal(model.decode(x), model.members[0](x)[0].argmax(-1))
 
 
 def test_word_dropout_alpha_drops_rare_words_more():
@@ -121,7 +132,7 @@ def test_word_dropout_alpha_drops_rare_words_more():
     assert plain.tolist() == pytest.approx([0.1] * len(plain))
 
 
-@pytest.mark.parametrize("fields", [{"crf": False}, {"crf": True}, {"members": 2}])
+@pytest.mark.parametrize("fields", [{}, {"crf": True}, {"members": 2}, {"members": 2, "crf": True}])
 def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, fields):
     tagger = Tagger(small_config(**fields), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
                                                        lr=0.03, log_every=1000))

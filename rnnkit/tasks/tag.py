@@ -87,9 +87,9 @@ class TagConfig(RecurrentConfig):
     """Longer words keep their first and last max_word_chars/2 characters."""
     crf: bool = False
     """A CRF output layer: joint Viterbi decoding, consistent BIO spans."""
-    members: int = 1
+    members: int = 2
     """Taggers trained side by side from different initial weights, each on its own loss; a token's
-    tag is the best of their mean tag probabilities (no CRF)."""
+    tag is the best of their mean tag probabilities (with crf: Viterbi over their mean scores)."""
     batch_size: int = 32
     """Sentences per batch, when batch_tokens is 0."""
     batch_tokens: int = 500
@@ -101,11 +101,6 @@ class TagConfig(RecurrentConfig):
         "word_dropout": fraction(), "word_dropout_alpha": at_least(0), "batch_tokens": at_least(0),
         "members": at_least(1),
     }  # fmt: skip
-
-    def check(self) -> None:
-        super().check()
-        if self.crf and self.members > 1:
-            raise ValueError(f"crf decodes one tagger: use members 1 with crf, not {self.members}")
 
 
 class SequenceTagger(nn.Module):
@@ -170,30 +165,42 @@ class SequenceTagger(nn.Module):
 
 
 class TaggerEnsemble(nn.Module):
-    """``members`` SequenceTaggers trained side by side, each on its own loss; the ensemble's tag
-    probabilities are the mean of theirs, p = (1/M) Σ_m softmax(s_m)."""
+    """``members`` SequenceTaggers trained side by side, each on its own loss. Without a CRF the
+    ensemble's tag probabilities are the mean of theirs, p = (1/M) Σ_m softmax(s_m); with one, it
+    decodes by Viterbi over the mean of their emission, start, end and transition scores."""
 
     def __init__(self, members: list[SequenceTagger]):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.crfs = [member.crf for member in members if member.crf is not None]  # a plain list: theirs
 
     def forward(self, x: torch.Tensor, tags: torch.Tensor | None = None, state=None):
-        """(log p (B, T, K), loss or None, None) for x as SequenceTagger reads it; the loss is the
-        members' mean cross-entropy in training, the ensemble's −log p(tag) per token in evaluation."""
+        """(scores (B, T, K), loss or None, None) for x as SequenceTagger reads it: log p, or with a
+        CRF the mean emission scores; the loss is the members' mean loss in training (and with a CRF),
+        the ensemble's −log p(tag) per token in evaluation."""
         outputs = [member(x, tags) for member in self.members]  # M × (scores (B, T, K), loss, None)
-        log_p = torch.stack([F.log_softmax(scores, -1) for scores, _, _ in outputs]).logsumexp(0)
-        log_p = log_p - math.log(len(outputs))
+        if self.crfs:
+            scores = torch.stack([scores for scores, _, _ in outputs]).mean(0)
+        else:
+            scores = torch.stack([F.log_softmax(s, -1) for s, _, _ in outputs]).logsumexp(0) - math.log(len(outputs))
         if tags is None:
-            return log_p, None, None
-        if self.training:
-            return log_p, torch.stack([loss for _, loss, _ in outputs]).mean(), None
+            return scores, None, None
+        if self.training or self.crfs:
+            return scores, torch.stack([loss for _, loss, _ in outputs]).mean(), None
         mask = x[..., 0] != 0
-        return log_p, F.nll_loss(log_p[mask], tags[mask]), None
+        return scores, F.nll_loss(scores[mask], tags[mask]), None
 
     @torch.no_grad()
     def decode(self, x: torch.Tensor) -> torch.Tensor:
-        """The predicted tag ids (B, T) of x: each token's most probable tag under the mean."""
-        return self(x)[0].argmax(-1)
+        """The predicted tag ids (B, T) of x: each token's most probable tag under the mean, or with
+        a CRF the Viterbi path under the mean scores."""
+        scores = self(x)[0]
+        if not self.crfs:
+            return scores.argmax(-1)
+        states = [crf.state_dict() for crf in self.crfs]
+        mean = CRF(scores.shape[-1])
+        mean.load_state_dict({name: torch.stack([state[name] for state in states]).mean(0) for name in states[0]})
+        return mean.decode(scores, x[..., 0] != 0)
 
 
 def build_tagger(
