@@ -5,7 +5,8 @@ The tagger (Plank et al. 2016; Lample et al. 2016): each token is its lower-case
 character-level bidirectional recurrent encoding of its spelling (the last forward and the first
 backward state), so unseen words get a representation; a bidirectional recurrent layer stack reads
 the tokens; a linear layer gives per-token tag scores, decoded independently (softmax) or jointly
-by an optional CRF (rnnkit.crf).
+by an optional CRF (rnnkit.crf). By default two such taggers are trained side by side (``members``)
+and tag by the mean of their probabilities.
 
 Shape letters: B = sentences, T = tokens (padded), L = characters per word (padded), U = distinct
 spellings in a batch, K = tags.
