@@ -18,14 +18,17 @@ from rnnkit.tasks.tag import (
 from rnnkit.train import TrainConfig
 
 
-@pytest.mark.parametrize("tags, expected", [
-    (["B-PER", "I-PER", "O", "B-LOC"], {(0, 1, "PER"), (3, 3, "LOC")}),
-    (["I-PER", "I-PER", "O"], {(0, 1, "PER")}),  # I after O starts a chunk
-    (["B-PER", "I-LOC"], {(0, 0, "PER"), (1, 1, "LOC")}),  # a change of type starts a chunk
-    (["B-PER", "B-PER"], {(0, 0, "PER"), (1, 1, "PER")}),
-    (["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC"], {(0, 0, "PER"), (1, 3, "LOC"), (4, 4, "LOC")}),
-    (["O", "O"], set()),
-])
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        (["B-PER", "I-PER", "O", "B-LOC"], {(0, 1, "PER"), (3, 3, "LOC")}),
+        (["I-PER", "I-PER", "O"], {(0, 1, "PER")}),  # I after O starts a chunk
+        (["B-PER", "I-LOC"], {(0, 0, "PER"), (1, 1, "LOC")}),  # a change of type starts a chunk
+        (["B-PER", "B-PER"], {(0, 0, "PER"), (1, 1, "PER")}),
+        (["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC"], {(0, 0, "PER"), (1, 3, "LOC"), (4, 4, "LOC")}),
+        (["O", "O"], set()),
+    ],
+)
 def test_spans_follow_conlleval(tags, expected):
     assert spans(tags) == expected
 
@@ -46,13 +49,30 @@ def test_span_scheme_detection():
     assert not is_span_scheme(["O", "O"]) and not is_span_scheme(["NOUN", "B-PER"])
 
 
-SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ran", "home"], ["DET", "NOUN", "VERB", "NOUN"]),
-             (["The", "dog", "sat"], ["DET", "NOUN", "VERB"]), (["A", "cat", "ran"], ["DET", "NOUN", "VERB"])] * 4
+SENTENCES = [
+    (["The", "cat", "sat"], ["DET", "NOUN", "VERB"]),
+    (["A", "dog", "ran", "home"], ["DET", "NOUN", "VERB", "NOUN"]),
+    (["The", "dog", "sat"], ["DET", "NOUN", "VERB"]),
+    (["A", "cat", "ran"], ["DET", "NOUN", "VERB"]),
+] * 4
 
 
 def small_config(**fields):
-    return TagConfig(**{"embed_size": 8, "char_embed_size": 4, "char_hidden_size": 4, "hidden_size": 8, "min_freq": 1,
-                        "batch_size": 4, "batch_tokens": 0, "dropout": 0.0, "word_dropout": 0.0, "members": 1, **fields})
+    return TagConfig(
+        **{
+            "embed_size": 8,
+            "char_embed_size": 4,
+            "char_hidden_size": 4,
+            "hidden_size": 8,
+            "min_freq": 1,
+            "batch_size": 4,
+            "batch_tokens": 0,
+            "dropout": 0.0,
+            "word_dropout": 0.0,
+            "members": 1,
+            **fields,
+        }
+    )
 
 
 def test_each_spelling_is_encoded_once_and_padding_is_ignored():
@@ -134,8 +154,10 @@ def test_word_dropout_alpha_drops_rare_words_more():
 
 @pytest.mark.parametrize("fields", [{}, {"crf": True}, {"members": 2}, {"members": 2, "crf": True}])
 def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, fields):
-    tagger = Tagger(small_config(**fields), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
-                                                       lr=0.03, log_every=1000))
+    tagger = Tagger(
+        small_config(**fields),
+        TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1, lr=0.03, log_every=1000),
+    )
     summary = tagger.fit(SENTENCES, dev=SENTENCES[:4], test=SENTENCES[:4])
     assert summary["metrics"]["accuracy"] == 1.0
     assert tagger.predict([["A", "dog", "sat"]]) == [["DET", "NOUN", "VERB"]]
