@@ -1,6 +1,8 @@
 """Sequence tagging: conlleval spans and metrics by hand-worked examples, the model's contract, and
 a tiny tagger that learns, saves, loads and predicts."""
 
+import json
+
 import pytest
 import torch
 
@@ -166,6 +168,12 @@ def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, fields):
         tagger.save(tmp_path / "saved")
     for path in (tmp_path / "saved", tmp_path / "run"):
         assert Tagger.load(path).predict([["A", "dog", "sat"], []]) == [["DET", "NOUN", "VERB"], []]
+    if not fields:  # a tagger saved before the members option loads as one tagger
+        state_file = tmp_path / "saved" / "last" / "state.json"
+        state = json.loads(state_file.read_text())
+        del state["meta"]["tag"]["members"]
+        state_file.write_text(json.dumps(state))
+        assert Tagger.load(tmp_path / "saved").predict([["A", "dog", "sat"]]) == [["DET", "NOUN", "VERB"]]
     raw = tmp_path / "raw.txt"
     raw.write_text("The cat ran\n\nA dog sat home\n", encoding="utf-8")
     assert tagger.predict(raw) == [["DET", "NOUN", "VERB"], ["DET", "NOUN", "VERB", "NOUN"]]
