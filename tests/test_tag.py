@@ -1,6 +1,8 @@
 """Sequence tagging: conlleval spans and metrics by hand-worked examples, the model's contract, and
 a tiny tagger that learns, saves, loads and predicts."""
 
+import json
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from rnnkit.tasks.tag import (
     TagConfig,
     Tagger,
     TaggingTask,
+    build_tagger,
     is_span_scheme,
     spans,
     tagging_metrics,
@@ -17,14 +20,17 @@ from rnnkit.tasks.tag import (
 from rnnkit.train import TrainConfig
 
 
-@pytest.mark.parametrize("tags, expected", [
-    (["B-PER", "I-PER", "O", "B-LOC"], {(0, 1, "PER"), (3, 3, "LOC")}),
-    (["I-PER", "I-PER", "O"], {(0, 1, "PER")}),  # I after O starts a chunk
-    (["B-PER", "I-LOC"], {(0, 0, "PER"), (1, 1, "LOC")}),  # a change of type starts a chunk
-    (["B-PER", "B-PER"], {(0, 0, "PER"), (1, 1, "PER")}),
-    (["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC"], {(0, 0, "PER"), (1, 3, "LOC"), (4, 4, "LOC")}),
-    (["O", "O"], set()),
-])
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        (["B-PER", "I-PER", "O", "B-LOC"], {(0, 1, "PER"), (3, 3, "LOC")}),
+        (["I-PER", "I-PER", "O"], {(0, 1, "PER")}),  # I after O starts a chunk
+        (["B-PER", "I-LOC"], {(0, 0, "PER"), (1, 1, "LOC")}),  # a change of type starts a chunk
+        (["B-PER", "B-PER"], {(0, 0, "PER"), (1, 1, "PER")}),
+        (["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC"], {(0, 0, "PER"), (1, 3, "LOC"), (4, 4, "LOC")}),
+        (["O", "O"], set()),
+    ],
+)
 def test_spans_follow_conlleval(tags, expected):
     assert spans(tags) == expected
 
@@ -45,13 +51,30 @@ def test_span_scheme_detection():
     assert not is_span_scheme(["O", "O"]) and not is_span_scheme(["NOUN", "B-PER"])
 
 
-SENTENCES = [(["The", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["A", "dog", "ran", "home"], ["DET", "NOUN", "VERB", "NOUN"]),
-             (["The", "dog", "sat"], ["DET", "NOUN", "VERB"]), (["A", "cat", "ran"], ["DET", "NOUN", "VERB"])] * 4
+SENTENCES = [
+    (["The", "cat", "sat"], ["DET", "NOUN", "VERB"]),
+    (["A", "dog", "ran", "home"], ["DET", "NOUN", "VERB", "NOUN"]),
+    (["The", "dog", "sat"], ["DET", "NOUN", "VERB"]),
+    (["A", "cat", "ran"], ["DET", "NOUN", "VERB"]),
+] * 4
 
 
 def small_config(**fields):
-    return TagConfig(embed_size=8, char_embed_size=4, char_hidden_size=4, hidden_size=8, min_freq=1, batch_size=4,
-                     batch_tokens=0, dropout=0.0, word_dropout=0.0, **fields)
+    return TagConfig(
+        **{
+            "embed_size": 8,
+            "char_embed_size": 4,
+            "char_hidden_size": 4,
+            "hidden_size": 8,
+            "min_freq": 1,
+            "batch_size": 4,
+            "batch_tokens": 0,
+            "dropout": 0.0,
+            "word_dropout": 0.0,
+            "members": 1,
+            **fields,
+        }
+    )
 
 
 def test_each_spelling_is_encoded_once_and_padding_is_ignored():
@@ -77,10 +100,66 @@ def test_unseen_words_read_as_unk_with_their_spelling():
     assert Encoder.build(SENTENCES, cfg).spelling("abcdefgh") == Encoder.build(SENTENCES, cfg).spelling("abgh")
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, crf):
-    tagger = Tagger(small_config(crf=crf), TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1,
-                                                       lr=0.03, log_every=1000))
+def test_word_dropout_reads_words_as_unk_in_training_only():
+    cfg = small_config()
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = SequenceTagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg)
+    model.unk_prob.fill_(1.0)  # every training token read as <unk>
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    unk = x.clone()
+    unk[..., 0] = torch.where(x[..., 0] != 0, 1, 0)  # every word <unk>, padding kept
+    torch.testing.assert_close(model.train()(x)[0], model.eval()(unk)[0])  # (dropout 0: only words differ)
+    assert not torch.allclose(model.eval()(x)[0], model(unk)[0])  # in eval the words are read
+    torch.testing.assert_close(model(x)[0], model(x)[0])
+
+
+def test_an_ensemble_tags_by_the_mean_of_its_members_probabilities():
+    cfg = small_config(members=3)
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = build_tagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg).eval()
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    y = encoder.targets([["DET", "NOUN", "VERB"], ["DET", "NOUN"]])
+    p = torch.stack([member(x)[0].softmax(-1) for member in model.members]).mean(0)  # (B, T, K)
+    log_p, loss, _ = model(x, y)
+    torch.testing.assert_close(log_p.exp(), p)
+    mask = x[..., 0] != 0
+    torch.testing.assert_close(loss, -p[mask].gather(1, y[mask][:, None]).log().mean())
+    assert torch.equal(model.decode(x)[mask], p.argmax(-1)[mask])
+    members_loss = torch.stack([member(x, y)[1] for member in model.members]).mean()
+    torch.testing.assert_close(model.train()(x, y)[1], members_loss)  # (dropout 0) training: their mean loss
+
+
+def test_a_crf_ensemble_of_equal_members_decodes_as_each_of_them():
+    cfg = small_config(members=2, crf=True)
+    encoder = Encoder.build(SENTENCES, cfg)
+    model = build_tagger(len(encoder.words), len(encoder.chars), len(encoder.tags), cfg).eval()
+    with torch.no_grad():
+        for param in model.members[0].crf.parameters():
+            param.normal_()  # a CRF that decides: emissions alone would give another path
+    model.members[1].load_state_dict(model.members[0].state_dict())
+    x = encoder.inputs([["The", "cat", "sat"], ["A", "dog"]])
+    assert torch.equal(model.decode(x), model.members[0].decode(x))
+    assert not torch.equal(model.decode(x), model.members[0](x)[0].argmax(-1))
+
+
+def test_word_dropout_alpha_drops_rare_words_more():
+    cfg = small_config(word_dropout=0.1, word_dropout_alpha=0.25)
+    task = TaggingTask(cfg, {"train": SENTENCES[:2] + SENTENCES[1:2], "val": SENTENCES[:1], "test": SENTENCES[:1]})
+    counts = dict(zip(task.encoder.words.tokens, task.word_counts().tolist()))
+    assert counts["a"] == 2 and counts["the"] == 1 and counts["<unk>"] == 0
+    probs = dict(zip(task.encoder.words.tokens, task.model.unk_prob.tolist()))
+    assert probs["a"] == pytest.approx(1 - 0.9 * (1 - 0.25 / 2.25))
+    assert probs["the"] == pytest.approx(1 - 0.9 * (1 - 0.25 / 1.25))
+    plain = TaggingTask(small_config(word_dropout=0.1), task.data).model.unk_prob
+    assert plain.tolist() == pytest.approx([0.1] * len(plain))
+
+
+@pytest.mark.parametrize("fields", [{}, {"crf": True}, {"members": 2}, {"members": 2, "crf": True}])
+def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, fields):
+    tagger = Tagger(
+        small_config(**fields),
+        TrainConfig(max_epochs=40, run_dir=str(tmp_path / "run"), threads=1, lr=0.03, log_every=1000),
+    )
     summary = tagger.fit(SENTENCES, dev=SENTENCES[:4], test=SENTENCES[:4])
     assert summary["metrics"]["accuracy"] == 1.0
     assert tagger.predict([["A", "dog", "sat"]]) == [["DET", "NOUN", "VERB"]]
@@ -89,6 +168,12 @@ def test_tiny_tagger_learns_saves_loads_and_predicts(tmp_path, crf):
         tagger.save(tmp_path / "saved")
     for path in (tmp_path / "saved", tmp_path / "run"):
         assert Tagger.load(path).predict([["A", "dog", "sat"], []]) == [["DET", "NOUN", "VERB"], []]
+    if not fields:  # a tagger saved before the members option loads as one tagger
+        state_file = tmp_path / "saved" / "last" / "state.json"
+        state = json.loads(state_file.read_text())
+        del state["meta"]["tag"]["members"]
+        state_file.write_text(json.dumps(state))
+        assert Tagger.load(tmp_path / "saved").predict([["A", "dog", "sat"]]) == [["DET", "NOUN", "VERB"]]
     raw = tmp_path / "raw.txt"
     raw.write_text("The cat ran\n\nA dog sat home\n", encoding="utf-8")
     assert tagger.predict(raw) == [["DET", "NOUN", "VERB"], ["DET", "NOUN", "VERB", "NOUN"]]

@@ -109,6 +109,32 @@ def test_early_stopping_restores_the_best_weights_and_reads_test_once(tmp_path):
         F.mse_loss(task.model(task.x[:2].reshape(8, 6, 1))[0], -task.x[:2].reshape(8, 6, 1)).item(), rel=1e-5)
 
 
+class ScoredEchoTask(EchoTask):
+    """An EchoTask that names a val metric to maximise: the scripted `scores`, one per evaluation."""
+
+    def __init__(self, model, scores):
+        super().__init__(model)
+        self.scores = iter(scores)
+
+    def val_score(self):
+        return next(self.scores)
+
+
+def test_a_task_val_score_chooses_the_best_weights_and_stops_early_by_its_maximum(tmp_path):
+    torch.manual_seed(0)
+    task = ScoredEchoTask(Echo(), scores=[0.5, 0.9, 0.7, 0.95, 0.6, 0.8, 0.9, 0.1])
+    summary = Trainer(task, config(tmp_path, max_epochs=20, eval_every=2, patience=3)).fit()
+    vals = rows(tmp_path, "val")  # the loss falls throughout (val targets = train targets)
+    assert [r["score"] for r in vals] == [0.5, 0.9, 0.7, 0.95, 0.6, 0.8, 0.9]  # 3 evaluations below 0.95
+    assert vals[-1]["loss"] < vals[3]["loss"] and summary["step"] == 14
+    assert summary["best_score"] == 0.95 and "best_val" not in summary
+    assert rows(tmp_path, "early_stop")[0]["best_score"] == 0.95
+    best = load_file(str(tmp_path / "best" / "model.safetensors"))
+    assert json.loads((tmp_path / "best" / "state.json").read_text())["step"] == 8  # the 0.95 evaluation
+    assert all(torch.equal(task.model.state_dict()[k], best[k]) for k in best)
+    assert "best validation score</th><td>0.9500" in (tmp_path / "report.html").read_text()
+
+
 def test_metrics_lines_and_loss_curve_are_written(tmp_path, capsys):
     torch.manual_seed(0)
     Trainer(EchoTask(Echo()), config(tmp_path, log_every=4, max_epochs=2)).fit()

@@ -21,7 +21,7 @@ from rnnkit.train.histograms import Histograms
 from rnnkit.train.monitor import Monitor
 from rnnkit.train.optim import Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty, remove_weight_noise
 from rnnkit.train.report import write_report
-from rnnkit.train.task import Task
+from rnnkit.train.task import ScoredTask, Task
 from rnnkit.train.tbptt import detach, forward_update, update_slices, window_update, windows
 
 
@@ -90,7 +90,7 @@ class Trainer:
         self.step = 0  # updates done (skipped non-finite ones included)
         self.epoch = 0
         self.batch_in_epoch = 0  # batches of this epoch already consumed
-        self.best = math.inf  # best validation loss
+        self.best = math.inf  # best validation criterion: the loss, or minus the task's val_score
         self.bad_evals = 0  # evaluations since the best one (early stopping)
         self.lr_scale = 1.0  # halved at each rollback
         self.rollbacks = 0
@@ -164,7 +164,7 @@ class Trainer:
                 "kind": "summary",
                 "step": self.step,
                 "epoch": self.epoch,
-                "best_val": self.best,
+                **self._best_fields(self.best),
                 "test": test,
                 "seconds": round(self._elapsed(), 1),
                 "stopped": self.stop_reason,
@@ -328,23 +328,39 @@ class Trainer:
         loss = evaluate(self.model, self.task.eval_batches(split)) if self.rank == 0 else None
         return distributed.agree(loss, self.world)
 
+    @property
+    def _scored(self) -> bool:
+        """True if the task has a val metric to maximise (ScoredTask) instead of the loss."""
+        return isinstance(self.task, ScoredTask)
+
+    def _best_fields(self, best: float) -> dict:
+        """The best criterion for the log: {"best_score": the metric} or {"best_val": the loss}."""
+        return {"best_score": -best} if self._scored else {"best_val": best}
+
     def _validate(self) -> bool:
-        """Evaluates the val split, feeds the plateau schedule and early stopping; True if best."""
+        """Evaluates the val split, feeds the plateau schedule and early stopping; True if best. The
+        criterion (lower is better) is the val loss, or minus the task's val_score() if it has one."""
         self.last_eval = self.step
         loss = self.evaluate("val")
         if loss is None:
             return False
-        self._log({"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss})
+        row = {"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss}
+        criterion = loss
+        if isinstance(self.task, ScoredTask):
+            score = distributed.agree(self.task.val_score() if self.rank == 0 else None, self.world)
+            if score is not None:
+                row["score"], criterion = score, -score
+        self._log(row)
         self.schedule.observe(loss)
         # Early stopping counts only improvements of more than min_delta (relative): under a decaying
         # learning rate, ever smaller gains would otherwise reset the patience forever.
-        significant = math.isinf(self.best) or loss < self.best - self.cfg.min_delta * abs(self.best)
+        significant = math.isinf(self.best) or criterion < self.best - self.cfg.min_delta * abs(self.best)
         self.bad_evals = 0 if significant else self.bad_evals + 1
         if self.cfg.patience and self.bad_evals >= self.cfg.patience:
             self.stop_early = True
-            self._log({"kind": "early_stop", "step": self.step, "best_val": min(self.best, loss)})
-        if loss < self.best:  # any lower loss is the new `best` checkpoint
-            self.best = loss
+            self._log({"kind": "early_stop", "step": self.step, **self._best_fields(min(self.best, criterion))})
+        if criterion < self.best:  # any better criterion is the new `best` checkpoint
+            self.best = criterion
             return True
         return False
 

@@ -55,6 +55,7 @@ def report_html(run_dir: str | Path, samples: dict[str, str] | None = None) -> s
         ("task", meta.get("task", "—")),
         ("updates", summary.get("step", state.get("step", "—"))),
         ("epochs completed", summary.get("epoch", state.get("epoch", "—"))),
+        *([("best validation score", _fmt(summary["best_score"]))] if "best_score" in summary else []),
         ("best validation loss", _fmt(summary.get("best_val"))),
         ("test loss", _fmt(summary.get("test"))),
         ("last training loss (logged window)", _fmt(train[-1]["loss"]) if train else "—"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -64,4 +64,14 @@ class Task(Protocol):
 
     def meta(self) -> dict:
         """JSON-serialisable facts saved with every checkpoint (vocabulary, scaler, model config)."""
+        ...
+
+
+@runtime_checkable
+class ScoredTask(Protocol):
+    """A task with a val metric to maximise (accuracy, F1): the trainer keeps the `best` weights, and
+    stops early, by it instead of by the val loss (which can rise while the metric still improves)."""
+
+    def val_score(self) -> float:
+        """The metric of the current model on the val split (higher is better)."""
         ...
