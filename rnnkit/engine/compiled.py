@@ -15,10 +15,11 @@ four .cpp files compiled in parallel; ~0.02 s when cached); see ``load``. When t
 (no compiler, ...), or with ``RNNKIT_COMPILED=0``, the engine keeps its Python loops and warns
 once, naming the reason.
 
-What the compiled path saves differs from the Python loops in two ways: LSTM's act(c) and RNN's
-h̃_t are not stored when every state update is 0/1 (no eval-mode zoneout), since they are then
-recomputable from the states (a step whose update is 0 gets zero gradient, so the state it
-didn't write is never read); with zoneout or eval-mode zoneout they are saved as in Python. And
+What the compiled path saves differs from the Python loops in two ways: LSTM's act(c) (and with
+layer norm LN(c̃_t)) and RNN's h̃_t are not stored when every state update is 0/1 (no eval-mode
+zoneout), since they are then recomputable from the states (a step whose update is 0 gets zero
+gradient, so the state it didn't write is never read); with zoneout or eval-mode zoneout they are
+saved as in Python. And
 the layer-norm LSTM keeps its input W x itself and the mean and 1/σ of each row (``x_proj``,
 ``ih_mean``, ``ih_rstd``) instead of a (T, N, G) copy of LN(W x), which the backward recomputes.
 """

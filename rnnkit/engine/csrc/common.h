@@ -355,14 +355,6 @@ RK_INLINE void split_row(const T* d, T* __restrict dnew, T* direct,
   }
 }
 
-// acc += a ∘ b over a row.
-template <typename T>
-RK_INLINE void add_product(T* __restrict acc, const T* __restrict a, const T* __restrict b,
-                           int64_t W) {
-#pragma omp simd
-  for (int64_t j = 0; j < W; ++j) acc[j] += a[j] * b[j];
-}
-
 // The mean μ (into `mean`) and 1/σ of a row, σ² = mean((x − μ)²) + ε, as
 // rnnkit.cells.base.layer_norm; returns 1/σ.
 template <typename T>
@@ -377,29 +369,20 @@ RK_INLINE T ln_stats(const T* __restrict x, int64_t W, T& mean) {
   for (int64_t j = 0; j < W; ++j) { T c = x[j] - m; v += c * c; }
   return T(1) / std::sqrt(v / T(W) + T(1e-5));
 }
-// Layer norm over a row, as rnnkit.cells.base.layer_norm: returns rstd, writes n = (x − μ) rstd.
-template <typename T>
-RK_INLINE T ln_row(const T* __restrict x, T* __restrict n, int64_t W) {
-  T mean;
-  const T rstd = ln_stats(x, W, mean);
-#pragma omp simd
-  for (int64_t j = 0; j < W; ++j) n[j] = (x[j] - mean) * rstd;
-  return rstd;
-}
 // Back through y = γ ∘ n + β, n = layer_norm(x), from d = ∂L/∂y: ∂L/∂x = rstd (dn − mean(dn) −
 // n mean(dn n)) with dn = d ∘ γ, as rnnkit.cells.base.layer_norm_backward, into out (may alias
-// d); and the gain's and bias's gradients d ∘ n and d added to acc_gamma and acc_beta (each
-// only if not null).
+// d); and the gain's and bias's gradients d ∘ n and d added to acc_gamma and acc_beta.
 template <typename T>
 RK_INLINE void ln_back_row(const T* d, const T* __restrict gamma, const T* __restrict n, T rstd,
-                           T* out, T* acc_gamma, T* acc_beta, int64_t W) {
+                           T* out, T* __restrict acc_gamma, T* __restrict acc_beta, int64_t W) {
   T s1 = 0, s2 = 0;
 #pragma omp simd reduction(+ : s1, s2)
-  for (int64_t j = 0; j < W; ++j) { T dn = d[j] * gamma[j]; s1 += dn; s2 += dn * n[j]; }
-  if (acc_gamma) add_product(acc_gamma, d, n, W);
-  if (acc_beta) {
-#pragma omp simd
-    for (int64_t j = 0; j < W; ++j) acc_beta[j] += d[j];
+  for (int64_t j = 0; j < W; ++j) {
+    const T dn = d[j] * gamma[j];
+    s1 += dn;
+    s2 += dn * n[j];
+    acc_gamma[j] += d[j] * n[j];
+    acc_beta[j] += d[j];
   }
   const T m1 = s1 / T(W), m2 = s2 / T(W);
 #pragma omp simd

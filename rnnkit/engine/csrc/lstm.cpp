@@ -18,13 +18,15 @@ template <typename B> struct LstmSaved {
   B ih_rstd;  // (T, N, 1) its 1/σ
   B hh_norm;  // (T, N, G) LN(U h_{t−1}) before its gain (layer norm only)
   B hh_rstd;  // (T, N, 1) its 1/σ
-  B c_norm;   // (T, N, H) LN(c̃_t) before its gain and bias (layer norm only)
+  B c_norm;   // (T, N, H) LN(c̃_t) before its gain and bias (layer norm; only when act_c is
+              //   saved: else the backward recomputes it from the states, the mean and 1/σ)
+  B c_mean;   // (T, N, 1) the mean of c̃_t (layer norm only)
   B c_rstd;   // (T, N, 1) its 1/σ
   template <typename F, typename... S> static void each(const F& f, S&... s) {
     f("gates", s.gates...); f("act_c", s.act_c...); f("c_new", s.c_new...);
     f("x_proj", s.x_proj...); f("ih_mean", s.ih_mean...); f("ih_rstd", s.ih_rstd...);
     f("hh_norm", s.hh_norm...); f("hh_rstd", s.hh_rstd...);
-    f("c_norm", s.c_norm...); f("c_rstd", s.c_rstd...);
+    f("c_norm", s.c_norm...); f("c_mean", s.c_mean...); f("c_rstd", s.c_rstd...);
   }
   static LstmSaved allocate(const at::Tensor& xp, int64_t H, bool peephole, bool layer_norm,
                             bool binary_updates) {
@@ -40,7 +42,8 @@ template <typename B> struct LstmSaved {
       s.ih_rstd = at::empty({T, N, 1}, o);
       s.hh_norm = at::empty_like(xp);
       s.hh_rstd = at::empty({T, N, 1}, o);
-      s.c_norm = at::empty({T, N, H}, o);
+      if (!binary_updates) s.c_norm = at::empty({T, N, H}, o);
+      s.c_mean = at::empty({T, N, 1}, o);
       s.c_rstd = at::empty({T, N, 1}, o);
     }
     return s;
@@ -171,13 +174,16 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
   T* ac = a.s.act_c ? a.s.act_c + t * NH + n * H : a.row + n * H;
   if constexpr (LN) {  // pre = γ_x ∘ LN(W x) + b + γ_h ∘ LN(U h)
     T* hnorm = a.s.hh_norm + tn * G;
-    a.s.hh_rstd[tn] = ln_row(g, hnorm, G);
-    T mx;
+    T mx, mh;
     const T rx = a.s.ih_rstd[tn] = ln_stats(x, G, mx);
+    const T rh = a.s.hh_rstd[tn] = ln_stats(g, G, mh);
     a.s.ih_mean[tn] = mx;
 #pragma omp simd
-    for (int64_t j = 0; j < G; ++j)
-      g[j] = a.ln_ih_w[j] * ((x[j] - mx) * rx) + a.ln_ih_b[j] + a.ln_hh_w[j] * hnorm[j];
+    for (int64_t j = 0; j < G; ++j) {
+      const T nh = (g[j] - mh) * rh;
+      hnorm[j] = nh;
+      g[j] = a.ln_ih_w[j] * ((x[j] - mx) * rx) + a.ln_ih_b[j] + a.ln_hh_w[j] * nh;
+    }
   } else {
 #pragma omp simd
     for (int64_t j = 0; j < G; ++j) g[j] += x[j];
@@ -207,11 +213,15 @@ RK_INLINE void lstm_fwd_row(const LstmArgs<T>& a, int64_t t, int64_t n) {
     }
   }
   if constexpr (LN) {  // c_read = γ_c ∘ LN(c̃_t) + β_c, over the whole row
-    T* cnorm = a.s.c_norm + t * NH + n * H;
-    a.s.c_rstd[tn] = ln_row(cn, cnorm, H);
+    T mc;
+    const T rc = a.s.c_rstd[tn] = ln_stats(cn, H, mc);
+    a.s.c_mean[tn] = mc;
+    T* cnorm = a.s.c_norm ? a.s.c_norm + t * NH + n * H : nullptr;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
-      const T acv = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
+      const T nv = (cn[j] - mc) * rc;
+      if (cnorm) cnorm[j] = nv;
+      const T acv = act<A>(a.ln_c_w[j] * nv + a.ln_c_b[j]);
       ac[j] = acv;
       hn[j] = go[j] * acv;
     }
@@ -245,8 +255,42 @@ template <typename T> struct LstmBack {
   T* dread;  // (N, H) scratch: ∂L/∂c_read (layer norm only)
 };
 
+// acc += a ∘ b over a row.
+template <typename T>
+RK_INLINE void add_product(T* __restrict acc, const T* __restrict a, const T* __restrict b,
+                           int64_t W) {
+#pragma omp simd
+  for (int64_t j = 0; j < W; ++j) acc[j] += a[j] * b[j];
+}
+
+// Back through pre = γ_x ∘ LN(x) + b + γ_h ∘ n_h over one row of G, from dpre = ∂L/∂pre, in two
+// passes: LN(x) recomputed from x, its mean mx and 1/σ rx; n_h = LN(U h_{t−1}) saved, 1/σ rh.
+// Writes ∂L/∂x into dx and ∂L/∂(U h_{t−1}) into dy (as ln_back_row), and adds dpre ∘ LN(x),
+// dpre and dpre ∘ n_h to the sums of γ_x, b and γ_h.
+template <typename T>
+RK_INLINE void ln2_back_row(const T* __restrict dpre, const T* __restrict x, T mx, T rx,
+                            const T* __restrict gx, const T* __restrict nh, T rh,
+                            const T* __restrict gh, T* __restrict dx, T* __restrict dy,
+                            T* __restrict acc_gx, T* __restrict acc_b, T* __restrict acc_gh,
+                            int64_t G) {
+  T sx1 = 0, sx2 = 0, sh1 = 0, sh2 = 0;
+#pragma omp simd reduction(+ : sx1, sx2, sh1, sh2)
+  for (int64_t j = 0; j < G; ++j) {
+    const T d = dpre[j], nx = (x[j] - mx) * rx, dnx = d * gx[j], dnh = d * gh[j];
+    sx1 += dnx; sx2 += dnx * nx; sh1 += dnh; sh2 += dnh * nh[j];
+    acc_gx[j] += d * nx; acc_b[j] += d; acc_gh[j] += d * nh[j];
+  }
+  const T mx1 = sx1 / T(G), mx2 = sx2 / T(G), mh1 = sh1 / T(G), mh2 = sh2 / T(G);
+#pragma omp simd
+  for (int64_t j = 0; j < G; ++j) {
+    const T d = dpre[j], nx = (x[j] - mx) * rx;
+    dx[j] = rx * (d * gx[j] - mx1 - nx * mx2);
+    dy[j] = rh * (d * gh[j] - mh1 - nh[j] * mh2);
+  }
+}
+
 // One backward step of row n. gr: the block's gradient pointers (BlockSums); work: the block's
-// scratch, 2G wide, with layer norm (dpre, then LN(W x_t)).
+// scratch row with layer norm, G + H wide (dpre, LN(c̃_t)).
 template <typename T, bool CIFG, int A, bool LN>
 RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LstmGrads<T*>& gr, T* work, int64_t t,
                             int64_t n) {
@@ -277,6 +321,20 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LstmGrads<T*>& gr, T* wo
   T* dg_ = dx + (CIFG ? 1 : 2) * H;
   T* do_ = dx + (CIFG ? 2 : 3) * H;
   const T* cp = a.cs + t * NH + r;
+  // c̃_t, where it gets gradient, when every update is 0/1 (else act_c and c_norm are saved)
+  const T* cnew = a.s.c_new ? a.s.c_new + t * NH + r : a.cs + (t + 1) * NH + r;
+  const T* cnorm = nullptr;  // LN(c̃_t): saved, or recomputed into work
+  if constexpr (LN) {
+    if (a.s.c_norm) {
+      cnorm = a.s.c_norm + t * NH + r;
+    } else {
+      T* w = work + G;
+      const T mc = a.s.c_mean[tn], rc = a.s.c_rstd[tn];
+#pragma omp simd
+      for (int64_t j = 0; j < H; ++j) w[j] = (cnew[j] - mc) * rc;
+      cnorm = w;
+    }
+  }
   // act(c_read): saved, or recomputed from LN(c̃_t) or from c̃_t
   const T* ac;
   T* acbuf = a.row + r;
@@ -284,11 +342,9 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LstmGrads<T*>& gr, T* wo
     ac = a.s.act_c + t * NH + r;
   } else {
     if constexpr (LN) {
-      const T* cnorm = a.s.c_norm + t * NH + r;
 #pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(a.ln_c_w[j] * cnorm[j] + a.ln_c_b[j]);
     } else {
-      const T* cnew = a.s.c_new ? a.s.c_new + t * NH + r : a.cs + (t + 1) * NH + r;
 #pragma omp simd
       for (int64_t j = 0; j < H; ++j) acbuf[j] = act<A>(cnew[j]);
     }
@@ -305,8 +361,8 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LstmGrads<T*>& gr, T* wo
   }
   if constexpr (LN) {  // c_read = γ_c ∘ LN(c̃_t) + β_c
     T* tmp = acbuf;  // ac no longer needed past this point
-    ln_back_row(dread, a.ln_c_w, a.s.c_norm + t * NH + r, a.s.c_rstd[tn], tmp, gr.ln_cell_weight,
-                gr.ln_cell_bias, H);
+    ln_back_row(dread, a.ln_c_w, cnorm, a.s.c_rstd[tn], tmp, gr.ln_cell_weight, gr.ln_cell_bias,
+                H);
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) dcn[j] += tmp[j];
   }
@@ -338,16 +394,10 @@ RK_INLINE void lstm_bwd_row(const LstmBack<T>& b, const LstmGrads<T*>& gr, T* wo
     if constexpr (!CIFG) add_product(dp + H, df_, cp, H);
     add_product(dp + (CIFG ? 1 : 2) * H, do_, a.s.c_new + t * NH + r, H);
   }
-  if constexpr (LN) {  // pre = γ_x ∘ LN(W x_t) + b + γ_h ∘ LN(U h_{t−1})
-    const T* x = a.xp + tn * G;
-    T* xnorm = work + G;
-    const T mx = a.s.ih_mean[tn], rx = a.s.ih_rstd[tn];
-#pragma omp simd
-    for (int64_t j = 0; j < G; ++j) xnorm[j] = (x[j] - mx) * rx;
-    ln_back_row(dx, a.ln_ih_w, xnorm, rx, gr.dxp + tn * G, gr.ln_ih_weight, gr.ln_ih_bias, G);
-    ln_back_row(dx, a.ln_hh_w, a.s.hh_norm + tn * G, a.s.hh_rstd[tn], gr.dhp + tn * G,
-                gr.ln_hh_weight, static_cast<T*>(nullptr), G);
-  }
+  if constexpr (LN)  // pre = γ_x ∘ LN(W x_t) + b + γ_h ∘ LN(U h_{t−1})
+    ln2_back_row(dx, a.xp + tn * G, a.s.ih_mean[tn], a.s.ih_rstd[tn], a.ln_ih_w,
+                 a.s.hh_norm + tn * G, a.s.hh_rstd[tn], a.ln_hh_w, gr.dxp + tn * G,
+                 gr.dhp + tn * G, gr.ln_ih_weight, gr.ln_ih_bias, gr.ln_hh_weight, G);
 }
 
 template <typename T, bool CIFG, int A, bool LN>
@@ -356,11 +406,12 @@ void lstm_backward_loop(const LstmBack<T>& b, LstmGrads<at::Tensor>& grads) {
   const RowBlocks rb(d.N);
   StepGemm<T> mm(false, rb.chunk, d.H, d.G, b.f.r.U, d.H);
   const BlockSums<T, LstmGrads> sums(grads, rb.P);
-  const at::Tensor work = LN ? at::empty({rb.P, 2 * d.G}, options_of<T>()) : at::Tensor();
+  const int64_t W = d.G + d.H;  // one work row per block of rows (layer norm)
+  const at::Tensor work = LN ? at::empty({rb.P, W}, options_of<T>()) : at::Tensor();
   rb.run([&](int64_t r0, int64_t r1) {
     const int64_t p = r0 / rb.chunk;
     const LstmGrads<T*> gr = sums.block(p);
-    T* w = LN ? work.data_ptr<T>() + p * 2 * d.G : nullptr;
+    T* w = LN ? work.data_ptr<T>() + p * W : nullptr;
     const T* dhp = LN ? gr.dhp : gr.dxp;  // ∂L/∂(U h_{t−1})
     for (int64_t t = d.T - 1; t >= 0; --t) {
       for (int64_t n = r0; n < r1; ++n) lstm_bwd_row<T, CIFG, A, LN>(b, gr, w, t, n);
@@ -412,7 +463,7 @@ std::tuple<Buffers, std::vector<at::Tensor>> lstm_backward(
   for (auto* t : {&d_output, &u_h, &u_c, &h_mask}) check(*t, "lstm tensor");
   auto saved = from_dict<LstmSaved>(saved_dict);
   TORCH_CHECK(saved.gates.defined() && (!has(weight_peephole) || saved.c_new.defined()) &&
-                  (!w.layer_norm() || (saved.c_norm.defined() && saved.x_proj.defined())),
+                  (!w.layer_norm() || (saved.c_mean.defined() && saved.x_proj.defined())),
               "lstm_backward: saved buffers missing");
   auto grads = LstmGrads<at::Tensor>::allocate(saved.gates, h.size(2), has(weight_peephole),
                                                w.layer_norm());
