@@ -65,6 +65,7 @@ def source_files() -> list[Path]:
 
 _lock = threading.Lock()
 _state: dict = {}  # "ext": module or None, "reason": why not
+_scratch = threading.local()  # .buffer: this thread's reusable storage (see scratch)
 
 
 def _cpu_flags() -> list[str]:
@@ -208,6 +209,18 @@ def _recurrence(cell: Cell, states, rp, masks: ScanMasks) -> tuple[dict, bool]:
     return kw, binary
 
 
+def scratch(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised tensor of ``shape``, dtype and device of ``like``, for a buffer that a backward
+    loop fills and that is dropped before FastScan.backward returns (the layer-norm LSTM's dhp): a view
+    of one storage kept per thread, grown when too small. A fresh (T, N, G) buffer every step costs a
+    page fault per 4 KB whenever the allocator has handed the previous one back to the system."""
+    numel = shape.numel()
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.numel() < numel or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = _scratch.buffer = like.new_empty(numel)
+    return buffer[:numel].view(shape)
+
+
 # ---- the loops ----------------------------------------------------------------------------------
 def forward_loop(cell: Cell, xp, state0, rp, masks: ScanMasks):
     """As rnnkit.engine.fast.forward_loop; returns (states, saved)."""
@@ -229,5 +242,7 @@ def backward_loop(cell: Cell, states, saved, rp, masks: ScanMasks, d_output, d_f
     kw, _ = _recurrence(cell, states, rp, masks)
     d_output = None if d_output is None else masks.output(d_output).contiguous()
     finals = {f"d{name}_final": d.contiguous() for name, d in zip(cell.state_names, d_final)}
+    if isinstance(cell, LSTMCell) and cell.layer_norm:  # dhp: read by recurrent_grads, then dropped
+        kw["dhp"] = scratch(saved["gates"].shape, saved["gates"])
     grads, d_state0 = backward(saved=saved, d_output=d_output, **finals, **kw, **switches)
     return grads, tuple(d_state0)

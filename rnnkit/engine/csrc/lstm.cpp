@@ -67,14 +67,17 @@ template <typename B> struct LstmGrads {
     f("ln_hh_weight", s.ln_hh_weight...);
     f("ln_cell_weight", s.ln_cell_weight...); f("ln_cell_bias", s.ln_cell_bias...);
   }
-  static LstmGrads allocate(const at::Tensor& gates, int64_t H, bool peephole, bool layer_norm) {
+  // dhp_buffer: where to put dhp (the caller's reusable scratch), else allocated here.
+  static LstmGrads allocate(const at::Tensor& gates, int64_t H, bool peephole, bool layer_norm,
+                            const OptT& dhp_buffer) {
     const int64_t G = gates.size(2);
     const auto o = gates.options();
     LstmGrads g;
     g.dxp = at::empty_like(gates);
     if (peephole) g.weight_peephole = at::empty({G - H}, o);
     if (layer_norm) {
-      g.dhp = at::empty_like(gates);
+      g.dhp = has(dhp_buffer) ? *dhp_buffer : at::empty_like(gates);
+      TORCH_CHECK(g.dhp.sizes() == gates.sizes(), "lstm_backward: dhp must be shaped as the gates");
       g.ln_ih_weight = at::empty({G}, o);
       g.ln_ih_bias = at::empty({G}, o);
       g.ln_hh_weight = at::empty({G}, o);
@@ -455,18 +458,18 @@ std::tuple<Buffers, std::vector<at::Tensor>> lstm_backward(
     const at::Tensor& weight_hh, const OptT& weight_peephole, const OptT& ln_ih_weight,
     const OptT& ln_ih_bias, const OptT& ln_hh_weight, const OptT& ln_cell_weight,
     const OptT& ln_cell_bias, const OptT& u_h, const OptT& u_c, const OptT& h_mask, bool cifg,
-    const std::string& activation) {
+    const std::string& activation, const OptT& dhp) {
   LstmWeights w{weight_hh,    weight_peephole, ln_ih_weight, ln_ih_bias,
                 ln_hh_weight, ln_cell_weight,  ln_cell_bias};
   w.check_all();
   for (auto* t : {&dh_final, &dc_final, &h, &c}) check(*t, "lstm tensor");
-  for (auto* t : {&d_output, &u_h, &u_c, &h_mask}) check(*t, "lstm tensor");
+  for (auto* t : {&d_output, &u_h, &u_c, &h_mask, &dhp}) check(*t, "lstm tensor");
   auto saved = from_dict<LstmSaved>(saved_dict);
   TORCH_CHECK(saved.gates.defined() && (!has(weight_peephole) || saved.c_new.defined()) &&
                   (!w.layer_norm() || (saved.c_mean.defined() && saved.x_proj.defined())),
               "lstm_backward: saved buffers missing");
   auto grads = LstmGrads<at::Tensor>::allocate(saved.gates, h.size(2), has(weight_peephole),
-                                               w.layer_norm());
+                                               w.layer_norm(), dhp);
   BackBufs bb(dh_final, has(u_h) || has(h_mask), has(u_h));
   at::Tensor dc = dc_final.clone(), dcn = at::empty_like(dc_final);
   at::Tensor dread = w.layer_norm() ? at::empty_like(dc_final) : at::Tensor();
@@ -500,7 +503,7 @@ void init_lstm(py::module_& m) {
         py::arg("ln_ih_bias") = py::none(), py::arg("ln_hh_weight") = py::none(),
         py::arg("ln_cell_weight") = py::none(), py::arg("ln_cell_bias") = py::none(),
         py::arg("u_h") = py::none(), py::arg("u_c") = py::none(), py::arg("h_mask") = py::none(),
-        py::arg("cifg") = false, py::arg("activation") = "tanh");
+        py::arg("cifg") = false, py::arg("activation") = "tanh", py::arg("dhp") = py::none());
 }
 
 }  // namespace rnnkit
