@@ -101,3 +101,14 @@ def test_single_thread_and_unpacked_gemm_give_the_same_numbers(monkeypatch):
         ext.set_packed_gemm(True)
     for a, b in zip(base, other):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_scratch_is_one_storage_per_thread_grown_when_too_small():
+    like = torch.empty(0)
+    first = compiled.scratch(torch.Size([2, 3]), like)
+    smaller = compiled.scratch(torch.Size([5]), like)
+    assert smaller.shape == (5,) and smaller.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+    bigger = compiled.scratch(torch.Size([4, 1000]), like)
+    assert bigger.shape == (4, 1000) and bigger.untyped_storage().nbytes() >= 4000 * 4
+    assert compiled.scratch(torch.Size([7]), like).untyped_storage().data_ptr() == bigger.untyped_storage().data_ptr()
+    assert compiled.scratch(torch.Size([7]), like.double()).dtype == torch.float64

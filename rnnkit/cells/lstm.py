@@ -9,8 +9,10 @@
 
 act is tanh (or softsign); the peephole terms p ∘ c exist only with ``peephole=True``. With
 ``layer_norm=True`` (Ba et al. 2016, as in haste's LayerNormLSTM) the two projections are
-normalised separately over all G gates, W x → γ_x ∘ LN(W x) and U h → γ_h ∘ LN(U h), and the
-output reads h_t = o ∘ act(γ_c ∘ LN(c_t) + β_c).
+normalised separately over all G gates, W x + b → γ_x ∘ LN(W x) + b and U h → γ_h ∘ LN(U h), and
+the output reads h_t = o ∘ act(γ_c ∘ LN(c_t) + β_c). The input projection ``xp`` is then W x
+alone, and its layer norm is part of the step (``ln_ih_weight`` γ_x, ``ln_ih_bias`` b = b_ih + b_hh),
+so that the time loop normalises each row of W x while it is in cache, for both layer norms at once.
 
 Gate order in the weights is torch's: i, f, g, o (CIFG: i, g, o).
 """
@@ -71,8 +73,15 @@ class LSTMCell(Cell):
         if self.peephole:
             names.append("weight_peephole")
         if self.layer_norm:
-            names += ["ln_hh_weight", "ln_cell_weight", "ln_cell_bias"]
+            names += ["ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_cell_weight", "ln_cell_bias"]
         return tuple(names)
+
+    def recurrent_params(self, p):
+        """As Cell's, plus with layer norm ``ln_ih_bias`` b = b_ih + b_hh (zeros without biases)."""
+        if not self.layer_norm:
+            return super().recurrent_params(p)
+        bias = p["bias_ih"] + p["bias_hh"] if "bias_ih" in p else p["weight_hh"].new_zeros(self.gate_size)
+        return tuple(bias if name == "ln_ih_bias" else p[name] for name in self.recurrent_names)
 
     def param_shapes(self, input_size, bias):
         H, G = self.hidden_size, self.gate_size
@@ -86,10 +95,10 @@ class LSTMCell(Cell):
         return shapes
 
     def input_projection(self, x, p):
-        b = p["bias_ih"] + p["bias_hh"] if "bias_ih" in p else None
-        if not self.layer_norm:
-            return F.linear(x, p["weight_ih"], b)
-        return F.layer_norm(F.linear(x, p["weight_ih"]), (self.gate_size,), p["ln_ih_weight"], b, LN_EPS)
+        """W x + b; with layer norm W x alone (the step normalises it: see the module docstring)."""
+        if self.layer_norm or "bias_ih" not in p:
+            return F.linear(x, p["weight_ih"])
+        return F.linear(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
 
     # ---- helpers shared by the three forms of the step -------------------------------------
     def _blocks(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -108,7 +117,9 @@ class LSTMCell(Cell):
         rp = dict(zip(self.recurrent_names, rp))
         hp = recurrent_input(h, h_mask) @ rp["weight_hh"].T
         if self.layer_norm:
-            hp = F.layer_norm(hp, (self.gate_size,), rp["ln_hh_weight"], None, LN_EPS)
+            G = (self.gate_size,)
+            xp_t = F.layer_norm(xp_t, G, rp["ln_ih_weight"], rp["ln_ih_bias"], LN_EPS)
+            hp = F.layer_norm(hp, G, rp["ln_hh_weight"], None, LN_EPS)
         pre, peep = self._blocks(xp_t + hp), self._peepholes(rp)
         i = torch.sigmoid(pre["i"] + peep["i"] * c if peep else pre["i"])
         f = 1 - i if self.cifg else torch.sigmoid(pre["f"] + peep["f"] * c if peep else pre["f"])
@@ -128,6 +139,7 @@ class LSTMCell(Cell):
             saved["c_new"] = xp.new_empty(T, N, H)  # c̃_t, which the output gate's peephole reads
         if self.layer_norm:
             saved.update(
+                ih_norm=torch.empty_like(xp), ih_rstd=xp.new_empty(T, N, 1),
                 hh_norm=torch.empty_like(xp), hh_rstd=xp.new_empty(T, N, 1),
                 c_norm=xp.new_empty(T, N, H), c_rstd=xp.new_empty(T, N, 1),
             )  # fmt: skip
@@ -138,10 +150,13 @@ class LSTMCell(Cell):
         rp = dict(zip(self.recurrent_names, rp))
         act = saved["gates"][t]  # (N, G): pre-activations first, activated in place below
         h = recurrent_input(h, saved.get("h_mask"))
-        if self.layer_norm:
-            hh_norm, rstd = layer_norm(h @ rp["weight_hh"].T)
-            saved["hh_norm"][t], saved["hh_rstd"][t] = hh_norm, rstd
-            torch.addcmul(xp_t, hh_norm, rp["ln_hh_weight"], out=act)
+        if self.layer_norm:  # pre = γ_x ∘ LN(W x) + b + γ_h ∘ LN(U h)
+            ih_norm, ih_rstd = layer_norm(xp_t)
+            hh_norm, hh_rstd = layer_norm(h @ rp["weight_hh"].T)
+            saved["ih_norm"][t], saved["ih_rstd"][t] = ih_norm, ih_rstd
+            saved["hh_norm"][t], saved["hh_rstd"][t] = hh_norm, hh_rstd
+            torch.addcmul(rp["ln_ih_bias"], ih_norm, rp["ln_ih_weight"], out=act)
+            act.addcmul_(hh_norm, rp["ln_hh_weight"])
         else:
             torch.addmm(xp_t, h, rp["weight_hh"].T, out=act)
         a, peep = self._blocks(act), self._peepholes(rp)
@@ -170,19 +185,24 @@ class LSTMCell(Cell):
 
     # ---- fast engine: backward step, hand-derived --------------------------------------------
     def new_grad_buffers(self, T, xp):
-        """dxp, and with layer norm dhp (T, N, G) and the gains' and bias's gradients, summed over steps."""
+        """dxp (T, N, G); with layer norm dhp (T, N, G), ∂L/∂(U h_{t−1}); and the gradients of the
+        peepholes and of the layer norms' gains and biases, summed over steps."""
+        H, G = self.hidden_size, self.gate_size
         grads = {"dxp": torch.empty_like(xp)}
+        if self.peephole:
+            grads["weight_peephole"] = xp.new_zeros(G - H)
         if self.layer_norm:
-            H, G = self.hidden_size, self.gate_size
-            grads.update(dhp=torch.empty_like(xp), ln_hh_weight=xp.new_zeros(G),
-                         ln_cell_weight=xp.new_zeros(H), ln_cell_bias=xp.new_zeros(H))  # fmt: skip
+            grads.update(dhp=torch.empty_like(xp), ln_ih_weight=xp.new_zeros(G), ln_ih_bias=xp.new_zeros(G),
+                         ln_hh_weight=xp.new_zeros(G), ln_cell_weight=xp.new_zeros(H),
+                         ln_cell_bias=xp.new_zeros(H))  # fmt: skip
         return grads
 
     def backward_step(self, t, dnew, prev, rp, saved, grads):
         (dh, dc), c_prev = dnew, prev[1]
         rp = dict(zip(self.recurrent_names, rp))
         a, peep, act_c = self._blocks(saved["gates"][t]), self._peepholes(rp), saved["act_c"][t]
-        d = self._blocks(grads["dxp"][t])  # ∂L/∂(gate pre-activations), written block by block
+        dpre = grads["dxp"][t]  # ∂L/∂(gate pre-activations), written block by block
+        d = self._blocks(dpre)
         # h_t = o ∘ act(c_read)
         torch.mul(dh * act_c, a["o"] * (1 - a["o"]), out=d["o"])
         d_read = dh * a["o"] * activation_grad(self.activation, act_c)
@@ -205,27 +225,24 @@ class LSTMCell(Cell):
             dc_prev = dc_prev + d["i"] * peep["i"]
             if not self.cifg:
                 dc_prev = dc_prev + d["f"] * peep["f"]
-        # pre = xp + [γ_h ∘ LN](U h_{t−1})
-        dhp = grads["dxp"][t]
+            p = [(d["i"] * c_prev).sum(0)] + ([] if self.cifg else [(d["f"] * c_prev).sum(0)])
+            grads["weight_peephole"] += torch.cat([*p, (d["o"] * saved["c_new"][t]).sum(0)])
+        # pre = xp + U h_{t−1}; with layer norm γ_x ∘ LN(xp) + b + γ_h ∘ LN(U h_{t−1})
+        dhp = dpre
         if self.layer_norm:
-            grads["ln_hh_weight"] += (dhp * saved["hh_norm"][t]).sum(0)
-            dhp = layer_norm_backward(dhp * rp["ln_hh_weight"], saved["hh_norm"][t], saved["hh_rstd"][t])
+            for side in ("ih", "hh"):
+                grads[f"ln_{side}_weight"] += (dpre * saved[f"{side}_norm"][t]).sum(0)
+            grads["ln_ih_bias"] += dpre.sum(0)
+            dhp = layer_norm_backward(dpre * rp["ln_hh_weight"], saved["hh_norm"][t], saved["hh_rstd"][t])
             grads["dhp"][t] = dhp
+            dpre.copy_(layer_norm_backward(dpre * rp["ln_ih_weight"], saved["ih_norm"][t], saved["ih_rstd"][t]))
         return recurrent_input(dhp @ rp["weight_hh"], saved.get("h_mask")), dc_prev
 
     def recurrent_grads(self, states, saved, grads, rp):
+        """∂L/∂U = Σ_t dhp_tᵀ h_{t−1} as one GEMM (dhp = dxp without layer norm); the peephole and
+        layer-norm gradients were summed over steps by the backward loop, while each step's rows were at hand."""
         H, G = self.hidden_size, self.gate_size
-        dxp, (h_all, c_all) = grads["dxp"], states
-        dhp = grads["dhp"] if self.layer_norm else dxp
-        h_prev = recurrent_input(h_all[:-1], saved.get("h_mask"))
-        out = {"weight_hh": dhp.reshape(-1, G).T @ h_prev.reshape(-1, H)}  # Σ_t dhp_tᵀ h_{t−1}
-        if self.peephole:
-            d = self._blocks(dxp)
-            p = [(d["i"] * c_all[:-1]).sum((0, 1))]
-            if not self.cifg:
-                p.append((d["f"] * c_all[:-1]).sum((0, 1)))
-            p.append((d["o"] * saved["c_new"]).sum((0, 1)))
-            out["weight_peephole"] = torch.cat(p)
-        if self.layer_norm:  # summed over steps by the backward loop, while each step's rows were at hand
-            out.update((name, grads[name]) for name in ("ln_hh_weight", "ln_cell_weight", "ln_cell_bias"))
+        dhp = grads["dhp"] if self.layer_norm else grads["dxp"]
+        h_prev = recurrent_input(states[0][:-1], saved.get("h_mask"))
+        out = {**grads, "weight_hh": dhp.reshape(-1, G).T @ h_prev.reshape(-1, H)}
         return tuple(out[name] for name in self.recurrent_names)

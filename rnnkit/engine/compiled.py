@@ -15,10 +15,13 @@ four .cpp files compiled in parallel; ~0.02 s when cached); see ``load``. When t
 (no compiler, ...), or with ``RNNKIT_COMPILED=0``, the engine keeps its Python loops and warns
 once, naming the reason.
 
-What the compiled path saves differs from the Python loops in one way: LSTM's act(c) and RNN's
-h̃_t are not stored when every state update is 0/1 (no eval-mode zoneout), since they are then
-recomputable from the states (a step whose update is 0 gets zero gradient, so the state it
-didn't write is never read); with zoneout or eval-mode zoneout they are saved as in Python.
+What the compiled path saves differs from the Python loops in two ways: LSTM's act(c) (and with
+layer norm LN(c̃_t)) and RNN's h̃_t are not stored when every state update is 0/1 (no eval-mode
+zoneout), since they are then recomputable from the states (a step whose update is 0 gets zero
+gradient, so the state it didn't write is never read); with zoneout or eval-mode zoneout they are
+saved as in Python. And
+the layer-norm LSTM keeps its input W x itself and the mean and 1/σ of each row (``x_proj``,
+``ih_mean``, ``ih_rstd``) instead of a (T, N, G) copy of LN(W x), which the backward recomputes.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def source_files() -> list[Path]:
 
 _lock = threading.Lock()
 _state: dict = {}  # "ext": module or None, "reason": why not
+_scratch = threading.local()  # .buffer: this thread's reusable storage (see scratch)
 
 
 def _cpu_flags() -> list[str]:
@@ -205,6 +209,18 @@ def _recurrence(cell: Cell, states, rp, masks: ScanMasks) -> tuple[dict, bool]:
     return kw, binary
 
 
+def scratch(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised tensor of ``shape``, dtype and device of ``like``, for a buffer that a backward
+    loop fills and that is dropped before FastScan.backward returns (the layer-norm LSTM's dhp): a view
+    of one storage kept per thread, grown when too small. A fresh (T, N, G) buffer every step costs a
+    page fault per 4 KB whenever the allocator has handed the previous one back to the system."""
+    numel = shape.numel()
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.numel() < numel or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = _scratch.buffer = like.new_empty(numel)
+    return buffer[:numel].view(shape)
+
+
 # ---- the loops ----------------------------------------------------------------------------------
 def forward_loop(cell: Cell, xp, state0, rp, masks: ScanMasks):
     """As rnnkit.engine.fast.forward_loop; returns (states, saved)."""
@@ -226,5 +242,7 @@ def backward_loop(cell: Cell, states, saved, rp, masks: ScanMasks, d_output, d_f
     kw, _ = _recurrence(cell, states, rp, masks)
     d_output = None if d_output is None else masks.output(d_output).contiguous()
     finals = {f"d{name}_final": d.contiguous() for name, d in zip(cell.state_names, d_final)}
+    if isinstance(cell, LSTMCell) and cell.layer_norm:  # dhp: read by recurrent_grads, then dropped
+        kw["dhp"] = scratch(saved["gates"].shape, saved["gates"])
     grads, d_state0 = backward(saved=saved, d_output=d_output, **finals, **kw, **switches)
     return grads, tuple(d_state0)

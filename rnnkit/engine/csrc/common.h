@@ -278,6 +278,37 @@ template <typename T, template <typename> class L> L<T*> pointers(L<at::Tensor>&
   return p;
 }
 
+// The gradients a backward loop sums over steps (a gradient layout's 1-D buffers: peepholes,
+// layer-norm gains and biases), one zeroed copy per block of rows, which each block adds to while
+// its rows are in cache; `finish` writes the sum of the copies into the layout's own buffers.
+// The other buffers are shared by every block.
+template <typename T, template <typename> class L> struct BlockSums {
+  L<at::Tensor>& out;
+  int64_t W = 0;      // the summed buffers' total width
+  at::Tensor copies;  // (P, W) one row per block, the summed buffers end to end
+  static bool summed(const at::Tensor& t) { return t.defined() && t.dim() == 1; }
+  BlockSums(L<at::Tensor>& out_, int64_t P) : out(out_) {
+    L<at::Tensor>::each([&](const char*, at::Tensor& t) { if (summed(t)) W += t.numel(); }, out);
+    copies = at::zeros({P, W}, options_of<T>());
+  }
+  // Block p's pointers: its own copy of the summed buffers, the shared others.
+  L<T*> block(int64_t p) const {
+    L<T*> b = pointers<T>(out);
+    T* q = copies.data_ptr<T>() + p * W;
+    L<at::Tensor>::each([&](const char*, at::Tensor& t, T*& b_t) {
+      if (summed(t)) { b_t = q; q += t.numel(); }
+    }, out, b);
+    return b;
+  }
+  void finish() const {
+    const at::Tensor total = copies.sum(0);
+    int64_t offset = 0;
+    L<at::Tensor>::each([&](const char*, at::Tensor& t) {
+      if (summed(t)) { t.copy_(total.narrow(0, offset, t.numel())); offset += t.numel(); }
+    }, out);
+  }
+};
+
 // ---------------------------------------------------------------- row helpers
 // A state update fraction u (s_t = u s̃_t + (1 − u) s_{t−1}), broadcastable to (T, N, H); it
 // arrives in the scalar dtype (booleans converted by the caller); size-1 dims read with stride 0.
@@ -324,29 +355,35 @@ RK_INLINE void split_row(const T* d, T* __restrict dnew, T* direct,
   }
 }
 
-// Layer norm over a row, as rnnkit.cells.base.layer_norm: returns rstd, writes n = (x − μ) rstd.
+// The mean μ (into `mean`) and 1/σ of a row, σ² = mean((x − μ)²) + ε, as
+// rnnkit.cells.base.layer_norm; returns 1/σ.
 template <typename T>
-RK_INLINE T ln_row(const T* __restrict x, T* __restrict n, int64_t W) {
+RK_INLINE T ln_stats(const T* __restrict x, int64_t W, T& mean) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t j = 0; j < W; ++j) s += x[j];
-  const T mean = s / T(W);
+  mean = s / T(W);
+  const T m = mean;
   T v = 0;
 #pragma omp simd reduction(+ : v)
-  for (int64_t j = 0; j < W; ++j) { T c = x[j] - mean; v += c * c; }
-  const T rstd = T(1) / std::sqrt(v / T(W) + T(1e-5));
-#pragma omp simd
-  for (int64_t j = 0; j < W; ++j) n[j] = (x[j] - mean) * rstd;
-  return rstd;
+  for (int64_t j = 0; j < W; ++j) { T c = x[j] - m; v += c * c; }
+  return T(1) / std::sqrt(v / T(W) + T(1e-5));
 }
-// ∂L/∂x = rstd (dn − mean(dn) − n mean(dn n)), as rnnkit.cells.base.layer_norm_backward;
-// dn = d ∘ gamma; result into out (may alias d).
+// Back through y = γ ∘ n + β, n = layer_norm(x), from d = ∂L/∂y: ∂L/∂x = rstd (dn − mean(dn) −
+// n mean(dn n)) with dn = d ∘ γ, as rnnkit.cells.base.layer_norm_backward, into out (may alias
+// d); and the gain's and bias's gradients d ∘ n and d added to acc_gamma and acc_beta.
 template <typename T>
 RK_INLINE void ln_back_row(const T* d, const T* __restrict gamma, const T* __restrict n, T rstd,
-                           T* out, int64_t W) {
+                           T* out, T* __restrict acc_gamma, T* __restrict acc_beta, int64_t W) {
   T s1 = 0, s2 = 0;
 #pragma omp simd reduction(+ : s1, s2)
-  for (int64_t j = 0; j < W; ++j) { T dn = d[j] * gamma[j]; s1 += dn; s2 += dn * n[j]; }
+  for (int64_t j = 0; j < W; ++j) {
+    const T dn = d[j] * gamma[j];
+    s1 += dn;
+    s2 += dn * n[j];
+    acc_gamma[j] += d[j] * n[j];
+    acc_beta[j] += d[j];
+  }
   const T m1 = s1 / T(W), m2 = s2 / T(W);
 #pragma omp simd
   for (int64_t j = 0; j < W; ++j) out[j] = rstd * (d[j] * gamma[j] - m1 - n[j] * m2);
