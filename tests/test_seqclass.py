@@ -93,6 +93,7 @@ def test_python_api_learns_variable_length_sequences_and_round_trips(tmp_path):
     assert classifier.predict(test[0][:4]) == test[1][:4]
     classifier.save(tmp_path / "saved")
     again = SequenceClassifier.load(tmp_path / "saved")
+    assert again.scaler is not None and classifier.scaler is not None
     np.testing.assert_allclose(again.scaler.mean, classifier.scaler.mean)  # the standardisation is saved
     torch.testing.assert_close(again.predict_proba(test[0]), classifier.predict_proba(test[0]))
 
