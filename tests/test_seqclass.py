@@ -14,6 +14,7 @@ from rnnkit.tasks.seqclass import (
     SequenceClassificationTask,
     SequenceClassifier,
     Standardizer,
+    resample,
 )
 from rnnkit.train import TrainConfig
 
@@ -149,6 +150,27 @@ def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone():
         (member(x[kept], y[kept, :1])[1] / 2).backward()
         for alone, joint in zip([q.grad for q in member.parameters()], grads, strict=True):
             torch.testing.assert_close(alone, joint)
+
+
+def test_time_warping_resamples_training_sequences_only():
+    ramp = np.stack([np.linspace(0, 1, 5), np.linspace(2, 6, 5)], 1).astype(np.float32)
+    np.testing.assert_allclose(resample(ramp, 9), np.stack([np.linspace(0, 1, 9), np.linspace(2, 6, 9)], 1), atol=1e-6)
+    samples, labels = toy(40)
+    splits = {"train": (samples, labels), "test": toy(10, seed=3)}
+    plain = SequenceClassificationTask(SeqClassConfig(members=2), splits)
+    warped = SequenceClassificationTask(SeqClassConfig(members=2, warp=0.5), splits)
+    for a, b in zip(plain.eval_batches("test"), warped.eval_batches("test")):  # never in evaluation
+        torch.testing.assert_close(a.x, b.x)
+    for a, b in zip(plain.eval_batches("val"), warped.eval_batches("val")):
+        torch.testing.assert_close(a.x, b.x)
+    torch.manual_seed(0)
+    lengths = [b.x[..., -1].sum(1) for b in warped.train_batches(0, 0, 1)]
+    again = [b.x[..., -1].sum(1) for b in warped.train_batches(0, 0, 1)]
+    originals = [b.x[..., -1].sum(1) for b in plain.train_batches(0, 0, 1)]
+    changed = torch.cat(lengths) != torch.cat(originals)
+    ratio = torch.cat(lengths) / torch.cat(originals)
+    assert changed.float().mean() > 0.5 and ratio.min() >= 0.35 and ratio.max() <= 1.6
+    assert all(torch.equal(a, b) for a, b in zip(lengths, again))  # the same draws for the same epoch and seed
 
 
 def test_classify_cli_routes_sequence_files(tmp_path):

@@ -61,6 +61,9 @@ class SeqClassConfig(RecurrentConfig):
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
     noise: float = 0.0
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
+    warp: float = 0.0
+    """Each epoch, each training sequence of T frames is resampled (linear interpolation) to
+    round(T·u) frames, u ~ U(1 − warp, 1 + warp) (augmentation; 0: none)."""
     batch_size: int = 16
     """Sequences per update."""
     members: int = 5
@@ -76,6 +79,7 @@ class SeqClassConfig(RecurrentConfig):
         "embed_size": at_least(1),
         "batch_size": at_least(1),
         "noise": at_least(0),
+        "warp": at_least(0),
         "members": at_least(1),
     }
 
@@ -86,6 +90,8 @@ class SeqClassConfig(RecurrentConfig):
 
     def check(self) -> None:
         super().check()
+        if self.warp >= 1:
+            raise ValueError(f"warp must be below 1, got {self.warp}")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError(
                 f"val_frac and test_frac must be in (0, 1) with a sum below 1, got {self.val_frac} and {self.test_frac}"
@@ -179,6 +185,12 @@ class Standardizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
+def resample(s: np.ndarray, length: int) -> np.ndarray:
+    """(length, C): the frames of s (T, C) linearly interpolated at `length` evenly spaced times."""
+    grid, t = np.linspace(0, 1, length), np.linspace(0, 1, len(s))
+    return np.stack([np.interp(grid, t, s[:, c]) for c in range(s.shape[1])], 1).astype(s.dtype)
+
+
 def test_file(path: str) -> str:
     """The file named like ``path`` with TRAIN → TEST (or train → test), if it exists; else ""."""
     name = Path(path).name
@@ -248,21 +260,28 @@ class SequenceClassificationTask:
                 for i in fold:
                     self.fold[i] = m
 
-    def _batch(self, split: str, rows: list[int]) -> Batch:
-        """x as Standardizer.batch makes it; y (B, 2): each sequence's class and fold (−1 outside train/val)."""
+    def _batch(self, split: str, rows: list[int], warp: np.random.Generator | None = None) -> Batch:
+        """x as Standardizer.batch makes it (each sequence time-warped by `warp`'s draws if given);
+        y (B, 2): each sequence's class and fold (−1 outside train/val)."""
         samples, labels = self.data[split]
         folds = self.fold if split in ("train", "val") else [-1] * len(labels)
         y = torch.tensor([[self.labels.index(labels[i]), folds[i]] for i in rows])
-        return Batch(self.scaler.batch([samples[i] for i in rows]), y, count=len(rows))
+        chosen = [samples[i] for i in rows]
+        if warp is not None:
+            w = self.cfg.warp
+            chosen = [resample(s, max(2, round(len(s) * warp.uniform(1 - w, 1 + w)))) for s in chosen]
+        return Batch(self.scaler.batch(chosen), y, count=len(rows))
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """Shuffled batches of the train split (the order fixed by epoch; the last may be smaller);
         each rank takes its share of each."""
         n, B = len(self.data["train"][1]), self.cfg.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch)).tolist()
+        # Warps drawn from (the trainer's seed, epoch, rank): the same after a resume.
+        warp = np.random.default_rng([torch.initial_seed(), epoch, rank]) if self.cfg.warp else None
         for start in range(0, n, B):
             rows, counted = share(order[start : start + B], rank, world)
-            batch = self._batch("train", rows)
+            batch = self._batch("train", rows, warp)
             batch.count = batch.count if counted else 0
             yield batch
 
