@@ -87,6 +87,12 @@ def settings(name: str, flags: str, args) -> dict:
             if k not in ("data", "seed", "threads", "run_dir", "overwrite")}
 
 
+def as_flags(changed: dict) -> str:
+    """The `rnnkit classify train` flags that set `changed` ({setting: value})."""
+    return " ".join(f"--{'' if v else 'no-'}{k.replace('_', '-')}" if isinstance(v, bool) else
+                    f"--{k.replace('_', '-')} {v}" for k, v in sorted(changed.items()))
+
+
 def cross_validate(name: str, args) -> dict:
     """5-fold cross-validation on TRAIN (TEST unread): {"accuracy", "errors", "folds", "seconds"}."""
     samples, labels = read_ts(ROOT / "data" / "uea" / f"{name}_TRAIN.ts")
@@ -180,13 +186,18 @@ def render(store: dict, args) -> str:
                      f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")
     lines += ["", "Commands (S = the seed):", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in rows.items()]
-    cv = [(name, flags, r) for name, by_flags in store.get("cv", {}).items() for flags, r in by_flags.items()
-          if r["settings"] == settings(name, flags, args)]  # rows whose flags mean another model today: gone
+    cv = {}  # (data set, the run's settings as flags after today's defaults): its row
+    for name, by_flags in store.get("cv", {}).items():
+        today = settings(name, "", args)
+        for r in by_flags.values():
+            cv[name, as_flags({k: v for k, v in r["settings"].items() if today.get(k, v) != v})] = r
+    cv = [(name, flags, r) for (name, flags), r in cv.items()]
     if cv:
         lines += ["", "How the defaults were chosen: 5-fold cross-validation on TRAIN, TEST unread (stratified folds; "
                   "fold k's classifier, seed k + 1, trains on the other four folds as above and labels fold k): "
                   "the accuracy over all TRAIN sequences so labelled.", "",
-                  "| data set | flags after the defaults | CV accuracy | errors | per fold | command |",
+                  "| data set | the run's settings as flags after today's defaults | CV accuracy | errors | per fold "
+                  "| command |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {name} | `{flags or '(none)'}` | {r['accuracy']:.2%} | {r['errors']} | "
                   f"{' '.join(f'{a:.1%}' for a in r['folds'])} | "
