@@ -63,7 +63,7 @@ def test_padding_does_not_change_a_sequences_logits():
 
 def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_loss():
     torch.manual_seed(0)
-    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, members=3))
+    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=3))
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4)])
     y = torch.tensor([[0], [2], [1]])
     model.eval()
@@ -130,7 +130,7 @@ def test_cross_fitting_trains_on_all_of_train_each_member_holding_out_its_own_fo
 
 def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone():
     torch.manual_seed(0)
-    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, members=2))
+    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=2))
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4, 6)])
     y = torch.tensor([[0, 0], [2, 1], [1, 1], [1, -1]])  # class, fold (−1: none, as in a test set)
     model.eval()
@@ -150,6 +150,15 @@ def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone():
         (member(x[kept], y[kept, :1])[1] / 2).backward()
         for alone, joint in zip([q.grad for q in member.parameters()], grads, strict=True):
             torch.testing.assert_close(alone, joint)
+
+
+def test_noise_jitters_the_frames_in_training_only():
+    torch.manual_seed(0)
+    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.1))
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5)])
+    assert not torch.equal(model(x)[0], model(x)[0])
+    model.eval()
+    torch.testing.assert_close(model(x)[0], model(x)[0], rtol=0, atol=0)
 
 
 def test_time_warping_resamples_training_sequences_only():

@@ -59,7 +59,7 @@ class SeqClassConfig(RecurrentConfig):
     """How the outputs become one vector: last | mean | max | attention."""
     dropout: float = 0.2
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
-    noise: float = 0.0
+    noise: float = 0.1
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
     warp: float = 0.0
     """Each epoch, each training sequence of T frames is resampled (linear interpolation) to
