@@ -129,6 +129,7 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     cfg = cfgs["seqclass"]
     return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
             "model": model_name(cfg.cell, cfg.num_layers, cfg.hidden_size, cfg.members),
+            "settings": settings(name, args.flags, args),
             "per_seed": per_seed,
             "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
                                    "--seed", "S"])}
@@ -162,7 +163,10 @@ def render(store: dict, args) -> str:
         (f"The classifier of `rnnkit classify train --data data/uea/NAME_TRAIN.ts` (the TEST twin is the test "
          f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
          f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
-         f"{cfg.dropout}; {cfg.members} such networks trained side by side from different initial weights, "
+         f"{cfg.dropout}"
+         + (f", Gaussian noise (sd {cfg.noise}) on the standardised training frames" if cfg.noise else "")
+         + (f", training sequences time-warped by up to ±{cfg.warp:.0%}" if cfg.warp else "")
+         + f"; {cfg.members} such networks trained side by side from different initial weights, "
          f"the mean of their class probabilities (`--members`), "
          + (f"cross-fitted (`--cross-fit`): TRAIN is dealt into {cfg.folds} stratified folds, member m "
             "trains on the other folds and is validated on fold m, and early stopping watches the members' "
@@ -228,7 +232,7 @@ def main(argv: list[str]) -> None:
         if not args.quick:  # re-read: another process may have stored a row meanwhile
             rows = json.loads(STORE.read_text()) if STORE.exists() else {}
             old = rows.get(name, {})
-            if old.get("command") == row["command"] and "per_seed" in old:  # the same runs: pool the seeds
+            if old.get("settings") == row["settings"] and "per_seed" in old:  # the same runs: pool the seeds
                 row["per_seed"] = {**old["per_seed"], **row["per_seed"]}
             rows[name] = row
             STORE.parent.mkdir(parents=True, exist_ok=True)
