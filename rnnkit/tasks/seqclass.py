@@ -42,7 +42,7 @@ class SeqClassConfig(RecurrentConfig):
     test: str = ""
     """Test sequences; "" = the file named like data with TRAIN -> TEST if it exists, else test_frac of data."""
     val_frac: float = 0.2
-    """Validation share carved (stratified) from the training file."""
+    """Validation share carved (stratified) from the training file, unless cross-fitted."""
     test_frac: float = 0.2
     """Test share carved (stratified) from data when there is no test file."""
     split_seed: int = 0
@@ -70,9 +70,9 @@ class SeqClassConfig(RecurrentConfig):
     """Networks trained side by side from different initial weights; the prediction is the mean of
     their class probabilities (early stopping on the ensemble's validation loss)."""
     cross_fit: bool = True
-    """With members > 1 and no val_frac carving: the training file is dealt into `members` stratified
-    folds, member m trains on all folds but m and is validated on fold m (early stopping on the
-    members' held-out loss), so every sequence trains the ensemble."""
+    """With members > 1: the training file is dealt into `members` stratified folds, member m trains
+    on all folds but m and is validated on fold m (early stopping on the members' held-out loss), so
+    every sequence trains the ensemble; off: one val_frac split validates every member."""
 
     rules: ClassVar[dict[str, Rule]] = {
         "pooling": one_of(*POOLINGS),
