@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import shlex
 import statistics
@@ -86,6 +87,12 @@ def settings(name: str, flags: str, args) -> dict:
     cfgs = configs(name, shlex.split(flags), 0, args)
     return {k: v for table in ("seqclass", "train") for k, v in dataclasses.asdict(cfgs[table]).items()
             if k not in ("data", "seed", "threads", "run_dir", "overwrite")}
+
+
+def settings_key(values: dict) -> str:
+    """A stored cross-validation row's key: a digest of its settings (a rerun replaces its row; flags
+    would name other settings once the defaults change)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def as_flags(changed: dict) -> str:
@@ -221,6 +228,7 @@ def main(argv: list[str]) -> None:
     seeds = SEEDS[:1] if args.quick else tuple(int(k) for k in args.seeds.split(","))
     rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
     if args.render:
+        torch.set_num_threads(args.threads)  # the stamp names the runs' threads
         write_section("seqclass", render(rows, args) + "\n" + stamp(started, argv, "seqclass.py"))
         return
     for name in args.datasets.split(","):
@@ -230,7 +238,7 @@ def main(argv: list[str]) -> None:
             row = {**cross_validate(name, args), "settings": settings(name, args.flags, args)}
             print(json.dumps(row), flush=True)
             rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
-            rows.setdefault("cv", {}).setdefault(name, {})[args.flags] = row
+            rows.setdefault("cv", {}).setdefault(name, {})[settings_key(row["settings"])] = row
             if not args.quick:
                 STORE.write_text(json.dumps(rows, indent=1))
             write_section("seqclass", render(rows, args) + "\n" + stamp(started, argv, "seqclass.py"))
