@@ -7,12 +7,18 @@ of the test accuracy over 5 training seeds. The baseline standardises each chann
 frames' mean and sd, resamples every sequence linearly to the longest TRAIN length, and gives each
 TEST sequence the label of its Euclidean-nearest TRAIN sequence.
 
-Writes the `seqclass` section of BENCHMARKS.md. Usage: python benchmarks/seqclass.py [--quick]
+`--cv`: how the defaults are chosen without reading TEST: 5-fold cross-validation on TRAIN (stratified
+folds, seed 0); fold k's classifier (seed k + 1) trains on the other folds as `fit` does and labels fold
+k; the accuracy of all TRAIN sequences so labelled, stored per data set and flags and listed in the section.
+
+Writes the `seqclass` section of BENCHMARKS.md. Usage: python benchmarks/seqclass.py [--quick] [--cv] [--render]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import shlex
 import statistics
@@ -22,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
+from report import command, stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
+from rnnkit.data.labelled import stratified_folds
 from rnnkit.data.sequences import read_ts
 from rnnkit.tasks.seqclass import TRAIN_DEFAULTS, SeqClassConfig, SequenceClassifier
 from rnnkit.train import TrainConfig, build_configs
@@ -38,9 +45,11 @@ STORE = ROOT / "benchmarks" / "results" / "seqclass.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one seed, 5 epochs per data set, rows not stored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    parser.add_argument("--render", action="store_true", help="rewrite the section from the stored rows; run nothing")
+    parser.add_argument("--cv", action="store_true", help="5-fold cross-validation on TRAIN instead of the TEST runs")
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     parser.add_argument("--flags", default="", help="`rnnkit classify train` flags after its defaults (one string)")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
@@ -64,6 +73,56 @@ def nearest_neighbour(train: tuple, test: tuple) -> float:
     return float(np.mean([train[1][i] == y for i, y in zip(nearest, test[1])]))
 
 
+def configs(name: str, flags: list[str], seed: int, args) -> dict:
+    """The SeqClassConfig and TrainConfig of `rnnkit classify train --data NAME_TRAIN.ts FLAGS --seed SEED`."""
+    return build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
+                         ["--data", str(ROOT / "data" / "uea" / f"{name}_TRAIN.ts"), *flags, "--seed", str(seed),
+                          "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
+                          "--overwrite"], base={"train": TRAIN_DEFAULTS})
+
+
+def settings(name: str, flags: str, args) -> dict:
+    """Every setting (both configs, but the per-run ones) that `flags` on today's defaults amount to: a
+    stored cross-validation row is listed only while its flags still mean the same settings."""
+    cfgs = configs(name, shlex.split(flags), 0, args)
+    return {k: v for table in ("seqclass", "train") for k, v in dataclasses.asdict(cfgs[table]).items()
+            if k not in ("data", "seed", "threads", "run_dir", "overwrite")}
+
+
+def settings_key(values: dict) -> str:
+    """A stored cross-validation row's key: a digest of its settings (a rerun replaces its row; flags
+    would name other settings once the defaults change)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def as_flags(changed: dict) -> str:
+    """The `rnnkit classify train` flags that set `changed` ({setting: value})."""
+    return " ".join(f"--{'' if v else 'no-'}{k.replace('_', '-')}" if isinstance(v, bool) else
+                    f"--{k.replace('_', '-')} {v}" for k, v in sorted(changed.items()))
+
+
+def cross_validate(name: str, args) -> dict:
+    """5-fold cross-validation on TRAIN (TEST unread): {"accuracy", "errors", "folds", "nll" (the mean
+    −log p of the true class, finer than accuracy when the folds are almost all right), "seconds"}."""
+    samples, labels = read_ts(ROOT / "data" / "uea" / f"{name}_TRAIN.ts")
+    classes = sorted(set(labels))
+    flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
+    started, errors, folds, nll = time.time(), 0, [], 0.0
+    for k, fold in enumerate(stratified_folds([classes.index(y) for y in labels], 5, 0)):
+        rows = [i for i in range(len(labels)) if i not in set(fold)]
+        cfgs = configs(name, flags, k + 1, args)
+        torch.manual_seed(k + 1)
+        summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(
+            [samples[i] for i in rows], [labels[i] for i in rows], test=([samples[i] for i in fold],
+                                                                         [labels[i] for i in fold]))
+        folds.append(summary["metrics"]["accuracy"])
+        errors += round((1 - folds[-1]) * len(fold))
+        nll += summary["test"] * len(fold)
+        print(f"{name} CV fold {k}: {folds[-1]:.4f} ({summary['epoch']} epochs)", flush=True)
+    return {"accuracy": 1 - errors / len(labels), "errors": errors, "folds": folds, "nll": nll / len(labels),
+            "seconds": round(time.time() - started)}
+
+
 def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     """The 1-NN baseline and the classifier over `seeds` on one data set: one stored row."""
     train_path, test_path = (ROOT / "data" / "uea" / f"{name}_{part}.ts" for part in ("TRAIN", "TEST"))
@@ -71,10 +130,7 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
     per_seed = {}
     for seed in seeds:
-        cfgs = build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
-                             ["--data", str(train_path), *flags, "--seed", str(seed),
-                              "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
-                              "--overwrite"], base={"train": TRAIN_DEFAULTS})
+        cfgs = configs(name, flags, seed, args)
         torch.manual_seed(seed)
         summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(train_path)
         per_seed[str(seed)] = {"accuracy": summary["metrics"]["accuracy"], "epochs": summary["epoch"],
@@ -83,6 +139,7 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
     cfg = cfgs["seqclass"]
     return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
             "model": model_name(cfg.cell, cfg.num_layers, cfg.hidden_size, cfg.members),
+            "settings": settings(name, args.flags, args),
             "per_seed": per_seed,
             "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
                                    "--seed", "S"])}
@@ -106,7 +163,9 @@ def seed_results(row: dict) -> tuple[list[float], float, float]:
             statistics.mean(r["seconds"] for r in runs))
 
 
-def render(rows: dict, seeds: tuple[int, ...], args) -> str:
+def render(store: dict, args) -> str:
+    """The section: the TEST rows of `store` (the data sets' stored rows), then its cross-validation rows."""
+    rows = {k: store[k] for k in DATASETS if k in store}
     cfg = SeqClassConfig()
     lines = [
         "## Numeric-sequence classification: UEA JapaneseVowels and BasicMotions (benchmarks/seqclass.py)",
@@ -114,11 +173,16 @@ def render(rows: dict, seeds: tuple[int, ...], args) -> str:
         (f"The classifier of `rnnkit classify train --data data/uea/NAME_TRAIN.ts` (the TEST twin is the test "
          f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
          f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
-         f"{cfg.dropout}; {cfg.members} such networks trained side by side from different initial weights, "
-         f"the mean of their class probabilities (`--members`; chosen over one network by 5-fold "
-         f"cross-validation on TRAIN, TEST unread); {cfg.val_frac:.0%} of TRAIN (stratified) for early "
-         f"stopping; trainer defaults "
-         f"`{DEFAULT_FLAGS}`. "
+         f"{cfg.dropout}"
+         + (f", Gaussian noise (sd {cfg.noise}) on the standardised training frames" if cfg.noise else "")
+         + (f", training sequences time-warped by up to ±{cfg.warp:.0%}" if cfg.warp else "")
+         + f"; {cfg.members} such networks trained side by side from different initial weights, "
+         f"the mean of their class probabilities (`--members`), "
+         + (f"cross-fitted (`--cross-fit`): TRAIN is dealt into {cfg.folds} stratified folds, member m "
+            "trains on the other folds and is validated on fold m, and early stopping watches the members' "
+            "held-out loss, so every TRAIN sequence trains the ensemble and validates it; "
+            if cfg.folds else f"{cfg.val_frac:.0%} of TRAIN (stratified) held out for early stopping; ")
+         + f"trainer defaults `{DEFAULT_FLAGS}`. "
          "Test accuracy, "
          f"mean ± sd over the seeds; one thread per run on a shared 2-core machine."
          + (" **Quick mode: one seed, 5 epochs.**" if args.quick else "")),
@@ -136,6 +200,25 @@ def render(rows: dict, seeds: tuple[int, ...], args) -> str:
                      f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")
     lines += ["", "Commands (S = the seed):", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in rows.items()]
+    cv = {}  # (data set, the run's settings as flags after today's defaults): its row
+    for name, by_flags in store.get("cv", {}).items():
+        today = settings(name, "", args)
+        for r in by_flags.values():
+            cv[name, as_flags({k: v for k, v in r["settings"].items() if today.get(k, v) != v})] = r
+    cv = [(name, flags, r) for (name, flags), r in cv.items()]
+    if cv:
+        lines += ["", "How the defaults were chosen: 5-fold cross-validation on TRAIN, TEST unread (stratified folds; "
+                  "fold k's classifier, seed k + 1, trains on the other four folds as above and labels fold k): "
+                  "the accuracy over all TRAIN sequences so labelled, and their mean −log p of the true class "
+                  "(CV NLL, finer when almost all are right; – for rows measured before it was stored).", "",
+                  "| data set | the run's settings as flags after today's defaults | CV accuracy | errors | CV NLL "
+                  "| per fold | command |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {name} | `{flags or '(none)'}` | {r['accuracy']:.2%} | {r['errors']} | "
+                  + (f"{r['nll']:.4f} | " if "nll" in r else "– | ")
+                  + f"{' '.join(f'{a:.1%}' for a in r['folds'])} | "
+                  f"`{command('seqclass.py', ['--cv', '--datasets', name, '--flags', flags])}` |"
+                  for name, flags, r in sorted(cv, key=lambda c: (c[0], -c[2]["accuracy"]))]
     return "\n".join(lines)
 
 
@@ -144,23 +227,35 @@ def main(argv: list[str]) -> None:
     started = time.time()
     seeds = SEEDS[:1] if args.quick else tuple(int(k) for k in args.seeds.split(","))
     rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
+    if args.render:
+        torch.set_num_threads(args.threads)  # the stamp names the runs' threads
+        write_section("seqclass", render(rows, args) + "\n" + stamp(started, argv, "seqclass.py"))
+        return
     for name in args.datasets.split(","):
         if name not in DATASETS:
             raise SystemExit(f"error: unknown data set {name!r} (known: {', '.join(DATASETS)})")
+        if args.cv:
+            row = {**cross_validate(name, args), "settings": settings(name, args.flags, args)}
+            print(json.dumps(row), flush=True)
+            rows = json.loads(STORE.read_text()) if STORE.exists() and not args.quick else {}
+            rows.setdefault("cv", {}).setdefault(name, {})[settings_key(row["settings"])] = row
+            if not args.quick:
+                STORE.write_text(json.dumps(rows, indent=1))
+            write_section("seqclass", render(rows, args) + "\n" + stamp(started, argv, "seqclass.py"))
+            continue
         row = run_dataset(name, args, seeds)
         print(json.dumps(row), flush=True)
         if not args.quick:  # re-read: another process may have stored a row meanwhile
             rows = json.loads(STORE.read_text()) if STORE.exists() else {}
             old = rows.get(name, {})
-            if old.get("command") == row["command"] and "per_seed" in old:  # the same runs: pool the seeds
+            if old.get("settings") == row["settings"] and "per_seed" in old:  # the same runs: pool the seeds
                 row["per_seed"] = {**old["per_seed"], **row["per_seed"]}
             rows[name] = row
             STORE.parent.mkdir(parents=True, exist_ok=True)
             STORE.write_text(json.dumps(rows, indent=1))
         else:
             rows[name] = row
-        ordered = {k: rows[k] for k in DATASETS if k in rows}
-        write_section("seqclass", render(ordered, seeds, args) + "\n" + stamp(started, argv, "seqclass.py"))
+        write_section("seqclass", render(rows, args) + "\n" + stamp(started, argv, "seqclass.py"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from rnnkit.tasks.seqclass import (
     SequenceClassificationTask,
     SequenceClassifier,
     Standardizer,
+    resample,
 )
 from rnnkit.train import TrainConfig
 
@@ -32,7 +33,9 @@ def toy(n=40, seed=0):
 
 def write_ts(path, samples, labels):
     lines = ["@problemName toy", "@dimensions 2", "@classLabel true down up", "@data"]
-    lines += [":".join(",".join(f"{v:.5f}" for v in s[:, c]) for c in range(2)) + f":{y}" for s, y in zip(samples, labels)]
+    lines += [
+        ":".join(",".join(f"{v:.5f}" for v in s[:, c]) for c in range(2)) + f":{y}" for s, y in zip(samples, labels)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -60,7 +63,7 @@ def test_padding_does_not_change_a_sequences_logits():
 
 def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_loss():
     torch.manual_seed(0)
-    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, members=3))
+    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=3))
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4)])
     y = torch.tensor([[0], [2], [1]])
     model.eval()
@@ -82,14 +85,16 @@ def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_
 def test_python_api_learns_variable_length_sequences_and_round_trips(tmp_path):
     samples, labels = toy()
     test = toy(20, seed=1)
-    classifier = SequenceClassifier(SeqClassConfig(hidden_size=16, embed_size=8, batch_size=8, members=2),
-                                    TrainConfig(max_epochs=30, lr=0.01, run_dir=str(tmp_path / "run"), threads=1,
-                                                log_every=1000))
+    classifier = SequenceClassifier(
+        SeqClassConfig(hidden_size=16, embed_size=8, batch_size=8, members=2),
+        TrainConfig(max_epochs=30, lr=0.01, run_dir=str(tmp_path / "run"), threads=1, log_every=1000),
+    )
     summary = classifier.fit(samples, labels, test=test)
     assert summary["metrics"]["accuracy"] == 1.0 and summary["metrics"]["confusion"] == [[10, 0], [0, 10]]
     assert classifier.predict(test[0][:4]) == test[1][:4]
     classifier.save(tmp_path / "saved")
     again = SequenceClassifier.load(tmp_path / "saved")
+    assert again.scaler is not None and classifier.scaler is not None
     np.testing.assert_allclose(again.scaler.mean, classifier.scaler.mean)  # the standardisation is saved
     torch.testing.assert_close(again.predict_proba(test[0]), classifier.predict_proba(test[0]))
 
@@ -98,10 +103,83 @@ def test_validation_is_carved_stratified_and_the_test_twin_is_found(tmp_path):
     samples, labels = toy(40)
     write_ts(tmp_path / "toy_TRAIN.ts", samples, labels)
     write_ts(tmp_path / "toy_TEST.ts", *toy(10, seed=3))
-    task = SequenceClassificationTask(SeqClassConfig(data=str(tmp_path / "toy_TRAIN.ts"), val_frac=0.2))
+    task = SequenceClassificationTask(
+        SeqClassConfig(data=str(tmp_path / "toy_TRAIN.ts"), val_frac=0.2, cross_fit=False)
+    )
     assert {k: len(v[1]) for k, v in task.data.items()} == {"train": 32, "val": 8, "test": 10}
     assert sorted(task.data["val"][1]) == ["down"] * 4 + ["up"] * 4
     assert task.meta()["scaler"]["mean"][1] > 900  # fitted on the training split
+
+
+def test_cross_fitting_trains_on_all_of_train_each_member_holding_out_its_own_fold(tmp_path):
+    samples, labels = toy(40)
+    write_ts(tmp_path / "toy_TRAIN.ts", samples, labels)
+    write_ts(tmp_path / "toy_TEST.ts", *toy(10, seed=3))
+    task = SequenceClassificationTask(SeqClassConfig(data=str(tmp_path / "toy_TRAIN.ts"), members=4))
+    assert {k: len(v[1]) for k, v in task.data.items()} == {"train": 40, "val": 40, "test": 10}
+    assert task.data["val"] == task.data["train"]  # every sequence validates the member it did not train
+    folds = [[labels for labels, fold in zip(task.data["train"][1], task.fold) if fold == m] for m in range(4)]
+    assert [sorted(f) for f in folds] == [["down"] * 5 + ["up"] * 5] * 4  # stratified, all dealt out
+    batch = next(iter(task.train_batches(0, 0, 1)))
+    rows = torch.randperm(40, generator=torch.Generator().manual_seed(0))[:16].tolist()
+    assert batch.y[:, 1].tolist() == [task.fold[i] for i in rows] and batch.count == 16
+    assert all(b.y[:, 1].eq(-1).all() for b in task.eval_batches("test"))
+    alone = SequenceClassificationTask(SeqClassConfig(data=str(tmp_path / "toy_TRAIN.ts"), members=1))
+    assert {k: len(v[1]) for k, v in alone.data.items()} == {"train": 32, "val": 8, "test": 10}
+
+
+def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone():
+    torch.manual_seed(0)
+    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=2))
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4, 6)])
+    y = torch.tensor([[0, 0], [2, 1], [1, 1], [1, -1]])  # class, fold (−1: none, as in a test set)
+    model.eval()
+    member_log_p = [torch.log_softmax(member(x)[0], -1) for member in model.members]
+    log_p, loss, _ = model(x, y)
+    torch.testing.assert_close(log_p[0], member_log_p[0][0])  # fold 0: member 0's held-out prediction
+    torch.testing.assert_close(log_p[1:3], member_log_p[1][1:3])
+    torch.testing.assert_close(log_p[3].exp(), (member_log_p[0][3].exp() + member_log_p[1][3].exp()) / 2)
+    torch.testing.assert_close(loss, -log_p[torch.arange(4), y[:, 0]].mean())
+    model.train()
+    _, loss, _ = model(x, y)
+    loss.backward()
+    for m, kept in ((0, [1, 2, 3]), (1, [0, 3])):  # member m trains on the sequences not of fold m
+        member = model.members[m]
+        grads = [q.grad for q in member.parameters()]
+        member.zero_grad()
+        (member(x[kept], y[kept, :1])[1] / 2).backward()
+        for alone, joint in zip([q.grad for q in member.parameters()], grads, strict=True):
+            torch.testing.assert_close(alone, joint)
+
+
+def test_noise_jitters_the_frames_in_training_only():
+    torch.manual_seed(0)
+    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.1))
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5)])
+    assert not torch.equal(model(x)[0], model(x)[0])
+    model.eval()
+    torch.testing.assert_close(model(x)[0], model(x)[0], rtol=0, atol=0)
+
+
+def test_time_warping_resamples_training_sequences_only():
+    ramp = np.stack([np.linspace(0, 1, 5), np.linspace(2, 6, 5)], 1).astype(np.float32)
+    np.testing.assert_allclose(resample(ramp, 9), np.stack([np.linspace(0, 1, 9), np.linspace(2, 6, 9)], 1), atol=1e-6)
+    samples, labels = toy(40)
+    splits = {"train": (samples, labels), "test": toy(10, seed=3)}
+    plain = SequenceClassificationTask(SeqClassConfig(members=2), splits)
+    warped = SequenceClassificationTask(SeqClassConfig(members=2, warp=0.5), splits)
+    for a, b in zip(plain.eval_batches("test"), warped.eval_batches("test")):  # never in evaluation
+        torch.testing.assert_close(a.x, b.x)
+    for a, b in zip(plain.eval_batches("val"), warped.eval_batches("val")):
+        torch.testing.assert_close(a.x, b.x)
+    torch.manual_seed(0)
+    lengths = [b.x[..., -1].sum(1) for b in warped.train_batches(0, 0, 1)]
+    again = [b.x[..., -1].sum(1) for b in warped.train_batches(0, 0, 1)]
+    originals = [b.x[..., -1].sum(1) for b in plain.train_batches(0, 0, 1)]
+    changed = torch.cat(lengths) != torch.cat(originals)
+    ratio = torch.cat(lengths) / torch.cat(originals)
+    assert changed.float().mean() > 0.5 and ratio.min() >= 0.35 and ratio.max() <= 1.6
+    assert all(torch.equal(a, b) for a, b in zip(lengths, again))  # the same draws for the same epoch and seed
 
 
 def test_classify_cli_routes_sequence_files(tmp_path):
@@ -110,8 +188,25 @@ def test_classify_cli_routes_sequence_files(tmp_path):
     write_ts(tmp_path / "toy_TEST.ts", *toy(10, seed=3))
     run = str(tmp_path / "run")
     runner = CliRunner()
-    result = runner.invoke(app, ["classify", "train", "--data", str(train), "--max-epochs", "2", "--run-dir", run,
-                                 "--threads", "1", "--hidden-size", "8", "--embed-size", "4"])
+    result = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(train),
+            "--max-epochs",
+            "2",
+            "--run-dir",
+            run,
+            "--threads",
+            "1",
+            "--hidden-size",
+            "8",
+            "--embed-size",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "test (10 sequences)" in result.output
     result = runner.invoke(app, ["classify", "eval", "--checkpoint", run])
@@ -121,10 +216,13 @@ def test_classify_cli_routes_sequence_files(tmp_path):
     assert result.output.splitlines()[0].split("\t")[1] in ("up", "down")
 
 
-@pytest.mark.parametrize("line, message", [
-    ("1,2:3,4:5,6:up", "3 channel(s), but the file's samples have 2"),
-    ("1,2:3,4:sideways", "label 'sideways' is not in @classLabel"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("1,2:3,4:5,6:up", "3 channel(s), but the file's samples have 2"),
+        ("1,2:3,4:sideways", "label 'sideways' is not in @classLabel"),
+    ],
+)
 def test_classify_cli_bad_ts_is_one_error_line(tmp_path, line, message):
     path = tmp_path / "bad_TRAIN.ts"
     path.write_text(f"@dimensions 2\n@classLabel true up down\n@data\n1,2:3,4:up\n{line}\n", encoding="utf-8")

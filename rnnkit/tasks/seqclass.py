@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.labelled import stratified_split
+from rnnkit.data.labelled import stratified_folds, stratified_split
 from rnnkit.data.sequences import read_sequences
 from rnnkit.tasks.base import RecurrentConfig, checkpoint_dir
 from rnnkit.tasks.classify import POOLINGS, ClassifyConfig, TextClassifierNet, score_probs
@@ -42,7 +42,7 @@ class SeqClassConfig(RecurrentConfig):
     test: str = ""
     """Test sequences; "" = the file named like data with TRAIN -> TEST if it exists, else test_frac of data."""
     val_frac: float = 0.2
-    """Validation share carved (stratified) from the training file."""
+    """Validation share carved (stratified) from the training file, unless cross-fitted."""
     test_frac: float = 0.2
     """Test share carved (stratified) from data when there is no test file."""
     split_seed: int = 0
@@ -59,24 +59,39 @@ class SeqClassConfig(RecurrentConfig):
     """How the outputs become one vector: last | mean | max | attention."""
     dropout: float = 0.2
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
-    noise: float = 0.0
+    noise: float = 0.1
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
+    warp: float = 0.0
+    """Each epoch, each training sequence of T frames is resampled (linear interpolation) to
+    round(T·u) frames, u ~ U(1 − warp, 1 + warp) (augmentation; 0: none)."""
     batch_size: int = 16
     """Sequences per update."""
     members: int = 5
     """Networks trained side by side from different initial weights; the prediction is the mean of
     their class probabilities (early stopping on the ensemble's validation loss)."""
+    cross_fit: bool = True
+    """With members > 1: the training file is dealt into `members` stratified folds, member m trains
+    on all folds but m and is validated on fold m (early stopping on the members' held-out loss), so
+    every sequence trains the ensemble; off: one val_frac split validates every member."""
 
     rules: ClassVar[dict[str, Rule]] = {
         "pooling": one_of(*POOLINGS),
         "embed_size": at_least(1),
         "batch_size": at_least(1),
         "noise": at_least(0),
+        "warp": at_least(0),
         "members": at_least(1),
     }
 
+    @property
+    def folds(self) -> int:
+        """Folds of the cross-fitted ensemble: members, or 0 (one val_frac split validates them all)."""
+        return self.members if self.cross_fit and self.members > 1 else 0
+
     def check(self) -> None:
         super().check()
+        if self.warp >= 1:
+            raise ValueError(f"warp must be below 1, got {self.warp}")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ValueError(
                 f"val_frac and test_frac must be in (0, 1) with a sum below 1, got {self.val_frac} and {self.test_frac}"
@@ -115,22 +130,30 @@ class FrameClassifier(TextClassifierNet):
 
 class FrameEnsemble(nn.Module):
     """``members`` FrameClassifiers trained side by side, each on its own cross-entropy; the
-    ensemble's class probabilities are the mean of theirs, p = (1/M) Σ_m softmax(z_m)."""
+    ensemble's class probabilities are the mean of theirs, p = (1/M) Σ_m softmax(z_m). A sequence
+    of fold m (cross-fitting) is held out of member m: left out of its loss, scored by it alone."""
 
     def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
         super().__init__()
         self.members = nn.ModuleList(FrameClassifier(channels, num_classes, cfg) for _ in range(cfg.members))
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
-        """(log p (B, K), loss or None, None) for x as FrameClassifier reads it; the loss is the
-        members' mean cross-entropy in training, the ensemble's −log p(target) in evaluation."""
-        outputs = [member(x, targets) for member in self.members]  # M × (logits (B, K), loss, None)
-        log_p = torch.stack([F.log_softmax(logits, -1) for logits, _, _ in outputs]).logsumexp(0)
-        log_p = log_p - math.log(len(outputs))
+        """(log p (B, K), loss or None, None) for x as FrameClassifier reads it; targets (B, 1) the
+        classes, or (B, 2) the classes and each sequence's fold (−1: none). Training: the mean over
+        members of member m's cross-entropy on the sequences not of fold m. Evaluation: log p of
+        member m for a sequence of fold m (its held-out prediction), else the ensemble's, and the
+        loss −log p(target)."""
+        log_ps = torch.stack([F.log_softmax(member(x)[0], -1) for member in self.members])  # (M, B, K)
+        log_p = log_ps.logsumexp(0) - math.log(len(self.members))
         if targets is None:
             return log_p, None, None
+        fold = targets[:, 1] if targets.shape[1] > 1 else torch.full_like(targets[:, 0], -1)
         if self.training:
-            return log_p, torch.stack([loss for _, loss, _ in outputs]).mean(), None
+            nll = -log_ps.gather(2, targets[None, :, :1].expand(len(log_ps), -1, 1))[..., 0]  # (M, B)
+            kept = (fold[None] != torch.arange(len(log_ps))[:, None]).to(nll.dtype)
+            return log_p, ((nll * kept).sum(1) / kept.sum(1).clamp(min=1)).mean(), None
+        held = log_ps[fold.clamp(min=0), torch.arange(len(fold))]
+        log_p = torch.where((fold >= 0)[:, None], held, log_p)
         return log_p, F.nll_loss(log_p, targets[:, 0]), None
 
 
@@ -162,6 +185,12 @@ class Standardizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
+def resample(s: np.ndarray, length: int) -> np.ndarray:
+    """(length, C): the frames of s (T, C) linearly interpolated at `length` evenly spaced times."""
+    grid, t = np.linspace(0, 1, length), np.linspace(0, 1, len(s))
+    return np.stack([np.interp(grid, t, s[:, c]) for c in range(s.shape[1])], 1).astype(s.dtype)
+
+
 def test_file(path: str) -> str:
     """The file named like ``path`` with TRAIN → TEST (or train → test), if it exists; else ""."""
     name = Path(path).name
@@ -184,20 +213,30 @@ def split_sequences(cfg: SeqClassConfig) -> Splits:
 
 
 def carve(samples: list[np.ndarray], labels: list[str], cfg: SeqClassConfig, has_test: bool) -> Splits:
-    """{"train", "val"[, "test"]}: val (and, without a test set of its own, test) carved stratified."""
+    """{"train"[, "val"][, "test"]}: val (unless the ensemble is cross-fitted) and, without a test set
+    of its own, test carved stratified."""
     names = sorted(set(labels))
     index = stratified_split(
-        [names.index(y) for y in labels], cfg.val_frac, 0.0 if has_test else cfg.test_frac, cfg.split_seed
+        [names.index(y) for y in labels],
+        0.0 if cfg.folds else cfg.val_frac,
+        0.0 if has_test else cfg.test_frac,
+        cfg.split_seed,
     )
+    index = {split: idx for split, idx in index.items() if split == "train" or idx}
     return {split: ([samples[i] for i in idx], [labels[i] for i in idx]) for split, idx in index.items()}
 
 
 class SequenceClassificationTask:
-    """Labelled numeric sequences, standardised with the training split's statistics, in batches."""
+    """Labelled numeric sequences, standardised with the training split's statistics, in batches;
+    cross-fitted (cfg.folds), the val split is the train split, each sequence marked with its fold."""
 
     def __init__(self, cfg: SeqClassConfig, splits: Splits | None = None):
         self.cfg = cfg
-        self.data = split_sequences(cfg) if splits is None else splits
+        self.data = dict(split_sequences(cfg) if splits is None else splits)
+        if cfg.folds:
+            if "val" in self.data:
+                raise ValueError("a cross-fitted ensemble validates on folds of the train split: give no val split")
+            self.data["val"] = self.data["train"]
         sizes = {split: len(labels) for split, (_, labels) in self.data.items()}
         if min(sizes.values()) == 0:
             raise ValueError(f"{cfg.data or 'the data'}: an empty split ({sizes})")
@@ -213,21 +252,37 @@ class SequenceClassificationTask:
             raise ValueError(f"the splits' sequences have different channel counts ({sorted(channels)})")
         self.scaler = Standardizer.fit(self.data["train"][0])
         self.model = FrameEnsemble(channels.pop(), len(self.labels), cfg)
+        train_labels = self.data["train"][1]
+        self.fold = [-1] * len(train_labels)  # each train sequence's fold (−1: not cross-fitted)
+        if cfg.folds:
+            indices = stratified_folds([self.labels.index(y) for y in train_labels], cfg.folds, cfg.split_seed)
+            for m, fold in enumerate(indices):
+                for i in fold:
+                    self.fold[i] = m
 
-    def _batch(self, split: str, rows: list[int]) -> Batch:
+    def _batch(self, split: str, rows: list[int], warp: np.random.Generator | None = None) -> Batch:
+        """x as Standardizer.batch makes it (each sequence time-warped by `warp`'s draws if given);
+        y (B, 2): each sequence's class and fold (−1 outside train/val)."""
         samples, labels = self.data[split]
-        y = torch.tensor([self.labels.index(labels[i]) for i in rows])[:, None]
-        return Batch(self.scaler.batch([samples[i] for i in rows]), y)
+        folds = self.fold if split in ("train", "val") else [-1] * len(labels)
+        y = torch.tensor([[self.labels.index(labels[i]), folds[i]] for i in rows])
+        chosen = [samples[i] for i in rows]
+        if warp is not None:
+            w = self.cfg.warp
+            chosen = [resample(s, max(2, round(len(s) * warp.uniform(1 - w, 1 + w)))) for s in chosen]
+        return Batch(self.scaler.batch(chosen), y, count=len(rows))
 
     def train_batches(self, epoch: int, rank: int, world: int):
         """Shuffled batches of the train split (the order fixed by epoch; the last may be smaller);
         each rank takes its share of each."""
         n, B = len(self.data["train"][1]), self.cfg.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch)).tolist()
+        # Warps drawn from (the trainer's seed, epoch, rank): the same after a resume.
+        warp = np.random.default_rng([torch.initial_seed(), epoch, rank]) if self.cfg.warp else None
         for start in range(0, n, B):
             rows, counted = share(order[start : start + B], rank, world)
-            batch = self._batch("train", rows)
-            batch.count = None if counted else 0
+            batch = self._batch("train", rows, warp)
+            batch.count = batch.count if counted else 0
             yield batch
 
     def eval_batches(self, split: str):
@@ -255,9 +310,9 @@ class SequenceClassifier:
         self.labels: list[str] = []
 
     def fit(self, data, labels: list | None = None, test: tuple | str | None = None) -> dict:
-        """Trains on a path, or on samples with ``labels`` (val carved stratified; ``test`` a path or
-        (samples, labels), else carved as well); returns the trainer's summary with the test split's
-        metrics under "metrics"."""
+        """Trains on a path, or on samples with ``labels`` (val carved stratified unless cross-fitted;
+        ``test`` a path or (samples, labels), else carved as well); returns the trainer's summary with
+        the test split's metrics under "metrics"."""
         from rnnkit.train.loop import Trainer
 
         cfg = self.config
