@@ -1,6 +1,7 @@
 """The CUDA path, on a CUDA device (skipped without one): the cells torch has run cuDNN, the others
 the fast scan on the GPU, and both equal the reference engine (outputs, states, gradients), with
 lengths on any device, and torch.nn layers converted with from_torch give torch's numbers.
+Recurrent dropout and zoneout on CUDA: tests/test_layers.py.
 
 What can be checked without a GPU is in tests/test_torch_kernel.py (the same forward, forced or
 with the dispatch told it is on CUDA)."""
@@ -50,24 +51,6 @@ def test_fast_equals_reference_on_cuda(name):
         for a, b in zip(outputs_and_grads(fast, x, hx, lengths), outputs_and_grads(ref, x, hx, lengths), strict=True):
             assert a.is_cuda
             torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
-
-
-@pytest.mark.parametrize("name", ["rnn-relu", "lstm", "lstm-peephole", "gru-reset-after", "gru-reset-before"])
-def test_recurrent_dropout_and_zoneout_on_cuda_fast_equals_reference(name):
-    options = dict(input_size=3, hidden_size=4, num_layers=2, recurrent_dropout=0.3, zoneout=0.2)
-    fast = make(name, **options).to(CUDA)
-    ref = reference_twin(fast, name, **options)
-    assert fast.engine_info()["path"] == "python_loop"
-    x = torch.randn(6, 2, 3, device=CUDA)
-    for training in (True, False):
-        results = []
-        for layer in (fast, ref):
-            layer.train(training)
-            torch.manual_seed(7)  # the same mask draws for both engines
-            out, _ = layer(x, lengths=[6, 3])
-            results.append((out, *torch.autograd.grad(out.square().sum(), list(layer.parameters()))))
-        for a, b in zip(*results, strict=True):
-            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["rnn-tanh", "lstm", "gru-reset-after", "lstm-all", "gru-reset-before"])

@@ -56,12 +56,20 @@ def test_fast_layer_equals_reference_layer(name):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["rnn-relu", "lstm-peephole", "gru-reset-before"])
-def test_recurrent_dropout_and_zoneout_fast_equals_reference(name):
+ON_CUDA = pytest.param(
+    "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", ON_CUDA])
+@pytest.mark.parametrize("name", ["rnn-relu", "lstm", "lstm-peephole", "gru-reset-after", "gru-reset-before"])
+def test_recurrent_dropout_and_zoneout_fast_equals_reference(name, device):
+    """cuDNN has neither, so the fast scan runs them on every device, and equals the reference."""
     options = dict(input_size=3, hidden_size=4, num_layers=2, recurrent_dropout=0.3, zoneout=0.2)
-    fast, ref = make(name, **options), make(name, **options, engine="reference")
+    fast, ref = make(name, **options).to(device), make(name, **options, engine="reference").to(device)
     ref.load_state_dict(fast.state_dict())
-    x = torch.randn(6, 2, 3)
+    assert fast.engine_info()["path"] != "torch_kernel"
+    x = torch.randn(6, 2, 3, device=device)
     for training in (True, False):
         results = []
         for layer in (fast, ref):
