@@ -7,6 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
+from rnnkit.tasks.classify import POOLINGS
 from rnnkit.tasks.seqclass import (
     FrameClassifier,
     FrameEnsemble,
@@ -52,13 +53,27 @@ def test_standardizer_uses_the_training_frames_and_marks_padding():
 
 def test_padding_does_not_change_a_sequences_logits():
     torch.manual_seed(0)
-    for pooling in ("last", "mean", "max", "attention"):
+    for pooling in POOLINGS:
         model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, pooling=pooling, dropout=0.0)).eval()
         scaler = Standardizer([0.0, 0.0], [1.0, 1.0])
         short, long = np.random.rand(3, 2).astype(np.float32), np.random.rand(7, 2).astype(np.float32)
         alone = model(scaler.batch([short]))[0]
         padded = model(scaler.batch([short, long]))[0][:1]
         torch.testing.assert_close(alone, padded)
+
+
+def test_meanmax_pooling_is_the_mean_beside_the_max_of_the_valid_frames():
+    torch.manual_seed(0)
+    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, pooling="meanmax", dropout=0.0)).eval()
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 7)])
+    lengths = x[..., -1].sum(1).long()  # row 0 padded with four frames
+    with torch.no_grad():
+        out, h_n = model.rnn(model.embed(x[..., :-1]), lengths=lengths)
+        pooled = model.pool(out, h_n, lengths)
+    expected = torch.stack([torch.cat([out[b, :n].mean(0), out[b, :n].amax(0)]) for b, n in enumerate(lengths)])
+    assert pooled.shape == (2, 2 * 2 * 8) and model.head.in_features == 2 * 2 * 8
+    torch.testing.assert_close(pooled, expected)
+    assert (out[0, :3].amax(0) < 0).any()  # some channel's valid maximum is below the padding's 0: padding ignored
 
 
 def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_loss():

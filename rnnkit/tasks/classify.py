@@ -29,7 +29,7 @@ from rnnkit.train import checkpoint
 from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "meanmax", "attention")
 
 
 @dataclass
@@ -59,7 +59,7 @@ class ClassifyConfig(RecurrentConfig):
     bidirectional: bool = True
     """Read each text both ways (the pooled vector is 2H wide)."""
     pooling: str = "attention"
-    """How the outputs become one vector: last | mean | max | attention."""
+    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | attention."""
     dropout: float = 0.3
     """Dropout on the embeddings and on the pooled vector (none between recurrent layers)."""
     batch_size: int = 32
@@ -98,7 +98,7 @@ class TextClassifierNet(nn.Module):
         if cfg.pooling == "attention":  # score_t = vᵀ tanh(A o_t)
             self.attend = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
         self.drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(width, num_classes)
+        self.head = nn.Linear(width * (2 if cfg.pooling == "meanmax" else 1), num_classes)
 
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None, state=None):
         """(logits (B, C), mean cross-entropy or None, None) for padded ids (B, T); targets (B, 1)."""
@@ -110,14 +110,15 @@ class TextClassifierNet(nn.Module):
         return logits, loss, None
 
     def pool(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """One vector per sequence: the last state (each direction's), or a masked mean, max or attention."""
+        """One vector per sequence: the last state (each direction's), or a masked mean, max, both
+        concatenated (meanmax: [mean ⊕ max], 2·D·H wide) or attention."""
         valid = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths[:, None]).unsqueeze(-1)
         if self.pooling == "last":  # h_n's last layer: forward at its length-1, backward at step 0
             return h_n[-2:].transpose(0, 1).flatten(1) if self.rnn.bidirectional else h_n[-1]
-        if self.pooling == "mean":
-            return out.sum(1) / lengths.clamp(min=1)[:, None]
-        if self.pooling == "max":
-            return out.masked_fill(~valid, -math.inf).amax(1).nan_to_num(neginf=0.0)
+        if self.pooling in ("mean", "max", "meanmax"):  # padded outputs are 0 (the recurrent layers' contract)
+            mean = out.sum(1) / lengths.clamp(min=1)[:, None]
+            top = out.masked_fill(~valid, -math.inf).amax(1).nan_to_num(neginf=0.0)
+            return {"mean": mean, "max": top, "meanmax": torch.cat([mean, top], 1)}[self.pooling]
         scores = self.attend(out).masked_fill(~valid, -math.inf)  # (B, T, 1)
         weights = torch.softmax(scores, dim=1).nan_to_num()  # an empty text attends to nothing
         return (weights * out).sum(1)

@@ -56,7 +56,7 @@ class SeqClassConfig(RecurrentConfig):
     bidirectional: bool = True
     """Read each sequence both ways (the pooled vector is 2H wide)."""
     pooling: str = "mean"
-    """How the outputs become one vector: last | mean | max | attention."""
+    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | attention."""
     dropout: float = 0.2
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
     noise: float = 0.1
