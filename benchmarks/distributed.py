@@ -103,6 +103,7 @@ def main(argv: list[str]) -> None:
             "forecast": lambda run, setting: forecast_throughput(run, panel, fc_steps, setting),
         }
         measured = {w: {name: [] for name in SETTINGS} for w in workloads}
+        load = os.getloadavg()
         for r in range(rounds):  # interleaved, so a busy phase of a shared machine hits every setting
             for w, measure in workloads.items():
                 for i, (name, setting) in enumerate(SETTINGS.items()):
@@ -111,9 +112,10 @@ def main(argv: list[str]) -> None:
     lines = [
         "## Data parallel on one machine (torch DDP, gloo)",
         "",
-        f"{rounds} interleaved round(s) of each setting. The machine was shared with other developers' training "
-        "jobs while this ran: the ratios are indicative, not clean-room speed-ups. The GPU path (nccl, one GPU "
-        "per LOCAL_RANK) was not run here (no GPU).",
+        f"{rounds} interleaved round(s) of each setting. Load average of the machine (1, 5, 15 min) when the "
+        f"run began: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} cores; other jobs slow "
+        "the multi-threaded and multi-process settings most. The GPU path (nccl, one GPU per LOCAL_RANK) "
+        "was not run here (no GPU).",
         "",
         f"**Language model.** `rnnkit lm train` on tiny Shakespeare, LSTM 1 × 256, B = 32 × T = 64 characters per "
         f"update (the same global batch in every setting), {lm_steps} updates per run. Tokens/s is the trainer's "
