@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -77,7 +78,7 @@ def configs(name: str, flags: list[str], seed: int, args) -> dict:
     """The SeqClassConfig and TrainConfig of `rnnkit classify train --data NAME_TRAIN.ts FLAGS --seed SEED`."""
     return build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
                          ["--data", str(ROOT / "data" / "uea" / f"{name}_TRAIN.ts"), *flags, "--seed", str(seed),
-                          "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass-{name}-{seed}",
+                          "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass/{os.getpid()}/{name}-{seed}",
                           "--overwrite"], base={"train": TRAIN_DEFAULTS})
 
 

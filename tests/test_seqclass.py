@@ -11,6 +11,7 @@ from rnnkit.tasks.classify import POOLINGS
 from rnnkit.tasks.seqclass import (
     FrameClassifier,
     FrameEnsemble,
+    MaskedBatchNorm,
     SeqClassConfig,
     SequenceClassificationTask,
     SequenceClassifier,
@@ -51,15 +52,38 @@ def test_standardizer_uses_the_training_frames_and_marks_padding():
     assert x[1, :, -1].tolist() == [1.0, 1.0]
 
 
-def test_padding_does_not_change_a_sequences_logits():
+@pytest.mark.parametrize("fcn", [0, 4])
+def test_padding_does_not_change_a_sequences_logits(fcn):
     torch.manual_seed(0)
     for pooling in POOLINGS:
-        model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, pooling=pooling, dropout=0.0)).eval()
+        cfg = SeqClassConfig(hidden_size=8, embed_size=4, pooling=pooling, dropout=0.0, fcn=fcn)
+        model = FrameClassifier(2, 3, cfg).eval()
         scaler = Standardizer([0.0, 0.0], [1.0, 1.0])
         short, long = np.random.rand(3, 2).astype(np.float32), np.random.rand(7, 2).astype(np.float32)
         alone = model(scaler.batch([short]))[0]
         padded = model(scaler.batch([short, long]))[0][:1]
         torch.testing.assert_close(alone, padded)
+
+
+def test_masked_batch_norm_is_batch_norm_of_the_valid_frames_alone():
+    torch.manual_seed(0)
+    lengths = [3, 7, 1]
+    x, valid = torch.randn(3, 4, 7), torch.zeros(3, 1, 7)
+    for b, n in enumerate(lengths):
+        valid[b, :, :n] = 1
+    x = x * valid
+    masked, plain = MaskedBatchNorm(4), torch.nn.BatchNorm1d(4)
+    with torch.no_grad():
+        masked.weight.uniform_(0.5, 2), masked.bias.uniform_(-1, 1)
+        plain.load_state_dict(masked.state_dict())
+    frames = torch.cat([x[b, :, :n] for b, n in enumerate(lengths)], 1)[None]  # (1, 4, 11): the valid frames
+    out, expected = masked(x, valid), plain(frames)
+    torch.testing.assert_close(torch.cat([out[b, :, :n] for b, n in enumerate(lengths)], 1)[None], expected)
+    assert (out[valid.expand_as(out) == 0] == 0).all()  # padding stays 0
+    torch.testing.assert_close(masked.running_mean, plain.running_mean)
+    torch.testing.assert_close(masked.running_var, plain.running_var)
+    masked.eval(), plain.eval()
+    torch.testing.assert_close(masked(x, valid)[1:2], plain(x[1:2]))
 
 
 def test_meanmax_pooling_is_the_mean_beside_the_max_of_the_valid_frames():

@@ -51,6 +51,10 @@ class SeqClassConfig(RecurrentConfig):
     """Recurrent cell: lstm | gru | rnn."""
     embed_size: int = 64
     """Each standardised frame is projected linearly to this size."""
+    fcn: int = 0
+    """Channels c of a convolutional branch beside the recurrent one (LSTM-FCN, Karim et al. 2018): the
+    standardised frames through three blocks conv → batch norm → ReLU of (c, width 8), (2c, 5), (c, 3),
+    averaged over the frames and concatenated to the pooled recurrent vector (0: none)."""
     hidden_size: int = 128
     """Units per direction of the recurrent layers."""
     bidirectional: bool = True
@@ -77,6 +81,7 @@ class SeqClassConfig(RecurrentConfig):
     rules: ClassVar[dict[str, Rule]] = {
         "pooling": one_of(*POOLINGS),
         "embed_size": at_least(1),
+        "fcn": at_least(0),
         "batch_size": at_least(1),
         "noise": at_least(0),
         "warp": at_least(0),
@@ -98,9 +103,48 @@ class SeqClassConfig(RecurrentConfig):
             )
 
 
+class MaskedBatchNorm(nn.BatchNorm1d):
+    """BatchNorm1d of (B, E, T) whose batch statistics are each channel's mean and variance over the
+    valid frames only (padding neither counted nor changed: it stays 0)."""
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, E, T), valid (B, 1, T): 1 for a frame, 0 for padding."""
+        assert valid is not None and self.running_mean is not None and self.running_var is not None
+        if not self.training:
+            return super().forward(x) * valid
+        n = valid.sum()
+        mean = (x * valid).sum((0, 2)) / n
+        var = ((x - mean[:, None]) ** 2 * valid).sum((0, 2)) / n
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum or 0.1)
+            self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum or 0.1)
+        scale = self.weight / torch.sqrt(var + self.eps)
+        return ((x - mean[:, None]) * scale[:, None] + self.bias[:, None]) * valid
+
+
+class ConvBranch(nn.Module):
+    """The FCN of Wang et al. (2017) over the valid frames: three blocks h ← ReLU(BN(conv(h))) of
+    (c, width 8), (2c, 5), (c, 3), 'same' padding with zeros beyond each end, then the mean over the frames."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        shapes = [(channels, width, 8), (width, 2 * width, 5), (2 * width, width, 3)]
+        self.widths = [k for _, _, k in shapes]
+        self.convs = nn.ModuleList(nn.Conv1d(c_in, c_out, k) for c_in, c_out, k in shapes)
+        self.norms = nn.ModuleList(MaskedBatchNorm(c_out) for _, c_out, _ in shapes)
+
+    def forward(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, c) for frames (B, C, T) zero at padding and valid (B, 1, T)."""
+        h = frames
+        for k, conv, norm in zip(self.widths, self.convs, self.norms, strict=True):
+            h = F.relu(norm(conv(F.pad(h, ((k - 1) // 2, k // 2))), valid))
+        return h.sum(2) / valid.sum(2).clamp(min=1)
+
+
 class FrameClassifier(TextClassifierNet):
     """TextClassifierNet whose embedding is a linear projection of each frame (C → embed_size), the
-    frames jittered with Gaussian noise (sd ``noise``) in training."""
+    frames jittered with Gaussian noise (sd ``noise``) in training; with ``fcn``, a ConvBranch's vector
+    beside the pooled recurrent one."""
 
     def __init__(self, channels: int, num_classes: int, cfg: SeqClassConfig):
         text_cfg = ClassifyConfig(
@@ -114,6 +158,9 @@ class FrameClassifier(TextClassifierNet):
         super().__init__(1, num_classes, text_cfg)
         self.embed = nn.Linear(channels, cfg.embed_size)
         self.noise = cfg.noise
+        self.conv = ConvBranch(channels, cfg.fcn) if cfg.fcn else None
+        if cfg.fcn:
+            self.head = nn.Linear(self.head.in_features + cfg.fcn, num_classes)
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
         """(logits (B, K), mean cross-entropy or None, None) for x (B, T, C + 1): the standardised
@@ -123,6 +170,8 @@ class FrameClassifier(TextClassifierNet):
             frames = frames + self.noise * torch.randn_like(frames) * x[..., -1:]
         out, h_n = self.rnn(self.drop(self.embed(frames)), lengths=lengths)
         pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)
+        if self.conv is not None:
+            pooled = torch.cat([pooled, self.conv(frames.transpose(1, 2), x[..., -1:].transpose(1, 2))], 1)
         logits = self.head(self.drop(pooled))
         loss = None if targets is None else F.cross_entropy(logits, targets[:, 0])
         return logits, loss, None
