@@ -167,9 +167,11 @@ def test_cross_fitting_trains_on_all_of_train_each_member_holding_out_its_own_fo
     assert {k: len(v[1]) for k, v in alone.data.items()} == {"train": 32, "val": 8, "test": 10}
 
 
-def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone():
+@pytest.mark.parametrize("fcn", [0, 4])  # with the conv branch: fold m is out of member m's batch-norm statistics
+def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone(fcn):
     torch.manual_seed(0)
-    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=2))
+    cfg = SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=2, fcn=fcn)
+    model = FrameEnsemble(2, 3, cfg)
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4, 6)])
     y = torch.tensor([[0, 0], [2, 1], [1, 1], [1, -1]])  # class, fold (−1: none, as in a test set)
     model.eval()

@@ -105,19 +105,22 @@ class SeqClassConfig(RecurrentConfig):
 
 class MaskedBatchNorm(nn.BatchNorm1d):
     """BatchNorm1d of (B, E, T) whose batch statistics are each channel's mean and variance over the
-    valid frames only (padding neither counted nor changed: it stays 0)."""
+    counted frames only (by default the valid ones; padding is neither counted nor changed: it stays 0)."""
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, E, T), valid (B, 1, T): 1 for a frame, 0 for padding."""
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None, counted: torch.Tensor | None = None):
+        """x (B, E, T); valid (B, 1, T): 1 for a frame, 0 for padding; counted (B, 1, T): the frames
+        of the batch statistics (default: valid; fewer than 2: the running statistics normalise)."""
         assert valid is not None and self.running_mean is not None and self.running_var is not None
-        if not self.training:
-            return super().forward(x) * valid
-        n = valid.sum()
-        mean = (x * valid).sum((0, 2)) / n
-        var = ((x - mean[:, None]) ** 2 * valid).sum((0, 2)) / n
+        counted = valid if counted is None else counted
+        n = counted.sum()
+        if not self.training or n < 2:
+            running = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+            return running * valid
+        mean = (x * counted).sum((0, 2)) / n
+        var = ((x - mean[:, None]) ** 2 * counted).sum((0, 2)) / n
         with torch.no_grad():
             self.running_mean.lerp_(mean, self.momentum or 0.1)
-            self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum or 0.1)
+            self.running_var.lerp_(var * n / (n - 1), self.momentum or 0.1)
         scale = self.weight / torch.sqrt(var + self.eps)
         return ((x - mean[:, None]) * scale[:, None] + self.bias[:, None]) * valid
 
@@ -133,11 +136,12 @@ class ConvBranch(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(c_in, c_out, k) for c_in, c_out, k in shapes)
         self.norms = nn.ModuleList(MaskedBatchNorm(c_out) for _, c_out, _ in shapes)
 
-    def forward(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(B, c) for frames (B, C, T) zero at padding and valid (B, 1, T)."""
+    def forward(self, frames: torch.Tensor, valid: torch.Tensor, counted: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, c) for frames (B, C, T) zero at padding, valid (B, 1, T), and counted, the frames of the
+        batch norms' statistics (default: valid)."""
         h = frames
         for k, conv, norm in zip(self.widths, self.convs, self.norms, strict=True):
-            h = F.relu(norm(conv(F.pad(h, ((k - 1) // 2, k // 2))), valid))
+            h = F.relu(norm(conv(F.pad(h, ((k - 1) // 2, k // 2))), valid, counted))
         return h.sum(2) / valid.sum(2).clamp(min=1)
 
 
@@ -162,16 +166,19 @@ class FrameClassifier(TextClassifierNet):
         if cfg.fcn:
             self.head = nn.Linear(self.head.in_features + cfg.fcn, num_classes)
 
-    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None, held_out=None):
         """(logits (B, K), mean cross-entropy or None, None) for x (B, T, C + 1): the standardised
-        frames, then 1 for a frame and 0 for padding; targets (B, 1)."""
+        frames, then 1 for a frame and 0 for padding; targets (B, 1); held_out (B,) bool: sequences
+        left out of the batch norms' statistics."""
         frames, lengths = x[..., :-1], x[..., -1].sum(1).long()
         if self.training and self.noise:
             frames = frames + self.noise * torch.randn_like(frames) * x[..., -1:]
         out, h_n = self.rnn(self.drop(self.embed(frames)), lengths=lengths)
         pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)
         if self.conv is not None:
-            pooled = torch.cat([pooled, self.conv(frames.transpose(1, 2), x[..., -1:].transpose(1, 2))], 1)
+            valid = x[..., -1:].transpose(1, 2)  # (B, 1, T)
+            counted = None if held_out is None else valid * ~held_out[:, None, None]
+            pooled = torch.cat([pooled, self.conv(frames.transpose(1, 2), valid, counted)], 1)
         logits = self.head(self.drop(pooled))
         loss = None if targets is None else F.cross_entropy(logits, targets[:, 0])
         return logits, loss, None
@@ -191,12 +198,13 @@ class FrameEnsemble(nn.Module):
         classes, or (B, 2) the classes and each sequence's fold (−1: none). Training: the mean over
         members of member m's cross-entropy on the sequences not of fold m. Evaluation: log p of
         member m for a sequence of fold m (its held-out prediction), else the ensemble's, and the
-        loss −log p(target)."""
-        log_ps = torch.stack([F.log_softmax(member(x)[0], -1) for member in self.members])  # (M, B, K)
-        log_p = log_ps.logsumexp(0) - math.log(len(self.members))
+        loss −log p(target). A sequence of fold m is out of member m's batch-norm statistics too."""
+        fold = torch.full((len(x),), -1, device=x.device) if targets is None or targets.shape[1] < 2 else targets[:, 1]
+        log_ps = torch.stack([F.log_softmax(member(x, held_out=fold == m)[0], -1)
+                              for m, member in enumerate(self.members)])  # fmt: skip
+        log_p = log_ps.logsumexp(0) - math.log(len(self.members))  # (M, B, K) → (B, K)
         if targets is None:
             return log_p, None, None
-        fold = targets[:, 1] if targets.shape[1] > 1 else torch.full_like(targets[:, 0], -1)
         if self.training:
             nll = -log_ps.gather(2, targets[None, :, :1].expand(len(log_ps), -1, 1))[..., 0]  # (M, B)
             kept = (fold[None] != torch.arange(len(log_ps))[:, None]).to(nll.dtype)
