@@ -104,24 +104,26 @@ def as_flags(changed: dict) -> str:
 
 def cross_validate(name: str, args) -> dict:
     """5-fold cross-validation on TRAIN (TEST unread): {"accuracy", "errors", "folds", "nll" (the mean
-    −log p of the true class, finer than accuracy when the folds are almost all right), "seconds"}."""
+    −log p of the true class, finer than accuracy when the folds are almost all right), "wrong" (the
+    TRAIN sequences, numbered from 0, labelled wrongly), "seconds"}."""
     samples, labels = read_ts(ROOT / "data" / "uea" / f"{name}_TRAIN.ts")
     classes = sorted(set(labels))
     flags = shlex.split(args.flags) + (["--max-epochs", "5"] if args.quick else [])
-    started, errors, folds, nll = time.time(), 0, [], 0.0
+    started, errors, folds, nll, wrong = time.time(), 0, [], 0.0, []
     for k, fold in enumerate(stratified_folds([classes.index(y) for y in labels], 5, 0)):
         rows = [i for i in range(len(labels)) if i not in set(fold)]
         cfgs = configs(name, flags, k + 1, args)
         torch.manual_seed(k + 1)
-        summary = SequenceClassifier(cfgs["seqclass"], cfgs["train"]).fit(
-            [samples[i] for i in rows], [labels[i] for i in rows], test=([samples[i] for i in fold],
-                                                                         [labels[i] for i in fold]))
+        classifier = SequenceClassifier(cfgs["seqclass"], cfgs["train"])
+        summary = classifier.fit([samples[i] for i in rows], [labels[i] for i in rows],
+                                 test=([samples[i] for i in fold], [labels[i] for i in fold]))
+        wrong += [i for i, y in zip(fold, classifier.predict([samples[i] for i in fold])) if y != labels[i]]
         folds.append(summary["metrics"]["accuracy"])
         errors += round((1 - folds[-1]) * len(fold))
         nll += summary["test"] * len(fold)
         print(f"{name} CV fold {k}: {folds[-1]:.4f} ({summary['epoch']} epochs)", flush=True)
     return {"accuracy": 1 - errors / len(labels), "errors": errors, "folds": folds, "nll": nll / len(labels),
-            "seconds": round(time.time() - started)}
+            "wrong": sorted(wrong), "seconds": round(time.time() - started)}
 
 
 def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
@@ -139,19 +141,28 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
         print(f"{name} seed {seed}: {json.dumps(per_seed[str(seed)])}", flush=True)
     cfg = cfgs["seqclass"]
     return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
-            "model": model_name(cfg.cell, cfg.num_layers, cfg.hidden_size, cfg.members),
+            "model": model_name(cfg.cell, cfg.num_layers, cfg.hidden_size, cfg.members, cfg.fcn),
             "settings": settings(name, args.flags, args),
             "per_seed": per_seed,
             "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
                                    "--seed", "S"])}
 
 
-def model_name(cell: str, num_layers: int, hidden_size: int, members: int) -> str:
-    """The model column: e.g. "bi-GRU 1×128, 5 members"."""
-    return f"bi-{cell.upper()} {num_layers}×{hidden_size}, " + (f"{members} members" if members > 1 else "one network")
+def model_name(cell: str, num_layers: int, hidden_size: int, members: int, fcn: int = 0) -> str:
+    """The model column: e.g. "bi-GRU 1×128 + FCN 128, 5 members"."""
+    return (f"bi-{cell.upper()} {num_layers}×{hidden_size}" + (f" + FCN {fcn}" if fcn else "") + ", "
+            + (f"{members} members" if members > 1 else "one network"))
 
 
-# Rows stored before the rows named their model were measured with the defaults of then.
+def row_model(row: dict) -> str:
+    """A stored row's model: from its settings (rows stored before the rows named their model were
+    measured with the defaults of then)."""
+    if "settings" not in row:
+        return row.get("model", EARLIER_MODEL)
+    return model_name(*(row["settings"][k] for k in ("cell", "num_layers", "hidden_size", "members")),
+                      row["settings"].get("fcn", 0))
+
+
 EARLIER_MODEL = model_name("lstm", 1, 128, 1)
 
 
@@ -173,8 +184,11 @@ def render(store: dict, args) -> str:
         "",
         (f"The classifier of `rnnkit classify train --data data/uea/NAME_TRAIN.ts` (the TEST twin is the test "
          f"set): per-channel standardisation, a linear projection to {cfg.embed_size}, a "
-         f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling, dropout "
-         f"{cfg.dropout}"
+         f"bi-{cfg.cell.upper()} {cfg.num_layers}×{cfg.hidden_size}, {cfg.pooling} pooling"
+         + (f", beside it a convolutional branch (`--fcn {cfg.fcn}`: conv widths 8, 5, 3 of {cfg.fcn}, "
+            f"{2 * cfg.fcn}, {cfg.fcn} channels, batch norm over the real frames, ReLU, the mean over the frames; "
+            "LSTM-FCN's layout), the two vectors concatenated" if cfg.fcn else "")
+         + f", dropout {cfg.dropout}"
          + (f", Gaussian noise (sd {cfg.noise}) on the standardised training frames" if cfg.noise else "")
          + (f", training sequences time-warped by up to ±{cfg.warp:.0%}" if cfg.warp else "")
          + f"; {cfg.members} such networks trained side by side from different initial weights, "
@@ -195,7 +209,7 @@ def render(store: dict, args) -> str:
     for name, r in rows.items():
         acc, mean_epochs, mean_seconds = seed_results(r)
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        lines.append(f"| {name} | {r.get('model', EARLIER_MODEL)} | {r['sizes'][0]} / {r['sizes'][1]} | "
+        lines.append(f"| {name} | {row_model(r)} | {r['sizes'][0]} / {r['sizes'][1]} | "
                      f"{r['baseline']:.2%} | "
                      f"**{statistics.mean(acc):.2%}** ± {sd:.2%} | {' '.join(f'{a:.2%}' for a in acc)} | "
                      f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")

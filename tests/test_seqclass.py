@@ -1,6 +1,8 @@
 """Numeric-sequence classification: standardisation from the training split, lengths, the Python API,
 and `rnnkit classify train|eval|predict` on a .ts file (with its bad-input errors)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -88,7 +90,8 @@ def test_masked_batch_norm_is_batch_norm_of_the_valid_frames_alone():
 
 def test_meanmax_pooling_is_the_mean_beside_the_max_of_the_valid_frames():
     torch.manual_seed(0)
-    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, pooling="meanmax", dropout=0.0)).eval()
+    cfg = SeqClassConfig(hidden_size=8, embed_size=4, pooling="meanmax", dropout=0.0, fcn=0)  # the recurrent branch
+    model = FrameClassifier(2, 3, cfg).eval()
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 7)])
     lengths = x[..., -1].sum(1).long()  # row 0 padded with four frames
     with torch.no_grad():
@@ -136,6 +139,22 @@ def test_python_api_learns_variable_length_sequences_and_round_trips(tmp_path):
     assert again.scaler is not None and classifier.scaler is not None
     np.testing.assert_allclose(again.scaler.mean, classifier.scaler.mean)  # the standardisation is saved
     torch.testing.assert_close(again.predict_proba(test[0]), classifier.predict_proba(test[0]))
+
+
+def test_a_checkpoint_saved_before_the_convolutional_branch_loads_without_it(tmp_path):
+    samples, labels = toy(16)
+    classifier = SequenceClassifier(
+        SeqClassConfig(hidden_size=8, embed_size=4, members=1, fcn=0),
+        TrainConfig(max_epochs=1, run_dir=str(tmp_path / "run"), threads=1, log_every=1000),
+    )
+    classifier.fit(samples, labels, test=toy(4, seed=1))
+    saved = classifier.save(tmp_path / "saved")
+    state = json.loads((saved / "last" / "state.json").read_text())
+    del state["meta"]["seqclass"]["fcn"]  # as the earlier model wrote it
+    (saved / "last" / "state.json").write_text(json.dumps(state))
+    again = SequenceClassifier.load(saved)
+    assert again.config.fcn == 0
+    torch.testing.assert_close(again.predict_proba(samples), classifier.predict_proba(samples))
 
 
 def test_validation_is_carved_stratified_and_the_test_twin_is_found(tmp_path):

@@ -30,7 +30,13 @@ from rnnkit.train.task import Batch, share
 Splits = dict[str, tuple[list[np.ndarray], list[str]]]
 # The trainer's defaults (SequenceClassifier and `rnnkit classify train --data X.ts`): small data
 # sets, many short epochs, early stopping on the carved validation split (see benchmarks/seqclass.py).
-TRAIN_DEFAULTS = {"max_epochs": 300, "patience": 40, "log_every": 1000, "run_dir": "runs/seqclass"}
+TRAIN_DEFAULTS = {
+    "max_epochs": 300,
+    "patience": 40,
+    "plateau_patience": 5,
+    "log_every": 1000,
+    "run_dir": "runs/seqclass",
+}
 
 
 @dataclass
@@ -51,7 +57,7 @@ class SeqClassConfig(RecurrentConfig):
     """Recurrent cell: lstm | gru | rnn."""
     embed_size: int = 64
     """Each standardised frame is projected linearly to this size."""
-    fcn: int = 0
+    fcn: int = 128
     """Channels c of a convolutional branch beside the recurrent one (LSTM-FCN, Karim et al. 2018): the
     standardised frames through three blocks conv → batch norm → ReLU of (c, width 8), (2c, 5), (c, 3),
     averaged over the frames and concatenated to the pooled recurrent vector (0: none)."""
@@ -59,7 +65,7 @@ class SeqClassConfig(RecurrentConfig):
     """Units per direction of the recurrent layers."""
     bidirectional: bool = True
     """Read each sequence both ways (the pooled vector is 2H wide)."""
-    pooling: str = "mean"
+    pooling: str = "max"
     """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | attention."""
     dropout: float = 0.2
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
@@ -445,7 +451,10 @@ class SequenceClassifier:
         """A classifier from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
         path = checkpoint_dir(path)  # a run directory: its best, else its last
         meta = checkpoint.read_state(path, task="seqclass")["meta"]
-        cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path)
+        saved = meta.get("seqclass")
+        if isinstance(saved, dict):  # saved before the convolutional branch existed: none
+            saved = {"fcn": 0, **saved}
+        cfg = checkpoint.settings(SeqClassConfig, saved, path)
         try:
             labels, scaler = [str(y) for y in meta["labels"]], Standardizer(**meta["scaler"])
         except (KeyError, TypeError, ValueError):
