@@ -221,6 +221,22 @@ def test_noise_jitters_the_frames_in_training_only():
     torch.testing.assert_close(model(x)[0], model(x)[0], rtol=0, atol=0)
 
 
+def test_offset_shifts_each_training_sequence_by_one_vector_over_its_frames():
+    torch.manual_seed(0)
+    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, offset=0.5))
+    x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5)])
+    seen = []
+    model.embed.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    model(x)
+    shift = seen[0] - x[..., :-1]  # (2, 5, 2)
+    torch.testing.assert_close(shift[0, :3], shift[0, :1].expand(3, 2))  # one vector per sequence ...
+    torch.testing.assert_close(shift[1], shift[1, :1].expand(5, 2))
+    assert (shift[0, 3:] == 0).all() and not torch.allclose(shift[0, 0], shift[1, 0])  # ... padding unshifted
+    model.eval()
+    model(x)
+    torch.testing.assert_close(seen[1], x[..., :-1], rtol=0, atol=0)
+
+
 def test_time_warping_resamples_training_sequences_only():
     ramp = np.stack([np.linspace(0, 1, 5), np.linspace(2, 6, 5)], 1).astype(np.float32)
     np.testing.assert_allclose(resample(ramp, 9), np.stack([np.linspace(0, 1, 9), np.linspace(2, 6, 9)], 1), atol=1e-6)

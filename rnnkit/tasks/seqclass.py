@@ -71,6 +71,9 @@ class SeqClassConfig(RecurrentConfig):
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
     noise: float = 0.1
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
+    offset: float = 0.0
+    """Sd of a Gaussian offset per training sequence and channel, the same on all its frames
+    (augmentation: a sensor's bias, a recording channel's colouring of cepstra)."""
     warp: float = 0.0
     """Each epoch, each training sequence of T frames is resampled (linear interpolation) to
     round(T·u) frames, u ~ U(1 − warp, 1 + warp) (augmentation; 0: none)."""
@@ -90,6 +93,7 @@ class SeqClassConfig(RecurrentConfig):
         "fcn": at_least(0),
         "batch_size": at_least(1),
         "noise": at_least(0),
+        "offset": at_least(0),
         "warp": at_least(0),
         "members": at_least(1),
     }
@@ -167,7 +171,7 @@ class FrameClassifier(TextClassifierNet):
         )
         super().__init__(1, num_classes, text_cfg)
         self.embed = nn.Linear(channels, cfg.embed_size)
-        self.noise = cfg.noise
+        self.noise, self.offset = cfg.noise, cfg.offset
         self.conv = ConvBranch(channels, cfg.fcn) if cfg.fcn else None
         if cfg.fcn:
             self.head = nn.Linear(self.head.in_features + cfg.fcn, num_classes)
@@ -179,6 +183,8 @@ class FrameClassifier(TextClassifierNet):
         frames, lengths = x[..., :-1], x[..., -1].sum(1).long()
         if self.training and self.noise:
             frames = frames + self.noise * torch.randn_like(frames) * x[..., -1:]
+        if self.training and self.offset:
+            frames = frames + self.offset * torch.randn_like(frames[:, :1]) * x[..., -1:]
         out, h_n = self.rnn(self.drop(self.embed(frames)), lengths=lengths)
         pooled = self.pool(out, h_n[0] if isinstance(h_n, tuple) else h_n, lengths)
         if self.conv is not None:
