@@ -457,10 +457,8 @@ class SequenceClassifier:
         """A classifier from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
         path = checkpoint_dir(path)  # a run directory: its best, else its last
         meta = checkpoint.read_state(path, task="seqclass")["meta"]
-        saved = meta.get("seqclass")
-        if isinstance(saved, dict):  # saved before the convolutional branch existed: none
-            saved = {"fcn": 0, **saved}
-        cfg = checkpoint.settings(SeqClassConfig, saved, path)
+        # saved before the convolutional branch existed: none
+        cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path, earlier={"fcn": 0})
         try:
             labels, scaler = [str(y) for y in meta["labels"]], Standardizer(**meta["scaler"])
         except (KeyError, TypeError, ValueError):

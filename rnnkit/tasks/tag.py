@@ -555,10 +555,8 @@ def load_tagger(path: str | Path) -> tuple[SequenceTagger | TaggerEnsemble, Enco
     """The model, vocabularies and config of a saved tagger (a run directory: its best checkpoint)."""
     path = checkpoint_dir(path)  # a run directory: its best, else its last
     meta = checkpoint.read_state(path, task="tag")["meta"]
-    saved = meta.get("tag")
-    if isinstance(saved, dict) and "members" not in saved:  # saved before the option: one tagger
-        saved = {**saved, "members": 1}
-    cfg = checkpoint.settings(TagConfig, saved, path)
+    # saved before the option: one tagger
+    cfg = checkpoint.settings(TagConfig, meta.get("tag"), path, earlier={"members": 1})
     try:
         encoder = Encoder.from_json(meta["encoder"])
     except (KeyError, TypeError, ValueError):

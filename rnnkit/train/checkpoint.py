@@ -158,13 +158,14 @@ def read_state(path: str | Path, task: str | None = None) -> dict:
     return state
 
 
-def settings(cls: type, values: Any, path: str | Path) -> Any:
-    """`cls(**values)`: a task's config dataclass rebuilt from a checkpoint's meta; unknown or
-    invalid settings are a CheckpointError naming the checkpoint."""
+def settings(cls: type, values: Any, path: str | Path, earlier: dict[str, Any] | None = None) -> Any:
+    """`cls(**values)`: a task's config dataclass rebuilt from a checkpoint's meta, a setting it lacks
+    taken from `earlier` (what the model was before the setting existed) or else cls's default;
+    unknown or invalid settings are a CheckpointError naming the checkpoint."""
     if not isinstance(values, dict):
         raise CheckpointError(f"{path}: the saved {cls.__name__} is not a JSON object")
     try:
-        return cls(**values)
+        return cls(**{**(earlier or {}), **values})
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: saved settings do not fit {cls.__name__}: {err}") from None
 
