@@ -78,8 +78,9 @@ def configs(name: str, flags: list[str], seed: int, args) -> dict:
     """The SeqClassConfig and TrainConfig of `rnnkit classify train --data NAME_TRAIN.ts FLAGS --seed SEED`."""
     return build_configs({"seqclass": SeqClassConfig, "train": TrainConfig}, None,
                          ["--data", str(ROOT / "data" / "uea" / f"{name}_TRAIN.ts"), *flags, "--seed", str(seed),
-                          "--threads", str(args.threads), "--run-dir", f"runs/bench-seqclass/{os.getpid()}/{name}-{seed}",
-                          "--overwrite"], base={"train": TRAIN_DEFAULTS})
+                          "--threads", str(args.threads),
+                          "--run-dir", f"runs/bench-seqclass/{os.getpid()}/{name}-{seed}", "--overwrite"],
+                         base={"train": TRAIN_DEFAULTS})
 
 
 def settings(name: str, flags: str, args) -> dict:
@@ -139,31 +140,19 @@ def run_dataset(name: str, args, seeds: tuple[int, ...]) -> dict:
         per_seed[str(seed)] = {"accuracy": summary["metrics"]["accuracy"], "epochs": summary["epoch"],
                                "seconds": summary["seconds"]}
         print(f"{name} seed {seed}: {json.dumps(per_seed[str(seed)])}", flush=True)
-    cfg = cfgs["seqclass"]
     return {"sizes": [len(train[1]), len(test[1])], "baseline": nearest_neighbour(train, test),
-            "model": model_name(cfg.cell, cfg.num_layers, cfg.hidden_size, cfg.members, cfg.fcn),
             "settings": settings(name, args.flags, args),
             "per_seed": per_seed,
             "command": shlex.join(["rnnkit", "classify", "train", "--data", f"data/uea/{name}_TRAIN.ts", *flags,
                                    "--seed", "S"])}
 
 
-def model_name(cell: str, num_layers: int, hidden_size: int, members: int, fcn: int = 0) -> str:
-    """The model column: e.g. "bi-GRU 1×128 + FCN 128, 5 members"."""
-    return (f"bi-{cell.upper()} {num_layers}×{hidden_size}" + (f" + FCN {fcn}" if fcn else "") + ", "
-            + (f"{members} members" if members > 1 else "one network"))
-
-
-def row_model(row: dict) -> str:
-    """A stored row's model: from its settings (rows stored before the rows named their model were
-    measured with the defaults of then)."""
-    if "settings" not in row:
-        return row.get("model", EARLIER_MODEL)
-    return model_name(*(row["settings"][k] for k in ("cell", "num_layers", "hidden_size", "members")),
-                      row["settings"].get("fcn", 0))
-
-
-EARLIER_MODEL = model_name("lstm", 1, 128, 1)
+def model_name(settings: dict) -> str:
+    """The model column of a row's settings: e.g. "bi-GRU 1×128 + FCN 128, 5 members"."""
+    s = settings
+    return (f"bi-{s['cell'].upper()} {s['num_layers']}×{s['hidden_size']}"
+            + (f" + FCN {s['fcn']}" if s["fcn"] else "")
+            + ", " + (f"{s['members']} members" if s["members"] > 1 else "one network"))
 
 
 def seed_results(row: dict) -> tuple[list[float], float, float]:
@@ -209,7 +198,7 @@ def render(store: dict, args) -> str:
     for name, r in rows.items():
         acc, mean_epochs, mean_seconds = seed_results(r)
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        lines.append(f"| {name} | {row_model(r)} | {r['sizes'][0]} / {r['sizes'][1]} | "
+        lines.append(f"| {name} | {model_name(r['settings'])} | {r['sizes'][0]} / {r['sizes'][1]} | "
                      f"{r['baseline']:.2%} | "
                      f"**{statistics.mean(acc):.2%}** ± {sd:.2%} | {' '.join(f'{a:.2%}' for a in acc)} | "
                      f"{mean_epochs:.0f} | {mean_seconds:.0f} s |")
