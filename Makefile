@@ -20,9 +20,10 @@ demo: $(STAMP)
 test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# ruff (lint and format, ruff.toml) and pyright (basic mode, pyrightconfig.json) on the package.
+# ruff lint (ruff.toml) on the package, tests and benchmarks; ruff format and pyright (basic mode,
+# pyrightconfig.json) on the package.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rnnkit && $(VENV)/bin/ruff format --check rnnkit && $(VENV)/bin/pyright rnnkit
+	$(VENV)/bin/ruff check rnnkit tests benchmarks && $(VENV)/bin/ruff format --check rnnkit && $(VENV)/bin/pyright rnnkit
 
 # The documentation site, built offline into site/ (docs/ and mkdocs.yml; tests/test_docs.py runs its code).
 docs: $(STAMP)

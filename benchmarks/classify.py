@@ -21,12 +21,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
-
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.data.labelled import stratified_folds
 from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, predict, score_probs, split_texts
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "classify.toml"
 CANDIDATES = {  # name: flags over the config
@@ -48,7 +47,8 @@ Splits = dict[str, tuple[list[str], list[str]]]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help=f"one epoch per run, {QUICK_FOLDS} folds, the first two candidates and the first cell only")
+                        help=f"one epoch per run, {QUICK_FOLDS} folds, the first two candidates and the first "
+                             "cell only")
     parser.add_argument("--cells", default="lstm,gru", help="comma-separated cells to cross-validate")
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help="comma-separated tokenisations to cross-validate: " + ", ".join(CANDIDATES))

@@ -26,7 +26,7 @@ from report import stamp, write_section  # benchmarks/ is on sys.path when a scr
 from rnnkit.diagnostics import gradient_flow as gf
 from rnnkit.diagnostics.gates import load_model, recurrent_layer, write_gates
 from rnnkit.tasks.lm import DEMO_ARGS, LanguageModelTask, LMConfig
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "diagnostics"
@@ -101,7 +101,8 @@ def main(argv: list[str]) -> None:
         layer = f"{type(rnn).__module__}.{type(rnn).__name__}({rnn.extra_repr()})"
     gf.write_csv(curves, RESULTS / "gradient_flow.csv")
     gf.plot(curves, RESULTS / "gradient_flow.png")
-    write_section("diagnostics", section(curves, summary, found, args.train_seconds, layer) + stamp(started, argv, "diagnostics.py"))
+    body = section(curves, summary, found, args.train_seconds, layer)
+    write_section("diagnostics", body + stamp(started, argv, "diagnostics.py"))
     print("\n".join(gf.summary_lines(curves)))
 
 

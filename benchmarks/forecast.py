@@ -29,7 +29,7 @@ from report import stamp, write_section  # benchmarks/ is on sys.path when a scr
 
 from rnnkit.tasks import baselines
 from rnnkit.tasks.forecast import ForecastConfig, ForecastTask, evaluate, forecast, origins_of
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = {  # horizon = held-out tail; train: overrides of TRAIN; seeds: at most this many
@@ -38,7 +38,8 @@ SERIES = {  # horizon = held-out tail; train: overrides of TRAIN; seeds: at most
     "co2": dict(horizon=52, lookback=104, train=dict(max_epochs=30), seeds=3),  # weekly, m = 52, 59 gaps
 }
 MODEL = dict(hidden_size=32, num_layers=1, head="mse", strategy="direct", anchor="seasonal", scaler="standard")
-TRAIN = dict(max_epochs=200, patience=20, schedule="constant", lr=0.003, clip_norm=1.0, threads=1, ckpt_every=0, log_every=10 ** 6)
+TRAIN = dict(max_epochs=200, patience=20, schedule="constant", lr=0.003, clip_norm=1.0, threads=1, ckpt_every=0,
+             log_every=10**6)
 COLS = ["MAE", "RMSE", "sMAPE", "MASE", "MAPE"]
 
 

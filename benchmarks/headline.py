@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 
 from report import PATH, write_section
 
@@ -50,8 +49,8 @@ def rows(s: dict[str, str]) -> list[str]:
         c, ref = cells(s["classify"], "rnnkit ", holding="; chosen)"), cells(s["classify"], "SVM + tok1")
         if c and ref:
             model = c[0].removeprefix("rnnkit ").split(" (`")[0].split(", attention")[0]
-            out.append(f"| SMS spam, test accuracy / MCC ({model}) | {c[3]}% / {c[4].strip('*')} | SVM {ref[3]}% / {ref[4]} "
-                       "(Almeida et al. 2011, their own split); goal MCC ≥ 0.95 |")
+            out.append(f"| SMS spam, test accuracy / MCC ({model}) | {c[3]}% / {c[4].strip('*')} "
+                       f"| SVM {ref[3]}% / {ref[4]} (Almeida et al. 2011, their own split); goal MCC ≥ 0.95 |")
     if "seq2seq" in s:
         c = cells(s["seq2seq"], "addition-bahdanau")
         if c:
@@ -63,7 +62,8 @@ def rows(s: dict[str, str]) -> list[str]:
             out.append(f"| forecasting {name}, MASE (lower is better) | {ours} ({word}) | {theirs} ({base}) |")
     for key, what, goal in (("lm-shakespeare", "tiny Shakespeare char LSTM, val nats/char (30 min, this CPU)",
                              "goal ≤ 1.45; plain torch nn.LSTM 1.449; nanoGPT 1.4697 (A100)"),
-                            ("lm-ptb-word", "PTB word LSTM 2×200, test perplexity", "LSTM ≈13M parameters 78.93 (Bai et al.)"),
+                            ("lm-ptb-word", "PTB word LSTM 2×200, test perplexity",
+                             "LSTM ≈13M parameters 78.93 (Bai et al.)"),
                             ("lm-ptb-char", "PTB char LSTM, test bits/char", "LSTM ≈3M parameters 1.36 (Bai et al.)")):
         c = cells(s.get(key, ""), "rnnkit ")
         if c:
@@ -79,12 +79,14 @@ def rows(s: dict[str, str]) -> list[str]:
     for cell in ("gru", "lstm"):
         c = cells(s.get("longrange", ""), f"adding-tcn-600 | 600 | {cell} ")
         if c:
-            out.append(f"| adding problem T=600, {cell.upper()} test MSE | {c[8]} ({'met' if c[11] == 'met' else 'behind'}) "
+            verdict = "met" if c[11] == "met" else "behind"
+            out.append(f"| adding problem T=600, {cell.upper()} test MSE | {c[8]} ({verdict}) "
                        f"| goal ≤ 1e-4; Bai et al. GRU 5.3e-5, LSTM 0.164 |")
     if "diagnostics" in s:
         rnn, lstm = cells(s["diagnostics"], "rnn (init)"), cells(s["diagnostics"], "lstm (init, forget bias 1)")
         if rnn and lstm:
-            out.append(f"| gradient ‖∂L/∂h‖ falls below 1e-3 after (lag) | LSTM {lstm[1]} steps | tanh RNN {rnn[1]} steps |")
+            out.append(f"| gradient ‖∂L/∂h‖ falls below 1e-3 after (lag) | LSTM {lstm[1]} steps "
+                       f"| tanh RNN {rnn[1]} steps |")
     return out
 
 

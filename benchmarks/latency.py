@@ -19,7 +19,7 @@ import torch
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig, TextClassifier
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.train import TrainConfig, Trainer
 
 TEXT = "Free entry! Call now to claim your prize"
 
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> None:
             classifier = TextClassifier.load(run)
             for threads in (1, torch.get_num_threads()):
                 torch.set_num_threads(threads)
-                ms = median_ms(lambda: classifier.predict_proba([TEXT]), repeats)
+                ms = median_ms(lambda c=classifier: c.predict_proba([TEXT]), repeats)
                 rows.append(f"| classify, {'bi-' if bidirectional else ''}LSTM 1×64, {len(TEXT.split())}-word text, "
                             f"in-process `predict` | {threads} | {ms:.2f} ms |")
         cli = [sys.executable, "-m", "rnnkit", "classify", "predict", "--checkpoint", str(Path(tmp) / "run0"), TEXT]

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-
 from report import command, stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.tasks.lm import LanguageModelTask, LMConfig, lm_metrics
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -77,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(bench: Bench, steps: int) -> tuple[dict, dict, float]:
     """Train with the task's config (data paths read from the repository root); (summary, configs, seconds)."""
     with tempfile.TemporaryDirectory() as run_dir:
-        cfgs = build_configs({"train": TrainConfig, "lm": LMConfig}, str(CONFIGS / bench.config), ["--run-dir", run_dir])
+        classes = {"train": TrainConfig, "lm": LMConfig}
+        cfgs = build_configs(classes, str(CONFIGS / bench.config), ["--run-dir", run_dir])
         lm, train = cfgs["lm"], cfgs["train"]
         if lm.data:
             lm.data = str(ROOT / lm.data)
@@ -116,7 +116,8 @@ def section(name: str, bench: Bench, summary: dict, cfgs: dict, seconds: float, 
     reproduce = command("lm.py", ["--tasks", name] + (["--steps", str(steps)] if steps else []))
     rows = [f"| {model}; {summary['step']} updates of {lm.batch_size}×{lm.seq_len} tokens "
             f"({summary['tokens'] / 1e6:.2f}M tokens), {seconds / 60:.1f} min of wall time "
-            f"({summary['tokens'] / summary['seconds']:,.0f} tokens/s over the training time, evaluations included) | **{value:.4g}** | "
+            f"({summary['tokens'] / summary['seconds']:,.0f} tokens/s over the training time, evaluations included) "
+            f"| **{value:.4g}** | "
             f"val {val['loss']:.4f} nats/token = {val['bits']:.4f} bits = perplexity {val['perplexity']:.2f} | "
             f"`{reproduce}` |"]
     rows.append(f"| unigram of the training tokens (add-one smoothed): frequencies only, no context | "

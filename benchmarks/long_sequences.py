@@ -119,11 +119,13 @@ def main() -> None:
              "(to 1 in every recipe here). Finite is not the same as useful: a largest norm many orders above the "
              "clip threshold means the recurrence (here, under weight noise 0.18) expands gradients through the "
              "window, and the clipped update is dominated by those directions; compare the NLL columns.", "",
-             "| setting | updates | non-finite updates skipped | largest finite grad norm | chunked | val NLL | test NLL | stopped by | command |",
+             "| setting | updates | non-finite updates skipped | largest finite grad norm | chunked | val NLL "
+             "| test NLL | stopped by | command |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         norm = r["max_grad_norm"]
-        lines.append(f"| {name} | {r['updates']} | {r['skipped']} | {norm if not math.isfinite(norm) else f'{norm:.3g}'} | "
+        shown = norm if not math.isfinite(norm) else f"{norm:.3g}"
+        lines.append(f"| {name} | {r['updates']} | {r['skipped']} | {shown} | "
                      f"{'yes' if r['chunked'] else 'no'} | {r['val']:.3f} | {r['test']:.3f} | {r['stopped']} | "
                      f"`{r['command']}` |")
     rewritten = " (this text rewritten from the run directories by --render: the wall time is the rewrite's)"

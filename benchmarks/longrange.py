@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import torch
-
 from report import compact, stamp, val_rows, write_section  # benchmarks/ is on sys.path when a script runs
+
 from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "longrange.json"
@@ -190,11 +190,12 @@ def section(results: dict) -> str:
         "of BPTT: every task's loss depends on the whole sequence. The tanh RNN has no gate to initialise",
         "and gets the same optimiser, usually under a shorter cap (the `cap s` column).",
         "",
-        "| task | T | cell | params | cap s | stopped by | updates | sequences | test loss | test figure | chance | goal | command |",
+        "| task | T | cell | params | cap s | stopped by | updates | sequences | test loss | test figure | chance "
+        "| goal | command |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     curves, invocations = [], dict.fromkeys(r["invocation"] for r in results["runs"].values())
-    for key, (name, length, _) in TASKS.items():
+    for key, (_name, length, _) in TASKS.items():
         for cell in CELLS:
             r = results["runs"].get(f"{key}/{cell}")
             if r is None:
@@ -202,7 +203,8 @@ def section(results: dict) -> str:
             met = goal_met(key, cell, r)
             goal = "–" if met is None else ("met" if met else "missed")
             if key == "reber":
-                figure = f"all right after {r['first_right']:,} sequences" if r["first_right"] else describe(r["metrics"])
+                right = r["first_right"]
+                figure = f"all right after {right:,} sequences" if right else describe(r["metrics"])
             else:
                 figure = describe(r["metrics"])
             lines.append(f"| {key} | {length or '≥ 9'} | {cell} | {r['params']:,} | {r['cap']:g} | {r['stopped']} | "

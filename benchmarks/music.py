@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import torch
-
 from report import compact, stamp, val_rows, write_section  # benchmarks/ is on sys.path when a script runs
+
 from rnnkit.tasks.music import MusicConfig, MusicTask, pooled_nll
-from rnnkit.train import Trainer, TrainConfig, build_configs
+from rnnkit.train import TrainConfig, Trainer, build_configs
 
 # Chung et al. 2014, Tables 1-2: one layer of about 20K parameters per cell (LSTM with peepholes,
 # GRU in the Cho/Bahdanau form); RMSProp, gradient norm rescaled to 1, weight noise 0.075, early
@@ -45,7 +45,8 @@ TUNED = {# JSB: Chung et al.'s recipe on a wider LSTM with stronger weight noise
          # cap lets converge on tunes of 254 frames on average (a GRU 256 with truncated BPTT 50 and Adam was
          # still at 4.25 val NLL when capped at 360 s).
          "nottingham": ("--cell lstm --hidden-size 64 --optimizer rmsprop --lr 0.002 --clip-norm 1 --weight-noise 0.1 "
-                        "--batch-size 8 --schedule plateau --plateau-patience 3 --patience 10 --max-epochs 500 --long-sequence 2000")}
+                        "--batch-size 8 --schedule plateau --plateau-patience 3 --patience 10 --max-epochs 500 "
+                        "--long-sequence 2000")}
 MODELS = ("chung-rnn", "chung-gru", "chung-lstm", "tuned")
 RESULTS = Path(__file__).resolve().parent / "results" / "music.json"
 TITLES = {"jsb": "JSB Chorales", "nottingham": "Nottingham"}
@@ -118,7 +119,7 @@ def section(data: str, runs: dict) -> str:
     for model in (m for m in MODELS if m in runs):
         cell = model.split("-")[1] if model != "tuned" else "tuned"
         published = (f"target ≤ {TARGETS[data]:.2f}; best RNN {BEST_PUBLISHED_RNN[data]}" if model == "tuned"
-                     else "%.2f / %.2f" % CHUNG_PUBLISHED[(data, cell)])
+                     else "{:.2f} / {:.2f}".format(*CHUNG_PUBLISHED[(data, cell)]))
         rows.append((cell, "ours, tuned" if model == "tuned" else f"Chung et al. {cell}", runs[model], published))
     lines = [
         f"## Polyphonic music: NLL per frame, {TITLES[data]}",
@@ -131,11 +132,13 @@ def section(data: str, runs: dict) -> str:
         "Each run is capped at the training time in the \"cap s\" column (– = none: trained to early stopping);",
         "the machine was shared with other jobs, so wall times are indicative.",
         "",
-        "| model | params | cap s | epochs | updates | stopped by | train NLL | val NLL | test NLL | published | wall s | command |",
+        "| model | params | cap s | epochs | updates | stopped by | train NLL | val NLL | test NLL | published "
+        "| wall s | command |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, name, r, published in rows:
-        lines.append(f"| {name} | {r['params']:,} | {format(r['cap'], 'g') if r.get('cap') else '–'} | {r['epochs']} | {r['updates']} | {r['stopped']} | "
+        cap = format(r["cap"], "g") if r.get("cap") else "–"
+        lines.append(f"| {name} | {r['params']:,} | {cap} | {r['epochs']} | {r['updates']} | {r['stopped']} | "
                      f"{r['train']:.3f} | {r['val']:.3f} | {r['test']:.3f} | {published} | {r['wall']:.0f} | "
                      f"`{r['command']}` |")
     gaps = ", ".join(f"{cell} {r['test'] - CHUNG_PUBLISHED[(data, cell)][1]:+.2f}" for cell, _, r, _ in rows
@@ -145,8 +148,8 @@ def section(data: str, runs: dict) -> str:
     capped = [f"| {name} | {compact([(x / 1000, y) for x, y in r['curve']], 'k')} |" for _, name, r, _ in rows
               if r["stopped"] == "time cap" and r.get("curve")]
     if capped:
-        lines += ["", "Runs stopped by their time cap before early stopping: validation NLL against updates (thousands):",
-                  "", "| model | curve |", "|---|---|", *capped]
+        lines += ["", "Runs stopped by their time cap before early stopping: validation NLL against updates "
+                  "(thousands):", "", "| model | curve |", "|---|---|", *capped]
     lines += ["", f"Against the published test NLL (ours − theirs; positive = we fall short): Chung et al. cells "
               f"{gaps}. The best of these runs, {best:.3f}, {verdict} our target {TARGETS[data]:.2f} (best "
               f"published RNN {BEST_PUBLISHED_RNN[data]}).", "", "Produced by:",

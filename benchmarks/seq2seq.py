@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import torch
-
 from report import stamp, write_section  # benchmarks/ is on sys.path when a script runs
 
 from rnnkit.tasks.captioning import CaptionConfig, DigitsCaptionTask
 from rnnkit.tasks.seq2seq import Seq2Seq, plot_attention
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -49,7 +49,7 @@ def _seed():
 def tiny_lm_run(tmp_path_factory):
     """A run directory of a tiny char-level LSTM trained for 30 updates (report, checkpoints, metrics)."""
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig
-    from rnnkit.train import Trainer, TrainConfig
+    from rnnkit.train import TrainConfig, Trainer
 
     root = tmp_path_factory.mktemp("tiny_lm")
     text = root / "text.txt"

@@ -89,9 +89,11 @@ def test_save_and_load_round_trip_keeps_predictions_and_metrics(readme_runs, tmp
     for api in (lm, clf, music, s2s):
         api.save(tmp_path / type(api).__name__)
     lm2 = rnnkit.LanguageModel.load(tmp_path / "LanguageModel")
-    assert lm2.evaluate([text]) == lm.evaluate([text]) and lm2.sample("the ", 30, seed=3) == lm.sample("the ", 30, seed=3)
+    assert lm2.evaluate([text]) == lm.evaluate([text])
+    assert lm2.sample("the ", 30, seed=3) == lm.sample("the ", 30, seed=3)
     clf2 = rnnkit.TextClassifier.load(tmp_path / "TextClassifier")
-    torch.testing.assert_close(clf2.predict_proba(["free lunch", "a prize"]), clf.predict_proba(["free lunch", "a prize"]))
+    texts = ["free lunch", "a prize"]
+    torch.testing.assert_close(clf2.predict_proba(texts), clf.predict_proba(texts))
     rolls = spaces[2]["rolls"]
     music2 = rnnkit.MusicModel.load(tmp_path / "MusicModel")
     assert music2.evaluate({"train": rolls[:2], "val": rolls[2:4]}, split="val") == \

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from rnnkit.data.pairs import PairVocab, pad_batch
-from rnnkit.tasks.captioning import (DIGIT_NAMES, CaptionConfig, ConditionalDecoder, DigitsCaptionTask,
-                                     load_digits)
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.tasks.captioning import DIGIT_NAMES, CaptionConfig, ConditionalDecoder, DigitsCaptionTask, load_digits
+from rnnkit.train import TrainConfig, Trainer
 
 
 def test_bundled_digits_match_their_source():

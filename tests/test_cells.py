@@ -42,7 +42,8 @@ def test_lstm_step_on_fixed_weights(peephole):
     c0 = 0.7
     x = torch.zeros(1, 1, 2, dtype=torch.float64)
     h1, c1 = cell.reference_step(
-        cell.input_projection(x, p)[0], (torch.zeros(1, 1, dtype=torch.float64), torch.full((1, 1), c0, dtype=torch.float64)),
+        cell.input_projection(x, p)[0],
+        (torch.zeros(1, 1, dtype=torch.float64), torch.full((1, 1), c0, dtype=torch.float64)),
         cell.recurrent_params(p),
     )
     pi, pf, po = (0.1, -0.2, 0.3) if peephole else (0, 0, 0)
@@ -59,7 +60,9 @@ def test_lstm_cifg_couples_forget_to_input():
     p["bias_ih"][:] = torch.tensor([0.5, -0.3, 0.2], dtype=torch.float64)  # i, g, o
     c0 = torch.full((1, 1), 0.7, dtype=torch.float64)
     h1, c1 = cell.reference_step(
-        cell.input_projection(torch.zeros(1, 1, 2, dtype=torch.float64), p)[0], (torch.zeros_like(c0), c0), cell.recurrent_params(p)
+        cell.input_projection(torch.zeros(1, 1, 2, dtype=torch.float64), p)[0],
+        (torch.zeros_like(c0), c0),
+        cell.recurrent_params(p),
     )
     i = sig(0.5)
     assert c1.item() == pytest.approx((1 - i) * 0.7 + i * math.tanh(-0.3), abs=1e-12)
@@ -77,7 +80,8 @@ def test_gru_forms_differ_only_in_where_reset_applies():
         p["bias_ih"][0] = b_r
         p["bias_hh"][2] = b_hn
         x = torch.zeros(1, 1, 2, dtype=torch.float64)
-        (h1,) = cell.reference_step(cell.input_projection(x, p)[0], (torch.full((1, 1), h0, dtype=torch.float64),), cell.recurrent_params(p))
+        state = (torch.full((1, 1), h0, dtype=torch.float64),)
+        (h1,) = cell.reference_step(cell.input_projection(x, p)[0], state, cell.recurrent_params(p))
         results[reset_after] = h1.item()
     z = sig(0.0)
     n_after, n_before = math.tanh(r * (u * h0 + b_hn)), math.tanh(u * r * h0 + b_hn)

@@ -11,9 +11,18 @@ import pytest
 import torch
 
 from rnnkit.data.labelled import TokenVocab, pad_batch, read_labelled, stratified_folds, stratified_split, tokenize
-from rnnkit.tasks.classify import (POOLINGS, ClassificationTask, ClassifyConfig, TextClassifier, TextClassifierNet,
-                                   classification_metrics, load_ensemble, predict, predict_mean,
-                                   text_tokens)
+from rnnkit.tasks.classify import (
+    POOLINGS,
+    ClassificationTask,
+    ClassifyConfig,
+    TextClassifier,
+    TextClassifierNet,
+    classification_metrics,
+    load_ensemble,
+    predict,
+    predict_mean,
+    text_tokens,
+)
 
 
 def test_metrics_on_a_hand_counted_example():
@@ -117,11 +126,12 @@ def rnnkit(*args, cwd=None):
 def trained(tmp_path_factory):
     """A small classifier trained for 40 updates on a synthetic two-class file."""
     tmp = tmp_path_factory.mktemp("cls")
-    rows = [f"spam\twin a free prize now call {i}" for i in range(60)] + [f"ham\tsee you at lunch {i}" for i in range(140)]
+    rows = [f"spam\twin a free prize now call {i}" for i in range(60)]
+    rows += [f"ham\tsee you at lunch {i}" for i in range(140)]
     (tmp / "d.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    result = rnnkit("classify", "train", "--data", str(tmp / "d.tsv"), "--run-dir", str(tmp / "run"), "--max-steps", "40",
-                    "--batch-size", "16", "--hidden-size", "16", "--embed-size", "16", "--min-freq", "1", "--lr", "0.01",
-                    "--max-epochs", "0", "--log-every", "20")  # fmt: skip
+    result = rnnkit("classify", "train", "--data", str(tmp / "d.tsv"), "--run-dir", str(tmp / "run"),
+                    "--max-steps", "40", "--batch-size", "16", "--hidden-size", "16", "--embed-size", "16",
+                    "--min-freq", "1", "--lr", "0.01", "--max-epochs", "0", "--log-every", "20")  # fmt: skip
     assert result.returncode == 0, result.stderr
     return tmp, result
 

@@ -24,8 +24,8 @@ MUSIC = ('{"train": [[[60, 64], [62], [60, 67], [64], [65]], [[60], [62, 65], [6
 
 
 def rnnkit(*args, **env):
-    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, **env})
+    return subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, timeout=120,
+                          check=False, env={**os.environ, **env})
 
 
 def _popen(*args, **env):

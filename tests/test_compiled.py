@@ -7,8 +7,8 @@ loops split the batch into per-thread row blocks. Skipped when the extension can
 
 import pytest
 import torch
-
 from conftest import CELL_VARIANTS
+
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell

@@ -7,8 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.data.text import (EOS, NANOGPT_TRAIN_CHARS, UNK, CharVocab, StreamBatches, WordVocab, load_tinyshakespeare,
-                              nanogpt_split, read_splits, vocab_from_json, words)
+from rnnkit.data.text import (
+    EOS,
+    NANOGPT_TRAIN_CHARS,
+    UNK,
+    CharVocab,
+    StreamBatches,
+    WordVocab,
+    load_tinyshakespeare,
+    nanogpt_split,
+    read_splits,
+    vocab_from_json,
+    words,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

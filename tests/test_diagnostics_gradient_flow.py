@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 import rnnkit
-from rnnkit.diagnostics.gradient_flow import (Curve, checkpoint_curves, gradient_norms, init_curves, measure, plot,
-                                              write_csv)
+from rnnkit.diagnostics.gradient_flow import (
+    Curve,
+    checkpoint_curves,
+    gradient_norms,
+    init_curves,
+    measure,
+    plot,
+    write_csv,
+)
 
 
 def test_tanh_rnn_gradient_vanishes_much_sooner_than_the_lstm_with_forget_bias_1():
@@ -51,7 +58,7 @@ def test_csv_and_png(tmp_path):
     curves = [Curve("a", [1.0, 1e-2, 1e-4, 0.0]), Curve("b", [1.0, 0.5, 0.25, 0.125])]
     assert curves[0].vanish_lag == 2 and curves[1].vanish_lag is None
     write_csv(curves, tmp_path / "g.csv")
-    rows = list(csv.reader(open(tmp_path / "g.csv")))
+    rows = list(csv.reader((tmp_path / "g.csv").read_text().splitlines()))
     assert rows[0] == ["lag", "a", "b"] and float(rows[3][1]) == 1e-4 and len(rows) == 5
     plot(curves, tmp_path / "g.png")
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"

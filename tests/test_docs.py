@@ -16,7 +16,8 @@
   written and, with RNNKIT_DOCS_UPDATE=1, copies it to docs/img/NAME.png. Every image a page shows
   is such a file. RNNKIT_DOCS_PRINT=1 with `pytest -s` prints what every block printed.
 - A Korean page docs/ko/X has the same console, python and output blocks (and markers) as its English
-  twin docs/X, so it is not run again (plain ```text blocks, such as equations, may be translated); README.ko.md's code blocks appear in README.md in the same order, and it is run.
+  twin docs/X, so it is not run again (plain ```text blocks, such as equations, may be translated);
+  README.ko.md's code blocks appear in README.md in the same order, and it is run.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ RUN_LANGS = {"console", "python"}
 DOCS_LANGS = RUN_LANGS | {"text"}
 
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*(docs:\s*(?P<kind>slow|not run)\s*(?:\((?P<reason>.*)\))?|(?P<output>output))\s*-->\s*$")
+MARKER = re.compile(
+    r"^\s*<!--\s*(docs:\s*(?P<kind>slow|not run)\s*(?:\((?P<reason>.*)\))?|(?P<output>output))\s*-->\s*$"
+)
 IMAGE_MARKER = re.compile(r"<!--\s*docs:\s*image\s+(?P<file>\S+)\s*->\s*(?P<dest>docs/img/[\w.-]+\.png)\s*-->")
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 
@@ -117,7 +120,9 @@ def page_steps(blocks: list[Block]) -> list[Step]:
         if b.output:
             if b.lang != "text" or previous is None or previous.lang != "python" or not steps \
                     or steps[-1].block is not previous or steps[-1].expected is not None:
-                raise ValueError(f"line {b.line}: an <!-- output --> block must be a ```text block right after a python block")
+                raise ValueError(
+                    f"line {b.line}: an <!-- output --> block must be a ```text block right after a python block"
+                )
             steps[-1].expected = b
         elif b.lang in RUN_LANGS and b.not_run is None:
             steps.append(Step(b))

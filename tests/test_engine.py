@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from conftest import CELL_VARIANTS
+
 from rnnkit.engine import ScanMasks, fast_scan, reference_scan
 
 T, N, I = 5, 3, 4

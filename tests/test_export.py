@@ -83,7 +83,8 @@ def test_export_command_on_a_trained_language_model(tiny_lm_run, tmp_path):
     from rnnkit.tasks.lm import LanguageModel
 
     out = tmp_path / "lm.onnx"
-    result = CliRunner().invoke(app, ["export", "--checkpoint", str(tiny_lm_run), "--format", "onnx", "--out", str(out)])
+    args = ["export", "--checkpoint", str(tiny_lm_run), "--format", "onnx", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     lm = LanguageModel.load(tiny_lm_run)
     model, vocab = lm.model, lm.vocab
@@ -98,5 +99,6 @@ def test_export_command_with_a_missing_checkpoint_is_one_error_line(tmp_path):
 
     from rnnkit.cli import app
 
-    result = CliRunner().invoke(app, ["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+    args = ["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "error:" in result.output

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from test_forecast_data import write_csv
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast import ForecastConfig, ForecastNet, ForecastTask, forecast, origins_of
-from test_forecast_data import write_csv
 
 CFG = dict(horizon=4, lookback=8, hidden_size=5)
 
@@ -98,20 +98,20 @@ def test_cli_predict_eval_and_anomalies(trained, tmp_path):
     code, _, err = rnnkit_here("forecast", "predict", str(run), "--out", str(tmp_path / "f.csv"),
                                "--plot", str(tmp_path / "f.png"))
     assert code == 0, err
-    rows = list(csv.DictReader(open(tmp_path / "f.csv")))
+    rows = list(csv.DictReader((tmp_path / "f.csv").read_text().splitlines()))
     assert [r["time"] for r in rows] == [f"2007-{m:02d}-01" for m in range(1, 7)]  # the test part's start
     assert all(float(r["lower"]) <= float(r["forecast"]) <= float(r["upper"]) and r["truth"] for r in rows)
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     code, _, _ = rnnkit_here("forecast", "predict", str(run), "--origin", "end", "--out", str(tmp_path / "e.csv"),
                              "--plot", str(tmp_path / "e.png"))
-    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    rows = list(csv.DictReader((tmp_path / "e.csv").read_text().splitlines()))
     assert code == 0 and rows[0]["time"] == "2008-01-01" and rows[0]["truth"] == ""
     code, out, _ = rnnkit_here("forecast", "eval", str(run))
     assert code == 0 and "| AutoETS |" in out.replace("**", "") and "MASE" in out
     code, out, err = rnnkit_here("forecast", "anomalies", str(run), "--csv", str(path), "--out",
                                  str(tmp_path / "a.csv"), "--plot", str(tmp_path / "a.png"))
     assert code == 0, err
-    flagged = [r["time"] for r in csv.DictReader(open(tmp_path / "a.csv")) if r["anomaly"] == "1"]
+    flagged = [r["time"] for r in csv.DictReader((tmp_path / "a.csv").read_text().splitlines()) if r["anomaly"] == "1"]
     assert "2007-07-01" in flagged  # the spike of +15 (75 noise sds)
     assert len(flagged) <= 4
     assert (tmp_path / "a.png").exists()

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.series import (Scaler, SeriesError, SeriesWarning, anchor_index, chronological_split,
-                                fill_missing, load_example, read_csv, windows)
+from rnnkit.data.series import (
+    Scaler,
+    SeriesError,
+    SeriesWarning,
+    anchor_index,
+    chronological_split,
+    fill_missing,
+    load_example,
+    read_csv,
+    windows,
+)
 from rnnkit.tasks.baselines import seasonal_naive
 from rnnkit.tasks.forecast import ForecastConfig, ForecastTask, anchors
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import LAYER_VARIANTS
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from conftest import LAYER_VARIANTS
 
 LENGTHS = [4, 1, 3]
 
@@ -42,7 +42,9 @@ def test_layer_gradcheck_two_layers_bidirectional_ragged(name):
 @pytest.mark.parametrize("name", list(LAYER_VARIANTS))
 def test_fast_layer_equals_reference_layer(name):
     fast = make(name, input_size=3, hidden_size=5, num_layers=2, bidirectional=True, batch_first=True)
-    ref = make(name, input_size=3, hidden_size=5, num_layers=2, bidirectional=True, batch_first=True, engine="reference")
+    ref = make(
+        name, input_size=3, hidden_size=5, num_layers=2, bidirectional=True, batch_first=True, engine="reference"
+    )
     ref.load_state_dict(fast.state_dict())
     x = torch.randn(3, 4, 3)
     results = []
@@ -236,6 +238,7 @@ def test_bad_arguments_raise_value_error_naming_the_problem(build, call, message
 
 
 def test_layers_are_drop_in_for_torch_names():
-    ours, theirs = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True), torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    ours = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True)
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     ours.load_state_dict(theirs.state_dict())  # state dicts are interchangeable

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.text import CharVocab
-from rnnkit.tasks.lm import CharLM, LanguageModelTask, LMConfig, LanguageModel, evaluate_text, lm_metrics, sample
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.tasks.lm import CharLM, LanguageModel, LanguageModelTask, LMConfig, evaluate_text, lm_metrics, sample
+from rnnkit.train import TrainConfig, Trainer
 
 TEXT = "to be or not to be, that is the question.\n" * 40
 
@@ -88,7 +88,8 @@ def test_trained_model_beats_uniform_and_reloads_from_its_checkpoint(tmp_path):
     torch.manual_seed(0)
     task = LanguageModelTask(small(data=str(path)))
     assert task.meta()["vocab"]["chars"] == "".join(sorted(set(TEXT)))
-    summary = Trainer(task, TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_epochs=3, lr=0.03, log_every=1000)).fit()
+    train = TrainConfig(run_dir=str(tmp_path / "run"), threads=1, max_epochs=3, lr=0.03, log_every=1000)
+    summary = Trainer(task, train).fit()
     assert summary["best_val"] < 0.5 * torch.log(torch.tensor(float(len(task.vocab)))).item()
     lm = LanguageModel.load(tmp_path / "run" / "best")
     model, vocab = lm.model, lm.vocab
@@ -153,7 +154,8 @@ def test_eval_cli_prints_the_run_s_final_val_loss_perplexity_and_bits(tiny_lm_ru
     assert code == 0
     last_val = [r for r in map(json.loads, (tiny_lm_run / "metrics.jsonl").read_text().splitlines())
                 if r["kind"] == "val"][-1]["loss"]
-    nats, ppl, bits = map(float, re.search(r"loss ([\d.]+) nats/char, perplexity ([\d.]+), ([\d.]+) bits/char", out).groups())
+    found = re.search(r"loss ([\d.]+) nats/char, perplexity ([\d.]+), ([\d.]+) bits/char", out)
+    nats, ppl, bits = map(float, found.groups())
     assert nats == pytest.approx(last_val, abs=1e-4)
     assert ppl == pytest.approx(math.exp(nats), rel=1e-3) and bits == pytest.approx(nats / math.log(2), abs=1e-4)
 
@@ -237,7 +239,10 @@ def test_tied_model_reloaded_from_best_scores_test_like_val_when_they_are_the_sa
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "empty file"), (b"caf\xe9\n", "line 1: not UTF-8 text (byte 3: 0xe9); if it is Latin-1 or Windows-1252 text, pass --encoding latin-1"), (b"ab\x00cd", "binary data, not text"),
+    (b"", "empty file"),
+    (b"caf\xe9\n", "line 1: not UTF-8 text (byte 3: 0xe9); if it is Latin-1 or Windows-1252 text, "
+                    "pass --encoding latin-1"),
+    (b"ab\x00cd", "binary data, not text"),
     (b"a", "at least 2 are needed"),
 ])
 def test_eval_of_a_bad_data_file_is_one_clear_line(tiny_lm_run, tmp_path, content, message):

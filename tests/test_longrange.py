@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from rnnkit.cli import app
 from rnnkit.data.longrange import REBER, REBER_SYMBOLS, adding_problem, copy_memory, embedded_reber, reber_batch
 from rnnkit.tasks.longrange import LongRangeConfig, LongRangeTask, metrics
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.train import TrainConfig, Trainer
 
 runner = CliRunner()
 
@@ -134,7 +134,8 @@ def test_cli_longrange_runs_and_rejects_bad_options(tmp_path):
 def test_chrono_and_forget_bias_options_reach_the_keep_gates():
     H = 16
     torch.manual_seed(0)
-    lstm = LongRangeTask(LongRangeConfig(cell="lstm", hidden_size=H, chrono_init=120, val_size=1, test_size=1)).model.rnn
+    cfg = LongRangeConfig(cell="lstm", hidden_size=H, chrono_init=120, val_size=1, test_size=1)
+    lstm = LongRangeTask(cfg).model.rnn
     b_i, b_f = lstm.bias_ih_l0[:H] + lstm.bias_hh_l0[:H], lstm.bias_ih_l0[H : 2 * H] + lstm.bias_hh_l0[H : 2 * H]
     assert (b_f >= 0).all() and (b_f <= math.log(119)).all() and b_f.std() > 0.3 and torch.equal(b_i, -b_f)
     gru = LongRangeTask(LongRangeConfig(cell="gru", hidden_size=H, chrono_init=50, val_size=1, test_size=1)).model.rnn

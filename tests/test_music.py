@@ -9,8 +9,16 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.data.music import (KEYS, PAD, dataset_path, frames_to_roll, length_batches, load_rolls,
-                               next_frame_batch, roll_to_frames)
+from rnnkit.data.music import (
+    KEYS,
+    PAD,
+    dataset_path,
+    frames_to_roll,
+    length_batches,
+    load_rolls,
+    next_frame_batch,
+    roll_to_frames,
+)
 from rnnkit.tasks.music import MusicConfig, MusicRNN, MusicTask, bernoulli_nll, pooled_nll, roll_to_midi, sample
 
 runner = CliRunner()
@@ -148,7 +156,8 @@ def test_cli_trains_evaluates_and_samples(tmp_path):
     assert "test NLL" in result.output
     test_nll = float(result.output.split("test NLL ")[1].split()[0].rstrip(","))
     result = runner.invoke(app, ["music", "eval", str(run / "best")])
-    assert result.exit_code == 0 and float(result.output.split("NLL ")[1].split()[0]) == pytest.approx(test_nll, abs=1e-4)
+    assert result.exit_code == 0
+    assert float(result.output.split("NLL ")[1].split()[0]) == pytest.approx(test_nll, abs=1e-4)
     out = tmp_path / "s"
     result = runner.invoke(app, ["music", "sample", str(run), "--out", str(out), "--frames", "8", "--prime", "2"])
     assert result.exit_code == 0, result.output

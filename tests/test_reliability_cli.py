@@ -232,7 +232,8 @@ def generic_cases() -> list:
                 Case(f"{lid}-pt-directory", sub("{tmp}"), "missing", {**good, "model.pt": _pickle_file}),
             ]
             for cid, setup, expect in _damaged(task.run):
-                cases.append(Case(f"{lid}-{cid}", sub("{tmp}/ckpt"), expect, {**good, **({"setup": setup} if setup else {})}))
+                files = {**good, **({"setup": setup} if setup else {})}
+                cases.append(Case(f"{lid}-{cid}", sub("{tmp}/ckpt"), expect, files))
     return cases
 
 
@@ -317,7 +318,7 @@ def _params(cases):
 def clf_run(tmp_path_factory):
     """A run directory of a tiny text classifier trained for 4 updates."""
     from rnnkit.tasks.classify import ClassificationTask, ClassifyConfig
-    from rnnkit.train import Trainer, TrainConfig
+    from rnnkit.train import TrainConfig, Trainer
 
     root = tmp_path_factory.mktemp("tiny_clf")
     (root / "d.tsv").write_text(TSV)
@@ -342,7 +343,8 @@ def _cli_run(tmp_path_factory, name: str, data: str) -> Path:
 @pytest.fixture(scope="module")
 def runs(tiny_lm_run, clf_run, tmp_path_factory):
     return {"lm_run": tiny_lm_run, "clf_run": clf_run, "fc_run": _cli_run(tmp_path_factory, "forecast", SERIES),
-            "s2s_run": _cli_run(tmp_path_factory, "seq2seq", PAIRS), "mu_run": _cli_run(tmp_path_factory, "music", MUSIC),
+            "s2s_run": _cli_run(tmp_path_factory, "seq2seq", PAIRS),
+            "mu_run": _cli_run(tmp_path_factory, "music", MUSIC),
             "tag_run": _cli_run(tmp_path_factory, "tag", TAGGED)}
 
 

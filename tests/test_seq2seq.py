@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from rnnkit.data.pairs import PairVocab, pad_batch
-from rnnkit.tasks.seq2seq import (Seq2Seq, Seq2SeqConfig, Seq2SeqNet, Seq2SeqTask, beam_search, greedy,
-                                  plot_attention)
-from rnnkit.train import Trainer, TrainConfig
+from rnnkit.tasks.seq2seq import Seq2Seq, Seq2SeqConfig, Seq2SeqNet, Seq2SeqTask, beam_search, greedy, plot_attention
+from rnnkit.train import TrainConfig, Trainer
 
 SOURCES = ["12+5", "7+300", "999+1", "40+40", "3+3"]
 

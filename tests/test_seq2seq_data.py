@@ -4,8 +4,7 @@ import datetime
 
 import pytest
 
-from rnnkit.data.pairs import (DATE_FORMATS, PairVocab, addition_pairs, date_pairs, pad_batch, read_tsv,
-                               split_pairs)
+from rnnkit.data.pairs import DATE_FORMATS, PairVocab, addition_pairs, date_pairs, pad_batch, read_tsv, split_pairs
 
 
 def test_addition_pairs_are_correct_distinct_and_seeded():

@@ -11,7 +11,8 @@ SMALL = ["--embed-size", "8", "--char-embed-size", "4", "--char-hidden-size", "4
 def conllu(sentences):
     out = []
     for words in sentences:
-        out += [f"{i}\t{w}\t{w}\t{'DET' if w in ('the', 'a') else 'NOUN'}\t_\t_\t0\troot\t_\t_" for i, w in enumerate(words, 1)]
+        tags = ["DET" if w in ("the", "a") else "NOUN" for w in words]
+        out += [f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\troot\t_\t_" for i, (w, t) in enumerate(zip(words, tags), 1)]
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -10,7 +10,7 @@ def test_tensorboard_run_logs_gate_and_gradient_histograms(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig
-    from rnnkit.train import Trainer, TrainConfig
+    from rnnkit.train import TrainConfig, Trainer
 
     text = tmp_path / "text.txt"
     text.write_text("to be, or not to be: that is the question.\n" * 20)

@@ -11,7 +11,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.train import Batch, Trainer, TrainConfig, TrainingDiverged
+from rnnkit.train import Batch, TrainConfig, Trainer, TrainingDiverged
 
 
 class Echo(nn.Module):
@@ -191,7 +191,7 @@ def test_the_log_names_the_engine_of_each_recurrent_layer(tiny_lm_run):
 
 def test_max_steps_alone_sets_the_schedule_length(tiny_lm_run):
     from rnnkit.tasks.lm import LanguageModelTask, LMConfig
-    from rnnkit.train import Trainer, TrainConfig
+    from rnnkit.train import TrainConfig, Trainer
 
     lm = LMConfig(**json.loads((tiny_lm_run / "last" / "state.json").read_text())["meta"]["lm"])
     trainer = Trainer(LanguageModelTask(lm), TrainConfig(run_dir=str(tiny_lm_run.parent / "steps"), max_epochs=0,

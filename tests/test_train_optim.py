@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from rnnkit.train.config import TrainConfig, build_configs
-from rnnkit.train.optim import (Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty,
-                                remove_weight_noise)
+from rnnkit.train.optim import Schedule, add_weight_noise, clip_gradients, make_optimizer, penalty, remove_weight_noise
 
 
 @pytest.mark.parametrize("name,cls,check", [

@@ -27,7 +27,8 @@ def reference_loss(model, x, y, state, cut, cut_graph=True, score_from=None, kee
     With score_from, only steps >= score_from are scored (the graph still reaches back to `cut`);
     with keep_at, the state after keep_at steps is returned instead of the final one."""
     rnn = model.rnn
-    h, c = (s[0] for s in state) if state is not None else (torch.zeros(x.shape[0], 6, dtype=rnn.weight_hh_l0.dtype),) * 2
+    zeros = torch.zeros(x.shape[0], 6, dtype=rnn.weight_hh_l0.dtype)
+    h, c = (s[0] for s in state) if state is not None else (zeros, zeros)
     losses, kept = [], None
     score_from = cut if score_from is None else score_from
     for t in range(x.shape[1]):
