@@ -221,7 +221,7 @@ def render(store: dict, args) -> str:
         lines += [f"| {name} | `{flags or '(none)'}` | {r['accuracy']:.2%} | {r['errors']} | "
                   + (f"{r['nll']:.4f} | " if "nll" in r else "– | ")
                   + f"{' '.join(f'{a:.1%}' for a in r['folds'])} | "
-                  f"`{command('seqclass.py', ['--cv', '--datasets', name, '--flags', flags])}` |"
+                  f"`{command('seqclass.py', ['--cv', '--datasets', name, f'--flags={flags}'])}` |"
                   for name, flags, r in sorted(cv, key=lambda c: (c[0], -c[2]["accuracy"]))]
     return "\n".join(lines)
 
