@@ -179,6 +179,8 @@ def render(store: dict, args) -> str:
             "LSTM-FCN's layout), the two vectors concatenated" if cfg.fcn else "")
          + f", dropout {cfg.dropout}"
          + (f", Gaussian noise (sd {cfg.noise}) on the standardised training frames" if cfg.noise else "")
+         + (f", each training sequence shifted by one random vector (sd {cfg.offset}) over its frames"
+            if cfg.offset else "")
          + (f", training sequences time-warped by up to ±{cfg.warp:.0%}" if cfg.warp else "")
          + f"; {cfg.members} such networks trained side by side from different initial weights, "
          f"the mean of their class probabilities (`--members`), "
@@ -188,7 +190,7 @@ def render(store: dict, args) -> str:
             if cfg.folds else f"{cfg.val_frac:.0%} of TRAIN (stratified) held out for early stopping; ")
          + f"trainer defaults `{DEFAULT_FLAGS}`. "
          "Test accuracy, "
-         f"mean ± sd over the seeds; one thread per run on a shared 2-core machine."
+         f"mean ± sd over the seeds; one thread per run, two runs at a time on a 2-core machine."
          + (" **Quick mode: one seed, 5 epochs.**" if args.quick else "")),
         "",
         "| data set | model | train / test | 1-NN baseline | rnnkit test accuracy | per seed | mean epochs "

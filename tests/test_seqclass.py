@@ -105,7 +105,8 @@ def test_meanmax_pooling_is_the_mean_beside_the_max_of_the_valid_frames():
 
 def test_ensemble_averages_the_members_probabilities_and_trains_each_on_its_own_loss():
     torch.manual_seed(0)
-    model = FrameEnsemble(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=3))
+    cfg = SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, offset=0.0, members=3)
+    model = FrameEnsemble(2, 3, cfg)
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4)])
     y = torch.tensor([[0], [2], [1]])
     model.eval()
@@ -189,7 +190,7 @@ def test_cross_fitting_trains_on_all_of_train_each_member_holding_out_its_own_fo
 @pytest.mark.parametrize("fcn", [0, 4])  # with the conv branch: fold m is out of member m's batch-norm statistics
 def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone(fcn):
     torch.manual_seed(0)
-    cfg = SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, members=2, fcn=fcn)
+    cfg = SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.0, offset=0.0, members=2, fcn=fcn)
     model = FrameEnsemble(2, 3, cfg)
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5, 4, 6)])
     y = torch.tensor([[0, 0], [2, 1], [1, 1], [1, -1]])  # class, fold (−1: none, as in a test set)
@@ -214,7 +215,7 @@ def test_a_members_fold_is_out_of_its_loss_and_scored_by_it_alone(fcn):
 
 def test_noise_jitters_the_frames_in_training_only():
     torch.manual_seed(0)
-    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.1))
+    model = FrameClassifier(2, 3, SeqClassConfig(hidden_size=8, embed_size=4, dropout=0.0, noise=0.1, offset=0.0))
     x = Standardizer([0.0, 0.0], [1.0, 1.0]).batch([np.random.rand(n, 2).astype(np.float32) for n in (3, 5)])
     assert not torch.equal(model(x)[0], model(x)[0])
     model.eval()

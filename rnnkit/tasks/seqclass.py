@@ -34,6 +34,7 @@ TRAIN_DEFAULTS = {
     "max_epochs": 300,
     "patience": 40,
     "plateau_patience": 5,
+    "lr": 1e-3,
     "log_every": 1000,
     "run_dir": "runs/seqclass",
 }
@@ -71,7 +72,7 @@ class SeqClassConfig(RecurrentConfig):
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
     noise: float = 0.1
     """Sd of Gaussian noise added to the standardised frames in training (augmentation)."""
-    offset: float = 0.0
+    offset: float = 0.2
     """Sd of a Gaussian offset per training sequence and channel, the same on all its frames
     (augmentation: a sensor's bias, a recording channel's colouring of cepstra)."""
     warp: float = 0.0
