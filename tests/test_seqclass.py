@@ -152,9 +152,10 @@ def test_a_checkpoint_saved_before_the_convolutional_branch_loads_without_it(tmp
     saved = classifier.save(tmp_path / "saved")
     state = json.loads((saved / "last" / "state.json").read_text())
     del state["meta"]["seqclass"]["fcn"]  # as the earlier model wrote it
+    del state["meta"]["seqclass"]["offset"]
     (saved / "last" / "state.json").write_text(json.dumps(state))
     again = SequenceClassifier.load(saved)
-    assert again.config.fcn == 0
+    assert again.config.fcn == 0 and again.config.offset == 0.0  # it trained without either
     torch.testing.assert_close(again.predict_proba(samples), classifier.predict_proba(samples))
 
 

@@ -458,8 +458,8 @@ class SequenceClassifier:
         """A classifier from a run directory (its best checkpoint, else its last) or a checkpoint directory."""
         path = checkpoint_dir(path)  # a run directory: its best, else its last
         meta = checkpoint.read_state(path, task="seqclass")["meta"]
-        # saved before the convolutional branch existed: none
-        cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path, earlier={"fcn": 0})
+        # saved before the convolutional branch or the offset augmentation existed: neither
+        cfg = checkpoint.settings(SeqClassConfig, meta.get("seqclass"), path, earlier={"fcn": 0, "offset": 0.0})
         try:
             labels, scaler = [str(y) for y in meta["labels"]], Standardizer(**meta["scaler"])
         except (KeyError, TypeError, ValueError):
