@@ -11,7 +11,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.train import Batch, TrainConfig, Trainer, TrainingDiverged
+from rnnkit.train import Batch, TrainConfig, Trainer, TrainingDiverged, checkpoint
 
 
 class Echo(nn.Module):
@@ -155,6 +155,50 @@ def test_overwrite_starts_the_metrics_anew_and_resume_appends_to_them(tmp_path):
     assert [r["step"] for r in rows(tmp_path, "train")] == list(range(1, 9))  # not the old run's rows too
     Trainer(EchoTask(Echo()), config(tmp_path, max_epochs=2, resume=str(tmp_path))).fit()
     assert [r["step"] for r in rows(tmp_path, "train")] == list(range(1, 17))
+
+
+def test_ema_validates_saves_and_predicts_with_the_moving_average_of_the_trained_weights(tmp_path):
+    torch.manual_seed(0)
+    task = EchoTask(Echo())
+    trainer = Trainer(task, config(tmp_path, ema=0.9, max_epochs=1, schedule="constant"))
+    trained, step = [], trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        out = step(*args, **kwargs)
+        trained.append([p.detach().clone() for p in trainer.params])
+        return out
+
+    trainer.optimizer.step = recording_step
+    initial = [p.detach().clone() for p in trainer.params]
+    trainer.fit()
+    assert len(trained) == 8
+    average = initial
+    for n, weights in enumerate(trained, start=1):  # w̄ ← d w̄ + (1 − d) w, d = min(0.9, (1 + n) / (10 + n))
+        d = min(0.9, (1 + n) / (10 + n))
+        average = [d * a + (1 - d) * w for a, w in zip(average, weights)]
+    names = [name for name, p in task.model.named_parameters() if p.requires_grad]
+    best = load_file(str(tmp_path / "best" / "model.safetensors"))
+    for name, a, p, w in zip(names, average, trainer.params, trained[-1]):
+        assert torch.allclose(best[name], a, atol=1e-6) and torch.equal(p.detach(), best[name])  # predicts
+        assert not torch.allclose(a, w, atol=1e-4)  # the average is not the last trained weights
+    x, y = task.x[:2].reshape(8, 6, 1), task.x[:2].reshape(8, 6, 1)
+    assert rows(tmp_path, "val")[-1]["loss"] == pytest.approx(F.mse_loss(task.model(x)[0], y).item(), rel=1e-5)
+    state, _ = checkpoint.load(tmp_path / "last", Echo())
+    assert all(torch.equal(t, w) for t, w in zip(state["trained"], trained[-1]))  # training goes on from these
+
+
+def test_ema_resume_is_exact(tmp_path):
+    def run(run_dir, **kw):
+        torch.manual_seed(0)
+        task = EchoTask(Echo())
+        Trainer(task, config(run_dir, ema=0.8, schedule="constant", **kw)).fit()
+        return task.model.state_dict(), checkpoint.load(run_dir / "last", Echo())[0]["trained"]
+
+    straight, straight_trained = run(tmp_path / "a", max_epochs=2)
+    run(tmp_path / "b", max_epochs=1)
+    resumed, resumed_trained = run(tmp_path / "b", max_epochs=2, resume=str(tmp_path / "b"))
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert all(torch.equal(a, b) for a, b in zip(straight_trained, resumed_trained, strict=True))
 
 
 @pytest.mark.parametrize("args,message", [

@@ -4,7 +4,8 @@ A run directory holds ``last`` and ``best``, each a symlink to a ``ckpt-<step>-<
 
 - ``model.safetensors``: the model's parameters and buffers (tied weights stored once);
 - ``optim.safetensors``: the optimiser's tensors (``optim.<param>.<name>``) and the recurrent state
-  carried between batches (``carry.<i>``);
+  carried between batches (``carry.<i>``) and, with weight averaging, the trained weights
+  (``trained.<i>``; model.safetensors then holds the averaged ones, which predict);
 - ``state.json``: the run state (step, epoch, RNG states, best metric, config, task meta such as
   the vocabulary) plus the optimiser's hyper-parameters and non-tensor entries.
 
@@ -70,8 +71,10 @@ def save(
     optimizer: torch.optim.Optimizer,
     carry: Any,
     state: dict,
+    trained: list[torch.Tensor] | None = None,
 ) -> Path:
     """Writes one checkpoint and points each of `names` ("last", "best") at it; returns its path.
+    `trained`: the weights training continues from when `model` holds their average (Trainer, ema).
 
     Raises CheckpointError, writing nothing, if any weight or optimiser tensor is NaN/Inf.
     """
@@ -80,6 +83,7 @@ def save(
     optim_state = optimizer.state_dict()
     optim_spec = _flatten(optim_state["state"], "optim.", tensors)
     carry_spec = _flatten(carry, "carry.", tensors)
+    trained_spec = _flatten(trained, "trained.", tensors)
     if not _all_finite(list(model.state_dict().values()) + list(tensors.values())):
         raise CheckpointError("refusing to save a checkpoint with NaN/Inf weights or optimiser state")
     state = {
@@ -89,6 +93,7 @@ def save(
         "optim_state": optim_spec,
         "optim_param_groups": optim_state["param_groups"],
         "carry": carry_spec,
+        "trained": trained_spec,
     }
     final = run_dir / f"ckpt-{state['step']:08d}-{uuid.uuid4().hex[:8]}"  # never overwrites one in use
     tmp = run_dir / f".tmp-{final.name}"
@@ -172,7 +177,7 @@ def settings(cls: type, values: Any, path: str | Path, earlier: dict[str, Any] |
 
 def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, task: str | None = None):
     """Loads weights (and optimiser state) from the checkpoint at `path` (of `task`, if given);
-    returns (state, carry)."""
+    returns (state, carry), state["trained"] the trained weights if the model's are their average."""
     state = read_state(path, task)
     path = Path(state["path"])
     try:
@@ -192,6 +197,7 @@ def load(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | 
             optimizer.load_state_dict(
                 {"state": {int(k): v for k, v in optim_state.items()}, "param_groups": state["optim_param_groups"]}
             )
+        state["trained"] = _unflatten(state.get("trained", {"value": None}), tensors)
         return state, _unflatten(state["carry"], tensors)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(

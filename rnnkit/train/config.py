@@ -166,6 +166,9 @@ class TrainConfig:
     """Adds l2 / 2 * sum w^2 over the weight matrices to the loss."""
     weight_noise: float = 0.0
     """Std of Gaussian noise added to the weights for each forward/backward; 0 = off."""
+    ema: float = 0.0
+    """Polyak averaging: validate, checkpoint and predict with w̄ ← d·w̄ + (1 − d)·w after each update,
+    d = min(ema, (1 + step) / (10 + step)), an exponential moving average of the trained weights; 0 = off."""
     clip_norm: float = 5.0
     """Global gradient-norm cap; 0 = off."""
     clip_value: float = 0.0
@@ -239,6 +242,8 @@ class TrainConfig:
             )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if not (self.max_epochs or self.max_steps or self.max_time or self.patience):
             raise ValueError("max_epochs, max_steps, max_time and patience are all 0: training would never stop")
         check_device(self.device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import math
 import os
@@ -97,6 +98,8 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training before this process started
         self.last_eval = self.last_save = 0  # steps of the latest evaluation and `last` save
         self.carry = None  # recurrent state carried between batches (stateful streaming)
+        # ema: the weights' moving average, which validates, is checkpointed as the model and predicts
+        self.averaged = [p.detach().clone() for p in self.params] if cfg.ema else None
         self.started = time.perf_counter()
         torch.manual_seed(cfg.seed + self.rank)  # dropout and weight noise differ across ranks
         if cfg.resume:  # before the monitor opens files, so a bad checkpoint leaves the run dir as it was
@@ -159,6 +162,10 @@ class Trainer:
                 self._save(names)
             if (self.run_dir / "best").exists():
                 checkpoint.load(self.run_dir / "best", self.model)
+            elif self.averaged is not None:  # no validation: the final average is the model
+                with torch.no_grad():
+                    for p, a in zip(self.params, self.averaged, strict=True):
+                        p.copy_(a)
             test = self.evaluate("test")
             summary = {
                 "kind": "summary",
@@ -276,6 +283,11 @@ class Trainer:
         self.bad_steps = 0
         # 4. step, and carry the state forward with its graph cut
         self.optimizer.step()
+        if self.averaged is not None:
+            decay = min(cfg.ema, (1 + self.step) / (10 + self.step))
+            with torch.no_grad():
+                for a, p in zip(self.averaged, self.params, strict=True):
+                    a.lerp_(p, 1 - decay)
         self.carry = detach(carry)
         w = self.window
         w["loss"] += loss_value
@@ -321,6 +333,24 @@ class Trainer:
         self.elapsed, self.started = elapsed, time.perf_counter()  # the clock does not roll back
         self._log({"kind": "rollback", "step": self.step, "lr_scale": lr_scale, "rollbacks": rollbacks})
 
+    @contextlib.contextmanager
+    def _averaged_weights(self):
+        """Inside the block the model holds the averaged weights (ema), and the trained ones are
+        yielded (None without ema); after it, the trained weights are back."""
+        if self.averaged is None:
+            yield None
+            return
+        trained = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, a in zip(self.params, self.averaged, strict=True):
+                p.copy_(a)
+        try:
+            yield trained
+        finally:
+            with torch.no_grad():
+                for p, t in zip(self.params, trained, strict=True):
+                    p.copy_(t)
+
     # ----------------------------------------------------------------------------------------
     def evaluate(self, split: str) -> float | None:
         """Mean loss per target over all of `split`'s batches (None if the split is empty), computed
@@ -341,15 +371,16 @@ class Trainer:
         """Evaluates the val split, feeds the plateau schedule and early stopping; True if best. The
         criterion (lower is better) is the val loss, or minus the task's val_score() if it has one."""
         self.last_eval = self.step
-        loss = self.evaluate("val")
-        if loss is None:
-            return False
-        row = {"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss}
-        criterion = loss
-        if isinstance(self.task, ScoredTask):
-            score = distributed.agree(self.task.val_score() if self.rank == 0 else None, self.world)
-            if score is not None:
-                row["score"], criterion = score, -score
+        with self._averaged_weights():
+            loss = self.evaluate("val")
+            if loss is None:
+                return False
+            row = {"kind": "val", "step": self.step, "epoch": self.epoch, "loss": loss}
+            criterion = loss
+            if isinstance(self.task, ScoredTask):
+                score = distributed.agree(self.task.val_score() if self.rank == 0 else None, self.world)
+                if score is not None:
+                    row["score"], criterion = score, -score
         self._log(row)
         self.schedule.observe(loss)
         # Early stopping counts only improvements of more than min_delta (relative): under a decaying
@@ -409,7 +440,8 @@ class Trainer:
                 "meta": self.task.meta(),
             }
             try:
-                checkpoint.save(self.run_dir, names, self.model, self.optimizer, self.carry, state)
+                with self._averaged_weights() as trained:  # the model file holds what predicts
+                    checkpoint.save(self.run_dir, names, self.model, self.optimizer, self.carry, state, trained)
             except checkpoint.CheckpointError as err:
                 self._log({"kind": "save_refused", "step": self.step, "reason": str(err)})
         if self.world > 1:
@@ -418,6 +450,14 @@ class Trainer:
     def _restore(self, path: str | Path) -> None:
         """Loads weights, optimiser, carried state, RNG and position from a checkpoint."""
         state, carry = checkpoint.load(path, self.model, self.optimizer, task=self.task.meta().get("task"))
+        if self.cfg.ema:  # the model file holds the average; training goes on from the trained weights
+            self.averaged = [p.detach().clone() for p in self.params]
+        if state["trained"] is not None:
+            if len(state["trained"]) != len(self.params):
+                raise checkpoint.CheckpointError(f"{path}: its trained weights do not match the model")
+            with torch.no_grad():
+                for p, t in zip(self.params, state["trained"], strict=True):
+                    p.copy_(t)
         if state["world"] != self.world:
             raise checkpoint.CheckpointError(
                 f"{path} was written by {state['world']} processes; resume it with the same number (not {self.world})"
