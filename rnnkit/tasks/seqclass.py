@@ -35,6 +35,7 @@ TRAIN_DEFAULTS = {
     "patience": 40,
     "plateau_patience": 5,
     "lr": 1e-3,
+    "ema": 0.99,
     "log_every": 1000,
     "run_dir": "runs/seqclass",
 }
