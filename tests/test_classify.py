@@ -22,6 +22,7 @@ from rnnkit.tasks.classify import (
     predict,
     predict_mean,
     text_tokens,
+    thirds,
 )
 
 
@@ -47,6 +48,13 @@ def test_padding_does_not_change_the_prediction(pooling, bidirectional):
         torch.testing.assert_close(model(short)[0], model(padded)[0])
         batch = pad_batch([[5, 6, 7], [8, 9, 10, 11, 12, 13]])  # a shorter row beside a longer one
         torch.testing.assert_close(model(batch)[0][0], model(short)[0][0])
+
+
+def test_thirds_pooling_means_the_start_middle_and_end_of_each_sequence():
+    out = torch.arange(1.0, 9.0)[None, :, None].repeat(4, 1, 1)  # step t has output t + 1; T = 8
+    pooled = thirds(torch.cat([out, -out], 2), torch.tensor([7, 3, 2, 1]))  # (4, 3 · 2), padding ignored
+    assert pooled[:, ::2].tolist() == [[2.0, 4.5, 6.5], [1.0, 2.0, 3.0], [1.0, 2.0, 2.0], [1.0, 1.0, 1.0]]
+    assert torch.equal(pooled[:, 1::2], -pooled[:, ::2])  # every feature alike, [start ⊕ middle ⊕ end]
 
 
 def test_vocabulary_and_tokens():

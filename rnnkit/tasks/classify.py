@@ -29,7 +29,7 @@ from rnnkit.train import checkpoint
 from rnnkit.train.config import Rule, at_least, one_of
 from rnnkit.train.task import Batch
 
-POOLINGS = ("last", "mean", "max", "meanmax", "attention")
+POOLINGS = ("last", "mean", "max", "meanmax", "thirds", "attention")
 
 
 @dataclass
@@ -59,7 +59,8 @@ class ClassifyConfig(RecurrentConfig):
     bidirectional: bool = True
     """Read each text both ways (the pooled vector is 2H wide)."""
     pooling: str = "attention"
-    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | attention."""
+    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | thirds
+    (the means of the first, middle and last third of the steps, concatenated: 3× wide) | attention."""
     dropout: float = 0.3
     """Dropout on the embeddings and on the pooled vector (none between recurrent layers)."""
     batch_size: int = 32
@@ -98,7 +99,7 @@ class TextClassifierNet(nn.Module):
         if cfg.pooling == "attention":  # score_t = vᵀ tanh(A o_t)
             self.attend = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
         self.drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(width * (2 if cfg.pooling == "meanmax" else 1), num_classes)
+        self.head = nn.Linear(width * {"meanmax": 2, "thirds": 3}.get(cfg.pooling, 1), num_classes)
 
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None, state=None):
         """(logits (B, C), mean cross-entropy or None, None) for padded ids (B, T); targets (B, 1)."""
@@ -111,7 +112,7 @@ class TextClassifierNet(nn.Module):
 
     def pool(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """One vector per sequence: the last state (each direction's), or a masked mean, max, both
-        concatenated (meanmax: [mean ⊕ max], 2·D·H wide) or attention."""
+        concatenated (meanmax: [mean ⊕ max], 2·D·H wide), the means of thirds or attention."""
         valid = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths[:, None]).unsqueeze(-1)
         if self.pooling == "last":  # h_n's last layer: forward at its length-1, backward at step 0
             return h_n[-2:].transpose(0, 1).flatten(1) if self.rnn.bidirectional else h_n[-1]
@@ -119,9 +120,23 @@ class TextClassifierNet(nn.Module):
             mean = out.sum(1) / lengths.clamp(min=1)[:, None]
             top = out.masked_fill(~valid, -math.inf).amax(1).nan_to_num(neginf=0.0)
             return {"mean": mean, "max": top, "meanmax": torch.cat([mean, top], 1)}[self.pooling]
+        if self.pooling == "thirds":
+            return thirds(out, lengths)
         scores = self.attend(out).masked_fill(~valid, -math.inf)  # (B, T, 1)
         weights = torch.softmax(scores, dim=1).nan_to_num()  # an empty text attends to nothing
         return (weights * out).sum(1)
+
+
+def thirds(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, 3·F): the mean of out (B, T, F) over each third of a sequence's L steps, [start ⊕ middle ⊕
+    end]; step t is in third ⌊3t / L⌋, and a third with no step (L < 3) takes step ⌊(k + ½)·L / 3⌋."""
+    L = lengths.clamp(min=1)[:, None, None]  # (B, 1, 1)
+    t = torch.arange(out.shape[1], device=out.device)[None, None, :]  # (1, 1, T)
+    k = torch.arange(3, device=out.device)[None, :, None]  # (1, 3, 1)
+    member = (3 * t // L == k) & (t < L)  # (B, 3, T)
+    member |= ~member.any(2, keepdim=True) & (t == (2 * k + 1) * L // 6)
+    weights = member.to(out.dtype)
+    return torch.bmm(weights / weights.sum(2, keepdim=True), out).flatten(1)
 
 
 def split_texts(cfg: ClassifyConfig) -> dict[str, tuple[list[str], list[str]]]:

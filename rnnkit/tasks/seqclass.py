@@ -68,7 +68,8 @@ class SeqClassConfig(RecurrentConfig):
     bidirectional: bool = True
     """Read each sequence both ways (the pooled vector is 2H wide)."""
     pooling: str = "max"
-    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | attention."""
+    """How the outputs become one vector: last | mean | max | meanmax (mean ⊕ max, 2× wide) | thirds
+    (the means of the first, middle and last third of the frames, concatenated: 3× wide) | attention."""
     dropout: float = 0.2
     """Dropout on the projected frames and on the pooled vector (none between recurrent layers)."""
     noise: float = 0.1
