@@ -47,6 +47,13 @@ def evaluate(model: torch.nn.Module, batches) -> float | None:
     return total / count if count else None
 
 
+@torch.no_grad()
+def assign(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+    """Copies `values` into `params`, one by one (weights swapped in place: optimiser and DDP keep theirs)."""
+    for p, v in zip(params, values, strict=True):
+        p.copy_(v)
+
+
 class TrainingInterrupted(Exception):
     """SIGINT (Ctrl-C) stopped training after the batch in progress; `last` holds the run."""
 
@@ -163,9 +170,7 @@ class Trainer:
             if (self.run_dir / "best").exists():
                 checkpoint.load(self.run_dir / "best", self.model)
             elif self.averaged is not None:  # no validation: the final average is the model
-                with torch.no_grad():
-                    for p, a in zip(self.params, self.averaged, strict=True):
-                        p.copy_(a)
+                assign(self.params, self.averaged)
             test = self.evaluate("test")
             summary = {
                 "kind": "summary",
@@ -341,15 +346,11 @@ class Trainer:
             yield None
             return
         trained = [p.detach().clone() for p in self.params]
-        with torch.no_grad():
-            for p, a in zip(self.params, self.averaged, strict=True):
-                p.copy_(a)
+        assign(self.params, self.averaged)
         try:
             yield trained
         finally:
-            with torch.no_grad():
-                for p, t in zip(self.params, trained, strict=True):
-                    p.copy_(t)
+            assign(self.params, trained)
 
     # ----------------------------------------------------------------------------------------
     def evaluate(self, split: str) -> float | None:
@@ -455,9 +456,7 @@ class Trainer:
         if state["trained"] is not None:
             if len(state["trained"]) != len(self.params):
                 raise checkpoint.CheckpointError(f"{path}: its trained weights do not match the model")
-            with torch.no_grad():
-                for p, t in zip(self.params, state["trained"], strict=True):
-                    p.copy_(t)
+            assign(self.params, state["trained"])
         if state["world"] != self.world:
             raise checkpoint.CheckpointError(
                 f"{path} was written by {state['world']} processes; resume it with the same number (not {self.world})"
