@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def evaluate(model: torch.nn.Module, batches) -> float | None:
 
 
 @torch.no_grad()
-def assign(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+def assign(params: Sequence[torch.Tensor], values: Sequence[torch.Tensor]) -> None:
     """Copies `values` into `params`, one by one (weights swapped in place: optimiser and DDP keep theirs)."""
     for p, v in zip(params, values, strict=True):
         p.copy_(v)
