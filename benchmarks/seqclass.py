@@ -210,6 +210,10 @@ def render(store: dict, args) -> str:
     for name, by_flags in store.get("cv", {}).items():
         today = settings(name, "", args)
         for r in by_flags.values():
+            missing = sorted(today.keys() - r["settings"].keys())
+            if missing:  # else the row would pass for today's values of settings it was measured without
+                raise SystemExit(f"error: {STORE}: a {name} row lacks {', '.join(missing)}; "
+                                 "store the values it was measured with")
             cv[name, as_flags({k: v for k, v in r["settings"].items() if today.get(k, v) != v})] = r
     cv = [(name, flags, r) for (name, flags), r in cv.items()]
     if cv:
