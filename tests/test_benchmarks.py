@@ -80,6 +80,17 @@ def test_forecast_m3_validation_split_leaves_the_test_values_out():
     assert args.validation and args.cfg_scale_weight == 1.0
 
 
+def test_seqclass_blocked_folds_hold_out_runs_of_consecutive_sequences_of_each_class():
+    seqclass = load(ROOT / "benchmarks" / "seqclass.py")
+    labels = ["a"] * 12 + ["b"] * 7 + ["a"] * 3  # a class need not be contiguous in the file
+    folds = seqclass.cv_folds(labels, blocked=True)
+    assert sorted(i for fold in folds for i in fold) == list(range(len(labels)))  # a partition
+    a = [i for i, y in enumerate(labels) if y == "a"]  # 15: runs of 3 in file order
+    assert [[i for i in fold if labels[i] == "a"] for fold in folds] == [a[3 * k : 3 * k + 3] for k in range(5)]
+    assert [sum(labels[i] == "b" for i in fold) for fold in folds] == [2, 2, 1, 1, 1]
+    assert seqclass.cv_folds(labels, blocked=False) != folds  # the default: stratified random folds
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_speed_on_cuda_without_a_gpu_is_one_error_line_and_exit_2():
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
