@@ -11,9 +11,9 @@ TEST sequence the label of its Euclidean-nearest TRAIN sequence.
 folds, seed 0); fold k's classifier (seed k + 1) trains on the other folds as `fit` does and labels fold
 k; the accuracy of all TRAIN sequences so labelled, stored per data set and flags and listed in the section.
 `--cv --blocked`: the same with blocked folds: each class's TRAIN sequences, in file order, cut into 5
-runs of consecutive ones, so a held-out sequence's neighbours in the file are held out with it (but
-at a run's ends; in JapaneseVowels, the same speaker's adjacent utterances). TEST was collected apart from TRAIN;
-on JapaneseVowels blocked folds come closer to its accuracy than random ones (see the section).
+runs of consecutive ones, so a held-out sequence's neighbours in the file are held out with it, but
+at a run's ends (in JapaneseVowels, the same speaker's adjacent utterances). TEST was collected apart
+from TRAIN; on JapaneseVowels blocked folds come closer to its accuracy than random ones (see the section).
 
 Writes the `seqclass` section of BENCHMARKS.md.
 Usage: python benchmarks/seqclass.py [--quick] [--cv [--blocked]] [--render]
@@ -247,7 +247,7 @@ def cv_table(by_name: dict, args, blocked: bool) -> list[str]:
     if blocked:
         intro = ("The same cross-validation with blocked folds (`--blocked`): each class's TRAIN sequences, in "
                  "file order, cut into 5 runs of consecutive ones, run k in fold k, so a held-out sequence's "
-                 "neighbours in the file are held out with it but at a run's ends (in JapaneseVowels the same "
+                 "neighbours in the file are held out with it, but at a run's ends (in JapaneseVowels the same "
                  "speaker's adjacent utterances). TEST was collected apart from TRAIN, and random folds, "
                  "which train on those neighbours, measure a higher accuracy than TEST gives.")
     lines = ["", intro, "",
