@@ -63,7 +63,7 @@ class SeqClassConfig(RecurrentConfig):
     """Channels c of a convolutional branch beside the recurrent one (LSTM-FCN, Karim et al. 2018): the
     standardised frames through three blocks conv → batch norm → ReLU of (c, width 8), (2c, 5), (c, 3),
     averaged over the frames and concatenated to the pooled recurrent vector (0: none)."""
-    hidden_size: int = 128
+    hidden_size: int = 64
     """Units per direction of the recurrent layers."""
     bidirectional: bool = True
     """Read each sequence both ways (the pooled vector is 2H wide)."""
